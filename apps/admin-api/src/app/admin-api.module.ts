@@ -1,0 +1,40 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { ApiKeysModule } from '@gatehouse/api-keys';
+import { AuthModule } from '@gatehouse/auth';
+import { createLoggerModule, HealthModule } from '@gatehouse/http';
+import { PersistenceModule } from '@gatehouse/persistence';
+import { RevocationModule } from '@gatehouse/revocation';
+import { ApiKeysController } from './api-keys.controller';
+import type { AdminApiConfig } from './admin-api.config';
+
+@Module({})
+export class AdminApiModule {
+  static register(config: AdminApiConfig): DynamicModule {
+    return {
+      module: AdminApiModule,
+      imports: [
+        createLoggerModule('admin-api', config.LOG_LEVEL),
+        HealthModule.forRoot(),
+        PersistenceModule.forRoot({
+          url: config.DATABASE_URL,
+          poolSize: config.DATABASE_POOL_SIZE,
+          applicationName: 'gatehouse-admin-api',
+        }),
+        RevocationModule.forRoot({
+          redisUrl: config.REDIS_URL,
+          channel: config.REVOCATION_CHANNEL,
+          reconcileIntervalMs: config.REVOCATION_RECONCILE_MS,
+          clockToleranceSeconds: config.JWT_CLOCK_TOLERANCE_SECONDS,
+        }),
+        AuthModule.forRoot({
+          issuer: config.JWT_ISSUER,
+          audience: config.JWT_AUDIENCE,
+          jwksUrl: config.JWKS_URL,
+          clockToleranceSeconds: config.JWT_CLOCK_TOLERANCE_SECONDS,
+        }),
+        ApiKeysModule.forRoot({ maxLifetimeDays: config.KEY_MAX_LIFETIME_DAYS }),
+      ],
+      controllers: [ApiKeysController],
+    };
+  }
+}

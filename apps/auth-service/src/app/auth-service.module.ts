@@ -1,0 +1,40 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { createLoggerModule, HealthModule } from '@gatehouse/http';
+import { PersistenceModule } from '@gatehouse/persistence';
+import { RevocationModule } from '@gatehouse/revocation';
+import { TokenIssuanceModule } from '@gatehouse/token-issuance';
+import { AuthController } from './auth.controller';
+import type { AuthServiceConfig } from './auth-service.config';
+
+@Module({})
+export class AuthServiceModule {
+  static register(config: AuthServiceConfig): DynamicModule {
+    return {
+      module: AuthServiceModule,
+      imports: [
+        createLoggerModule('auth-service', config.LOG_LEVEL),
+        HealthModule.forRoot(),
+        PersistenceModule.forRoot({
+          url: config.DATABASE_URL,
+          poolSize: config.DATABASE_POOL_SIZE,
+          applicationName: 'gatehouse-auth-service',
+        }),
+        RevocationModule.forRoot({
+          redisUrl: config.REDIS_URL,
+          channel: config.REVOCATION_CHANNEL,
+          reconcileIntervalMs: config.REVOCATION_RECONCILE_MS,
+          clockToleranceSeconds: config.JWT_CLOCK_TOLERANCE_SECONDS,
+        }),
+        TokenIssuanceModule.forRoot({
+          issuer: config.JWT_ISSUER,
+          audience: config.JWT_AUDIENCE,
+          signingKeyPem: config.signingKeyPem(),
+          signingKeyId: config.JWT_SIGNING_KEY_ID,
+          allowDevelopmentKey: !config.isProduction,
+          usageFlushIntervalMs: config.USAGE_FLUSH_INTERVAL_MS,
+        }),
+      ],
+      controllers: [AuthController],
+    };
+  }
+}

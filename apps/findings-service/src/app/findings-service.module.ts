@@ -1,0 +1,40 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { AuthModule } from '@gatehouse/auth';
+import { FindingsModule } from '@gatehouse/findings';
+import { createLoggerModule, HealthModule } from '@gatehouse/http';
+import { PersistenceModule } from '@gatehouse/persistence';
+import { RevocationModule } from '@gatehouse/revocation';
+import { FindingsController } from './findings.controller';
+import type { FindingsServiceConfig } from './findings-service.config';
+
+@Module({})
+export class FindingsServiceModule {
+  static register(config: FindingsServiceConfig): DynamicModule {
+    return {
+      module: FindingsServiceModule,
+      imports: [
+        createLoggerModule('findings-service', config.LOG_LEVEL),
+        HealthModule.forRoot(),
+        PersistenceModule.forRoot({
+          url: config.DATABASE_URL,
+          poolSize: config.DATABASE_POOL_SIZE,
+          applicationName: 'gatehouse-findings-service',
+        }),
+        RevocationModule.forRoot({
+          redisUrl: config.REDIS_URL,
+          channel: config.REVOCATION_CHANNEL,
+          reconcileIntervalMs: config.REVOCATION_RECONCILE_MS,
+          clockToleranceSeconds: config.JWT_CLOCK_TOLERANCE_SECONDS,
+        }),
+        AuthModule.forRoot({
+          issuer: config.JWT_ISSUER,
+          audience: config.JWT_AUDIENCE,
+          jwksUrl: config.JWKS_URL,
+          clockToleranceSeconds: config.JWT_CLOCK_TOLERANCE_SECONDS,
+        }),
+        FindingsModule,
+      ],
+      controllers: [FindingsController],
+    };
+  }
+}

@@ -1,0 +1,13 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { ApiKeysService, API_KEYS_OPTIONS, type ApiKeysOptions } from './api-keys.service';
+
+@Module({})
+export class ApiKeysModule {
+  static forRoot(options: ApiKeysOptions): DynamicModule {
+    return {
+      module: ApiKeysModule,
+      providers: [{ provide: API_KEYS_OPTIONS, useValue: options }, ApiKeysService],
+      exports: [ApiKeysService],
+    };
+  }
+}

@@ -1,0 +1,80 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { PassportStrategy } from '@nestjs/passport';
+import { ExtractJwt, Strategy } from 'passport-jwt';
+import { GatehouseError, isPermission, type Permission, type Principal } from '@gatehouse/contracts';
+import { RevocationRegistry } from '@gatehouse/revocation';
+import { SigningKeyResolver } from './signing-key-resolver';
+import { TOKEN_VERIFICATION_OPTIONS, type TokenVerificationOptions } from './token-verification-options';
+
+export const JWT_STRATEGY = 'gatehouse-jwt';
+
+interface AccessTokenPayload {
+  sub?: unknown;
+  org?: unknown;
+  api_key_id?: unknown;
+  client_id?: unknown;
+  permissions?: unknown;
+  jti?: unknown;
+  exp?: unknown;
+}
+
+function isString(value: unknown): value is string {
+  return typeof value === 'string' && value.length > 0;
+}
+
+/**
+ * Verifies Gatehouse access tokens: RS256 only, issuer, audience, expiry and a known `kid` (passport-jwt with
+ * keys from the JWKS), then the claims this suite needs and the local revocation set. No network call is made
+ * per request: keys are cached and the revocation set is in memory.
+ */
+@Injectable()
+export class JwtStrategy extends PassportStrategy(Strategy, JWT_STRATEGY) {
+  constructor(
+    @Inject(TOKEN_VERIFICATION_OPTIONS) options: TokenVerificationOptions,
+    private readonly revocations: RevocationRegistry,
+  ) {
+    const resolver = new SigningKeyResolver(options.jwksUrl);
+    super({
+      jwtFromRequest: ExtractJwt.fromAuthHeaderAsBearerToken(),
+      algorithms: ['RS256'],
+      issuer: options.issuer,
+      audience: options.audience,
+      ignoreExpiration: false,
+      jsonWebTokenOptions: { clockTolerance: options.clockToleranceSeconds },
+      secretOrKeyProvider: (_request: unknown, rawJwt: string, done: (error: unknown, key?: string) => void) => {
+        resolver.resolve(rawJwt).then(
+          (key) => done(null, key),
+          (error: unknown) => done(error),
+        );
+      },
+    });
+  }
+
+  validate(payload: AccessTokenPayload): Principal {
+    const { sub, org, api_key_id, client_id, permissions, jti, exp } = payload;
+    if (
+      !isString(sub) ||
+      !isString(org) ||
+      !isString(api_key_id) ||
+      !isString(client_id) ||
+      !isString(jti) ||
+      typeof exp !== 'number' ||
+      !Array.isArray(permissions) ||
+      !permissions.every(isPermission)
+    ) {
+      throw new GatehouseError('invalid_token', 'Access token lacks required claims');
+    }
+    if (this.revocations.isRevoked(api_key_id)) {
+      throw new GatehouseError('token_revoked', 'The API key behind this token has been revoked');
+    }
+    return {
+      subject: sub,
+      organizationId: org,
+      apiKeyId: api_key_id,
+      clientId: client_id,
+      permissions: permissions as Permission[],
+      tokenId: jti,
+      expiresAt: new Date(exp * 1000),
+    };
+  }
+}

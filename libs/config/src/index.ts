@@ -1,0 +1,3 @@
+export * from './lib/load-config';
+export * from './lib/sensitive.decorator';
+export * from './lib/service-config';

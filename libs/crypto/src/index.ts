@@ -1,0 +1,3 @@
+export * from './lib/api-key';
+export * from './lib/signing-keys';
+export * from './lib/token-signer';

@@ -1,0 +1,73 @@
+import type { DynamicModule, Type } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { Logger } from 'nestjs-pino';
+import type { HttpServiceConfig } from '@gatehouse/config';
+import { redactConfig } from '@gatehouse/config';
+import { GatehouseError } from '@gatehouse/contracts';
+import { ErrorFilter } from './error.filter';
+import { REQUEST_ID_HEADER, resolveRequestId } from './request-id';
+import { createValidationPipe } from './validation';
+
+export interface HttpAppOptions {
+  /** Runs after the app is built and before it listens: the gateway mounts its proxy routes here. */
+  configure?: (app: NestFastifyApplication) => Promise<void>;
+}
+
+export async function createHttpApp(
+  module: Type | DynamicModule,
+  config: HttpServiceConfig,
+  options: HttpAppOptions = {},
+): Promise<NestFastifyApplication> {
+  const adapter = new FastifyAdapter({
+    bodyLimit: config.BODY_LIMIT_BYTES,
+    genReqId: resolveRequestId,
+    logger: false,
+    trustProxy: config.TRUSTED_PROXIES ? config.TRUSTED_PROXIES.split(',').map((entry) => entry.trim()) : false,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+  });
+  const app = await NestFactory.create<NestFastifyApplication>(module, adapter, {
+    bufferLogs: true,
+    abortOnError: false,
+  });
+  app.useLogger(app.get(Logger));
+  app.useGlobalFilters(new ErrorFilter());
+  app.useGlobalPipes(createValidationPipe());
+  app.enableShutdownHooks(['SIGTERM', 'SIGINT']);
+
+  const fastify = app.getHttpAdapter().getInstance();
+  // Only JSON is spoken; without this, text/plain bodies would reach validation as strings instead of a 415.
+  fastify.removeContentTypeParser('text/plain');
+  // Fastify's own JSON parser (with prototype-poisoning protection), but failing with our code: Nest would
+  // otherwise turn its error into an anonymous 400.
+  const parseJson = fastify.getDefaultJsonParser('error', 'error');
+  fastify.removeContentTypeParser('application/json');
+  fastify.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    parseJson(request, body as string, (error, value) => {
+      if (error) done(new GatehouseError('malformed_json', 'Request body is not valid JSON'), undefined);
+      else done(null, value);
+    });
+  });
+  fastify.addHook('onRequest', (request, reply, done) => {
+    void reply.header(REQUEST_ID_HEADER, request.id);
+    done();
+  });
+
+  if (options.configure) await options.configure(app);
+  await app.listen({ port: config.PORT, host: config.HOST });
+  app.get(Logger).log({ config: redactConfig(config), url: await app.getUrl() }, 'listening');
+  return app;
+}
+
+/** Start-up failures (a bad variable, an unreachable dependency) end the process with a readable reason. */
+export function exitOnStartupError(service: string): (error: unknown) => never {
+  return (error: unknown) => {
+    const message = error instanceof Error ? error.message : String(error);
+    process.stderr.write(
+      `${JSON.stringify({ level: 'fatal', service, message: `${service} failed to start: ${message}` })}\n`,
+    );
+    process.exit(1);
+  };
+}
+

@@ -1,0 +1,5 @@
+export * from './lib/data-source';
+export * from './lib/entities/api-key.entity';
+export * from './lib/entities/finding.entity';
+export * from './lib/entities/organization.entity';
+export * from './lib/persistence.module';

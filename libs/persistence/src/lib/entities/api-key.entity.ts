@@ -1,0 +1,57 @@
+import { Column, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
+import type { Permission } from '@gatehouse/contracts';
+
+export type ApiKeyEnvironmentColumn = 'live' | 'test';
+
+@Entity({ name: 'api_keys' })
+@Index('api_keys_org_created_idx', ['organizationId', 'createdAt', 'id'])
+export class ApiKeyEntity {
+  @PrimaryGeneratedColumn('uuid')
+  id!: string;
+
+  @Column({ name: 'organization_id', type: 'uuid' })
+  organizationId!: string;
+
+  @Column({ type: 'varchar', length: 100 })
+  name!: string;
+
+  @Column({ name: 'client_id', type: 'varchar', length: 50 })
+  clientId!: string;
+
+  @Column({ type: 'text', array: true })
+  permissions!: Permission[];
+
+  @Column({ type: 'varchar', length: 8 })
+  environment!: ApiKeyEnvironmentColumn;
+
+  /** SHA-256 of the secret; erased (NULL) when the key is deleted. */
+  @Column({ name: 'key_hash', type: 'bytea', nullable: true })
+  keyHash!: Buffer | null;
+
+  @Column({ name: 'key_prefix', type: 'varchar', length: 16 })
+  keyPrefix!: string;
+
+  @Column({ name: 'key_last4', type: 'varchar', length: 4 })
+  keyLast4!: string;
+
+  @Column({ name: 'created_by', type: 'varchar', length: 200 })
+  createdBy!: string;
+
+  @Column({ name: 'created_at', type: 'timestamptz' })
+  createdAt!: Date;
+
+  @Column({ name: 'expires_at', type: 'timestamptz', nullable: true })
+  expiresAt!: Date | null;
+
+  @Column({ name: 'revoked_at', type: 'timestamptz', nullable: true })
+  revokedAt!: Date | null;
+
+  @Column({ name: 'deleted_at', type: 'timestamptz', nullable: true })
+  deletedAt!: Date | null;
+
+  @Column({ name: 'last_used_at', type: 'timestamptz', nullable: true })
+  lastUsedAt!: Date | null;
+
+  @Column({ name: 'last_used_ip', type: 'varchar', length: 64, nullable: true })
+  lastUsedIp!: string | null;
+}

@@ -1,0 +1,4 @@
+export * from './lib/redis-revocation-bus';
+export * from './lib/revocation-bus';
+export * from './lib/revocation-registry';
+export * from './lib/revocation.module';

@@ -1,0 +1,80 @@
+import { Injectable, Module, type DynamicModule, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { getRepositoryToken } from '@nestjs/typeorm';
+import { MoreThan, type Repository } from 'typeorm';
+import { ACCESS_TOKEN_TTL_SECONDS, CLOCK, systemClock, type Clock } from '@gatehouse/contracts';
+import { ReadinessRegistry } from '@gatehouse/http';
+import { ApiKeyEntity } from '@gatehouse/persistence';
+import { RedisRevocationBus } from './redis-revocation-bus';
+import { RevocationBus } from './revocation-bus';
+import { RevocationRegistry, type RevocationSource } from './revocation-registry';
+
+export interface RevocationModuleOptions {
+  redisUrl: string;
+  channel: string;
+  reconcileIntervalMs: number;
+  clockToleranceSeconds: number;
+}
+
+/** Longest a cached key record may outlive its revocation on an auth-service node. */
+export const KEY_CACHE_TTL_MS = 30_000;
+
+export function createPostgresRevocationSource(repository: Repository<ApiKeyEntity>): RevocationSource {
+  return {
+    async revokedSince(since: Date) {
+      const rows = await repository.find({
+        select: { id: true, revokedAt: true },
+        where: { revokedAt: MoreThan(since) },
+      });
+      return rows.map((row) => ({ apiKeyId: row.id, revokedAt: row.revokedAt as Date }));
+    },
+  };
+}
+
+@Injectable()
+class RevocationLifecycle implements OnModuleInit, OnApplicationShutdown {
+  constructor(
+    private readonly registry: RevocationRegistry,
+    private readonly readiness: ReadinessRegistry,
+  ) {}
+
+  async onModuleInit(): Promise<void> {
+    this.readiness.register('revocations', async () => {
+      if (!this.registry.ready) throw new Error('revocation set not loaded from PostgreSQL yet');
+      await Promise.resolve();
+    });
+    await this.registry.start();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.registry.stop();
+  }
+}
+
+@Module({})
+export class RevocationModule {
+  static forRoot(options: RevocationModuleOptions): DynamicModule {
+    return {
+      module: RevocationModule,
+      global: true,
+      providers: [
+        RevocationLifecycle,
+        { provide: CLOCK, useValue: systemClock },
+        {
+          provide: RevocationBus,
+          useFactory: () => new RedisRevocationBus({ url: options.redisUrl, channel: options.channel }),
+        },
+        {
+          provide: RevocationRegistry,
+          inject: [getRepositoryToken(ApiKeyEntity), RevocationBus, CLOCK],
+          useFactory: (repository: Repository<ApiKeyEntity>, bus: RevocationBus, clock: Clock) =>
+            new RevocationRegistry(createPostgresRevocationSource(repository), bus, clock, {
+              reconcileIntervalMs: options.reconcileIntervalMs,
+              retentionMs:
+                (ACCESS_TOKEN_TTL_SECONDS + options.clockToleranceSeconds) * 1000 + KEY_CACHE_TTL_MS + 60_000,
+            }),
+        },
+      ],
+      exports: [RevocationRegistry, RevocationBus, CLOCK],
+    };
+  }
+}

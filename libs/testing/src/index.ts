@@ -1,0 +1,5 @@
+export * from './lib/cli';
+export * from './lib/http';
+export * from './lib/service-process';
+export * from './lib/suite';
+export * from './lib/test-database';

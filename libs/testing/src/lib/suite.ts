@@ -1,0 +1,93 @@
+import { generateDevelopmentKeyPem } from '@gatehouse/crypto';
+import { runCli } from './cli';
+import { startService, type ServiceProcess } from './service-process';
+import { createTestDatabase, TEST_REDIS_URL, uniqueChannel, type TestDatabase } from './test-database';
+
+export interface SuiteOptions {
+  /** How many findings-service instances to run; the gateway uses the first. */
+  findingsInstances?: number;
+  env?: Record<string, string>;
+}
+
+export interface BootstrapOutput {
+  organization: { id: string; name: string; plan: string; created: boolean };
+  api_key: string;
+  api_key_id: string;
+  client_id: string;
+  permissions: string[];
+}
+
+export interface RunningSuite {
+  gateway: ServiceProcess;
+  auth: ServiceProcess;
+  admin: ServiceProcess;
+  findings: ServiceProcess[];
+  database: TestDatabase;
+  env: Record<string, string>;
+  bootstrap(org: string, plan?: string): Promise<BootstrapOutput>;
+  stop(): Promise<void>;
+}
+
+/**
+ * The whole suite as separate processes on their own database and Redis channel: auth-service, admin-api and
+ * findings-service instances first, then the gateway pointed at them.
+ */
+export async function startSuite(options: SuiteOptions = {}): Promise<RunningSuite> {
+  const database = await createTestDatabase();
+  const env: Record<string, string> = {
+    DATABASE_URL: database.url,
+    REDIS_URL: TEST_REDIS_URL,
+    REVOCATION_CHANNEL: uniqueChannel(),
+    JWT_ISSUER: 'gatehouse-test',
+    JWT_AUDIENCE: 'gatehouse-test-api',
+    DATABASE_POOL_SIZE: '4',
+    ...options.env,
+  };
+  const started: ServiceProcess[] = [];
+  const track = async (service: Promise<ServiceProcess>) => {
+    const running = await service;
+    started.push(running);
+    return running;
+  };
+  try {
+    const auth = await track(
+      startService('auth-service', { ...env, JWT_SIGNING_KEY: generateDevelopmentKeyPem(), USAGE_FLUSH_INTERVAL_MS: '200' }),
+    );
+    const verifierEnv = { ...env, JWKS_URL: `${auth.url}/api/v1/auth/jwks` };
+    const [admin, ...findings] = await Promise.all([
+      track(startService('admin-api', verifierEnv)),
+      ...Array.from({ length: options.findingsInstances ?? 1 }, () =>
+        track(startService('findings-service', verifierEnv)),
+      ),
+    ]);
+    const gateway = await track(
+      startService('api-gateway', {
+        ...env,
+        AUTH_SERVICE_URL: auth.url,
+        ADMIN_API_URL: admin.url,
+        FINDINGS_SERVICE_URL: findings[0].url,
+      }),
+    );
+    return {
+      gateway,
+      auth,
+      admin,
+      findings,
+      database,
+      env,
+      async bootstrap(org: string, plan?: string) {
+        const result = await runCli(['bootstrap', '--org', org, ...(plan ? ['--plan', plan] : [])], env);
+        if (result.code !== 0) throw new Error(`bootstrap failed (${result.code}): ${result.stderr}`);
+        return JSON.parse(result.stdout) as BootstrapOutput;
+      },
+      async stop() {
+        await Promise.all(started.map((service) => service.stop()));
+        await database.drop();
+      },
+    };
+  } catch (error) {
+    await Promise.all(started.map((service) => service.stop()));
+    await database.drop();
+    throw error;
+  }
+}

@@ -1,0 +1,62 @@
+import {
+  Injectable,
+  Module,
+  type DynamicModule,
+  type OnApplicationShutdown,
+  type OnModuleInit,
+} from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { TokenSigner, type SigningKey } from '@gatehouse/crypto';
+import { KEY_CACHE_TTL_MS, RevocationRegistry } from '@gatehouse/revocation';
+import { ApiKeyCache } from './api-key-cache';
+import { ACTIVE_SIGNING_KEY, PublishedKeys, signingKeyProviders } from './signing-key.provider';
+import { TokenIssuanceService } from './token-issuance.service';
+import { TOKEN_ISSUANCE_OPTIONS, type TokenIssuanceOptions } from './token-issuance-options';
+import { UsageRecorder } from './usage-recorder';
+
+@Injectable()
+class TokenIssuanceLifecycle implements OnModuleInit, OnApplicationShutdown {
+  constructor(
+    private readonly cache: ApiKeyCache,
+    private readonly usage: UsageRecorder,
+    private readonly revocations: RevocationRegistry,
+  ) {}
+
+  onModuleInit(): void {
+    this.revocations.onRevoked((apiKeyId) => this.cache.evict(apiKeyId));
+    this.usage.start();
+  }
+
+  /** Batched last-used writes are flushed before the process exits. */
+  async onApplicationShutdown(): Promise<void> {
+    await this.usage.stop();
+  }
+}
+
+@Module({})
+export class TokenIssuanceModule {
+  static forRoot(options: TokenIssuanceOptions): DynamicModule {
+    return {
+      module: TokenIssuanceModule,
+      providers: [
+        { provide: TOKEN_ISSUANCE_OPTIONS, useValue: options },
+        ...signingKeyProviders,
+        {
+          provide: TokenSigner,
+          inject: [ACTIVE_SIGNING_KEY],
+          useFactory: (key: SigningKey) =>
+            new TokenSigner(key, { issuer: options.issuer, audience: options.audience }),
+        },
+        { provide: ApiKeyCache, useFactory: () => new ApiKeyCache(KEY_CACHE_TTL_MS) },
+        {
+          provide: UsageRecorder,
+          inject: [DataSource],
+          useFactory: (dataSource: DataSource) => new UsageRecorder(dataSource, options.usageFlushIntervalMs),
+        },
+        TokenIssuanceService,
+        TokenIssuanceLifecycle,
+      ],
+      exports: [TokenIssuanceService, PublishedKeys],
+    };
+  }
+}

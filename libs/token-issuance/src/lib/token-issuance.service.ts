@@ -1,0 +1,115 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import type { Repository } from 'typeorm';
+import {
+  ACCESS_TOKEN_TTL_SECONDS,
+  CLOCK,
+  GatehouseError,
+  TOKEN_TYPE,
+  type Clock,
+} from '@gatehouse/contracts';
+import { constantTimeEqual, hashApiKey, parseApiKey, TokenSigner } from '@gatehouse/crypto';
+import { ApiKeyEntity } from '@gatehouse/persistence';
+import { RevocationRegistry } from '@gatehouse/revocation';
+import { ApiKeyCache, type CachedApiKey } from './api-key-cache';
+import type { AccessTokenResponse } from './dto/authenticate-client.dto';
+import { UsageRecorder } from './usage-recorder';
+
+export interface AuthenticateRequest {
+  apiKey: string | undefined;
+  clientId: string;
+  ip: string;
+}
+
+/**
+ * Exchanges a long-lived API key for a short-lived access token. The hot path is one hash, one cache hit or
+ * indexed read by hash, one RSA signature; nothing is written synchronously.
+ */
+@Injectable()
+export class TokenIssuanceService {
+  constructor(
+    @InjectRepository(ApiKeyEntity) private readonly apiKeys: Repository<ApiKeyEntity>,
+    private readonly cache: ApiKeyCache,
+    private readonly signer: TokenSigner,
+    private readonly usage: UsageRecorder,
+    private readonly revocations: RevocationRegistry,
+    @Inject(CLOCK) private readonly clock: Clock,
+  ) {}
+
+  async authenticate(request: AuthenticateRequest): Promise<AccessTokenResponse> {
+    const { apiKey, clientId, ip } = request;
+    if (!apiKey) throw new GatehouseError('missing_api_key', 'Send the API key in the X-API-Key header');
+    if (!parseApiKey(apiKey)) {
+      throw new GatehouseError('invalid_api_key', 'API key is malformed (wrong format or checksum)');
+    }
+    const hash = hashApiKey(apiKey);
+    const key = await this.findByHash(hash);
+    if (!key || !constantTimeEqual(key.keyHash, hash)) {
+      throw new GatehouseError('api_key_not_found', 'API key not found');
+    }
+    if (key.revokedAt || this.revocations.isRevoked(key.id)) {
+      throw new GatehouseError('api_key_revoked', 'API key has been revoked');
+    }
+    const now = this.clock.now();
+    if (key.expiresAt && key.expiresAt.getTime() <= now.getTime()) {
+      throw new GatehouseError('key_expired', 'API key has expired');
+    }
+    if (key.clientId !== clientId) {
+      throw new GatehouseError('client_id_mismatch', 'client_id does not match the one registered for this key');
+    }
+
+    const issuedAt = Math.floor(now.getTime() / 1000);
+    const keyExpiry = key.expiresAt ? Math.floor(key.expiresAt.getTime() / 1000) : Number.POSITIVE_INFINITY;
+    // A token never outlives the key it was issued from.
+    const expiresAt = Math.min(issuedAt + ACCESS_TOKEN_TTL_SECONDS, keyExpiry);
+    const signed = await this.signer.sign(
+      {
+        org: key.organizationId,
+        api_key_id: key.id,
+        client_id: key.clientId,
+        permissions: key.permissions,
+      },
+      key.clientId,
+      issuedAt,
+      expiresAt,
+    );
+    this.usage.record(key.id, now, ip);
+    return {
+      access_token: signed.token,
+      token_type: TOKEN_TYPE,
+      expires_in: expiresAt - issuedAt,
+      client_id: key.clientId,
+      api_key_id: key.id,
+    };
+  }
+
+  private async findByHash(hash: Buffer): Promise<CachedApiKey | undefined> {
+    const cached = this.cache.get(hash);
+    if (cached) return cached;
+    const row = await this.apiKeys.findOne({
+      select: {
+        id: true,
+        organizationId: true,
+        clientId: true,
+        permissions: true,
+        keyHash: true,
+        expiresAt: true,
+        revokedAt: true,
+      },
+      where: { keyHash: hash },
+    });
+    if (!row?.keyHash) return undefined;
+    const key: CachedApiKey = {
+      id: row.id,
+      organizationId: row.organizationId,
+      clientId: row.clientId,
+      permissions: row.permissions,
+      keyHash: row.keyHash,
+      expiresAt: row.expiresAt,
+      revokedAt: row.revokedAt,
+    };
+    // Revoked keys are not cached: the row already says no, and caching it would only delay a deletion.
+    if (!key.revokedAt) this.cache.set(key);
+    return key;
+  }
+}

@@ -1,0 +1,8 @@
+/** Turns tsconfig `paths` ("@gatehouse/x": ["libs/x/src/index.ts"]) into Jest's moduleNameMapper. */
+function pathsToModuleNameMapper(paths, prefix) {
+  return Object.fromEntries(
+    Object.entries(paths).map(([alias, [target]]) => [`^${alias.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}$`, prefix + target]),
+  );
+}
+
+module.exports = { pathsToModuleNameMapper };
