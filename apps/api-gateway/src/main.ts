@@ -8,6 +8,7 @@ import { ApiGatewayModule } from './app/api-gateway.module';
 async function main(): Promise<void> {
   const config = loadConfig(ApiGatewayConfig);
   await createHttpApp(ApiGatewayModule.register(config), config, {
+    parseJsonBodies: false,
     configure: (app) =>
       registerUpstreamProxy(app.getHttpAdapter().getInstance(), {
         routes: [

@@ -3,10 +3,10 @@ import { IsInt, IsNotEmpty, IsOptional, IsString, Matches, Max, Min, ValidateIf 
 import { DataServiceConfig, Sensitive } from '@gatehouse/config';
 
 export class AuthServiceConfig extends DataServiceConfig {
-  override PORT = 3001;
+  override PORT: number = 3001;
 
   /** Only the gateway calls this service; its X-Forwarded-For carries the pipeline's address. */
-  override TRUSTED_PROXIES = 'loopback,linklocal,uniquelocal';
+  override TRUSTED_PROXIES: string = 'loopback,linklocal,uniquelocal';
 
   /** PEM of the RSA private key that signs access tokens (`\n` escapes are accepted). */
   @Sensitive()
@@ -29,7 +29,7 @@ export class AuthServiceConfig extends DataServiceConfig {
   @IsInt()
   @Min(100)
   @Max(60_000)
-  USAGE_FLUSH_INTERVAL_MS = 2000;
+  USAGE_FLUSH_INTERVAL_MS: number = 2000;
 
   signingKeyPem(): string | undefined {
     if (this.JWT_SIGNING_KEY) return this.JWT_SIGNING_KEY.replace(/\\n/g, '\n');

@@ -1,7 +1,7 @@
 import { TokenVerifierConfig } from '@gatehouse/config';
 
 export class FindingsServiceConfig extends TokenVerifierConfig {
-  override PORT = 3002;
+  override PORT: number = 3002;
 
-  override TRUSTED_PROXIES = 'loopback,linklocal,uniquelocal';
+  override TRUSTED_PROXIES: string = 'loopback,linklocal,uniquelocal';
 }

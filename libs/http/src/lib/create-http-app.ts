@@ -12,6 +12,8 @@ import { createValidationPipe } from './validation';
 export interface HttpAppOptions {
   /** Runs after the app is built and before it listens: the gateway mounts its proxy routes here. */
   configure?: (app: NestFastifyApplication) => Promise<void>;
+  /** False for the gateway, which streams bodies to upstreams instead of parsing them. */
+  parseJsonBodies?: boolean;
 }
 
 export async function createHttpApp(
@@ -30,6 +32,8 @@ export async function createHttpApp(
   const app = await NestFactory.create<NestFastifyApplication>(module, adapter, {
     bufferLogs: true,
     abortOnError: false,
+    // Body parsing is set up below, on Fastify directly, so that its errors carry the suite's codes.
+    bodyParser: false,
   });
   app.useLogger(app.get(Logger));
   app.useGlobalFilters(new ErrorFilter());
@@ -41,14 +45,16 @@ export async function createHttpApp(
   fastify.removeContentTypeParser('text/plain');
   // Fastify's own JSON parser (with prototype-poisoning protection), but failing with our code: Nest would
   // otherwise turn its error into an anonymous 400.
-  const parseJson = fastify.getDefaultJsonParser('error', 'error');
-  fastify.removeContentTypeParser('application/json');
-  fastify.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
-    parseJson(request, body as string, (error, value) => {
-      if (error) done(new GatehouseError('malformed_json', 'Request body is not valid JSON'), undefined);
-      else done(null, value);
+  if (options.parseJsonBodies ?? true) {
+    const parseJson = fastify.getDefaultJsonParser('error', 'error');
+    fastify.removeContentTypeParser('application/json');
+    fastify.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+      parseJson(request, body as string, (error, value) => {
+        if (error) done(new GatehouseError('malformed_json', 'Request body is not valid JSON'), undefined);
+        else done(null, value);
+      });
     });
-  });
+  }
   fastify.addHook('onRequest', (request, reply, done) => {
     void reply.header(REQUEST_ID_HEADER, request.id);
     done();

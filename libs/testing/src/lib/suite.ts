@@ -24,6 +24,8 @@ export interface RunningSuite {
   findings: ServiceProcess[];
   database: TestDatabase;
   env: Record<string, string>;
+  /** The PEM auth-service signs with, for tests that forge tokens around it. */
+  signingKeyPem: string;
   bootstrap(org: string, plan?: string): Promise<BootstrapOutput>;
   stop(): Promise<void>;
 }
@@ -43,6 +45,7 @@ export async function startSuite(options: SuiteOptions = {}): Promise<RunningSui
     DATABASE_POOL_SIZE: '4',
     ...options.env,
   };
+  const signingKeyPem = generateDevelopmentKeyPem();
   const started: ServiceProcess[] = [];
   const track = async (service: Promise<ServiceProcess>) => {
     const running = await service;
@@ -51,7 +54,7 @@ export async function startSuite(options: SuiteOptions = {}): Promise<RunningSui
   };
   try {
     const auth = await track(
-      startService('auth-service', { ...env, JWT_SIGNING_KEY: generateDevelopmentKeyPem(), USAGE_FLUSH_INTERVAL_MS: '200' }),
+      startService('auth-service', { ...env, JWT_SIGNING_KEY: signingKeyPem, USAGE_FLUSH_INTERVAL_MS: '200' }),
     );
     const verifierEnv = { ...env, JWKS_URL: `${auth.url}/api/v1/auth/jwks` };
     const [admin, ...findings] = await Promise.all([
@@ -75,6 +78,7 @@ export async function startSuite(options: SuiteOptions = {}): Promise<RunningSui
       findings,
       database,
       env,
+      signingKeyPem,
       async bootstrap(org: string, plan?: string) {
         const result = await runCli(['bootstrap', '--org', org, ...(plan ? ['--plan', plan] : [])], env);
         if (result.code !== 0) throw new Error(`bootstrap failed (${result.code}): ${result.stderr}`);
