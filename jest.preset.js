@@ -1,21 +1,14 @@
 const { pathsToModuleNameMapper } = require('./tools/jest/paths-to-module-name-mapper');
 const { compilerOptions } = require('./tsconfig.base.json');
 
-/** Shared by every test tier: SWC with decorator metadata (Nest DI needs it), aliases from tsconfig paths. */
+/**
+ * Shared by every test tier. ts-jest transpiles file by file (isolatedModules in tsconfig.spec.json), keeping
+ * decorator metadata for Nest's dependency injection; types are checked by `npm run typecheck`.
+ */
 module.exports = {
   testEnvironment: 'node',
   transform: {
-    '^.+\\.(t|j|mj)s$': [
-      '@swc/jest',
-      {
-        jsc: {
-          parser: { syntax: 'typescript', decorators: true },
-          transform: { legacyDecorator: true, decoratorMetadata: true },
-          target: 'es2022',
-        },
-        module: { type: 'commonjs' },
-      },
-    ],
+    '^.+\\.(ts|js|mjs)$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.spec.json', diagnostics: false }],
   },
   // jose ships ESM only; everything else in node_modules is CommonJS already.
   transformIgnorePatterns: ['/node_modules/(?!(jose)/)'],

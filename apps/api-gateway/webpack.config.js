@@ -1,24 +1,3 @@
-const { NxAppWebpackPlugin } = require('@nx/webpack/app-plugin');
-const { join } = require('node:path');
+const { nodeAppConfig } = require('../../tools/webpack/node-app.config');
 
-module.exports = {
-  output: {
-    path: join(__dirname, '../../dist/apps/api-gateway'),
-    clean: true,
-  },
-  devtool: 'source-map',
-  plugins: [
-    new NxAppWebpackPlugin({
-      target: 'node',
-      compiler: 'tsc',
-      main: './src/main.ts',
-      tsConfig: './tsconfig.app.json',
-      optimization: false,
-      outputHashing: 'none',
-      generatePackageJson: true,
-      // Types are checked once for the whole repo by `npm run typecheck`.
-      skipTypeChecking: true,
-      sourceMap: true,
-    }),
-  ],
-};
+module.exports = nodeAppConfig({ projectRoot: 'apps/api-gateway', outputPath: 'dist/apps/api-gateway' });

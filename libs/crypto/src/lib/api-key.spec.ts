@@ -52,10 +52,13 @@ describe('generateApiKey', () => {
 });
 
 describe('parseApiKey', () => {
-  it.each(['live', 'test'] as const)('accepts a generated %s key and reports its prefix and environment', (env) => {
-    const key = generateApiKey(env);
-    expect(parseApiKey(key.secret)).toEqual({ prefix: `gth_${env}_`, environment: env });
-  });
+  it.each(['live', 'test'] as const)(
+    'accepts a generated %s key and reports its prefix and environment',
+    (env) => {
+      const key = generateApiKey(env);
+      expect(parseApiKey(key.secret)).toEqual({ prefix: `gth_${env}_`, environment: env });
+    },
+  );
 
   it('refuses a key with one body character changed (checksum)', () => {
     const { secret } = generateApiKey('live');

@@ -56,31 +56,41 @@ export async function registerUpstreamProxy(
   fastify: FastifyInstance,
   options: UpstreamProxyOptions,
 ): Promise<void> {
-  fastify.addHook('onRequest', (request, _reply, done) => {
-    const declared = Number(request.headers['content-length'] ?? 0);
-    if (declared > options.bodyLimitBytes) {
-      done(new GatehouseError('payload_too_large', `Request body is larger than ${options.bodyLimitBytes} bytes`));
-      return;
-    }
-    done();
-  });
-
-  for (const route of options.routes) {
-    await fastify.register(proxy, {
-      upstream: route.upstream,
-      prefix: route.prefix,
-      rewritePrefix: route.prefix,
-      undici: {
-        connections: options.connectionsPerUpstream,
-        pipelining: 1,
-        keepAliveTimeout: 60_000,
-        headersTimeout: options.timeoutMs,
-        bodyTimeout: options.timeoutMs,
-      },
-      replyOptions: {
-        rewriteRequestHeaders: forwardedHeaders,
-        onError: (reply, { error }) => sendUpstreamError(reply, error as { statusCode?: number }),
-      },
+  // One encapsulated scope for every proxied route, with its own error handler: these routes are Fastify's,
+  // not Nest's, so Nest's exception filter never sees their errors.
+  await fastify.register(async (scope) => {
+    scope.setErrorHandler((error, request, reply) => {
+      const response = toErrorResponse(error, request.id);
+      if (response.unexpected) request.log.error(error);
+      void reply.status(response.status).headers(response.headers).send(response.body);
     });
-  }
+
+    scope.addHook('onRequest', (request, _reply, done) => {
+      const declared = Number(request.headers['content-length'] ?? 0);
+      if (declared > options.bodyLimitBytes) {
+        done(new GatehouseError('payload_too_large', `Request body is larger than ${options.bodyLimitBytes} bytes`));
+        return;
+      }
+      done();
+    });
+
+    for (const route of options.routes) {
+      await scope.register(proxy, {
+        upstream: route.upstream,
+        prefix: route.prefix,
+        rewritePrefix: route.prefix,
+        undici: {
+          connections: options.connectionsPerUpstream,
+          pipelining: 1,
+          keepAliveTimeout: 60_000,
+          headersTimeout: options.timeoutMs,
+          bodyTimeout: options.timeoutMs,
+        },
+        replyOptions: {
+          rewriteRequestHeaders: forwardedHeaders,
+          onError: (reply, { error }) => sendUpstreamError(reply, error as { statusCode?: number }),
+        },
+      });
+    }
+  });
 }

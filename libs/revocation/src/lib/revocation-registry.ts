@@ -107,7 +107,14 @@ export class RevocationRegistry {
   private remember(apiKeyId: string, revokedAt: Date): void {
     if (this.revoked.has(apiKeyId)) return;
     this.revoked.set(apiKeyId, revokedAt.getTime());
-    for (const listener of this.listeners) listener(apiKeyId);
+    for (const listener of this.listeners) {
+      try {
+        listener(apiKeyId);
+      } catch (error) {
+        // One failing listener must not stop the revocation from being recorded or the others from hearing it.
+        this.logger.error(`revocation listener failed for ${apiKeyId}: ${(error as Error).message}`);
+      }
+    }
   }
 
   private prune(olderThan: number): void {

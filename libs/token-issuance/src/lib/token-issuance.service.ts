@@ -51,14 +51,16 @@ export class TokenIssuanceService {
       throw new GatehouseError('api_key_revoked', 'API key has been revoked');
     }
     const now = this.clock.now();
-    if (key.expiresAt && key.expiresAt.getTime() <= now.getTime()) {
+    const issuedAt = Math.floor(now.getTime() / 1000);
+    // Token times have whole-second precision: a key with less than a second left could only yield a token
+    // that is already expired, so it counts as expired.
+    if (key.expiresAt && key.expiresAt.getTime() < (issuedAt + 1) * 1000) {
       throw new GatehouseError('key_expired', 'API key has expired');
     }
     if (key.clientId !== clientId) {
       throw new GatehouseError('client_id_mismatch', 'client_id does not match the one registered for this key');
     }
 
-    const issuedAt = Math.floor(now.getTime() / 1000);
     const keyExpiry = key.expiresAt ? Math.floor(key.expiresAt.getTime() / 1000) : Number.POSITIVE_INFINITY;
     // A token never outlives the key it was issued from.
     const expiresAt = Math.min(issuedAt + ACCESS_TOKEN_TTL_SECONDS, keyExpiry);

@@ -32,6 +32,9 @@ export class UsageRecorder {
   }
 
   record(apiKeyId: string, at: Date, ip: string): void {
+    // Concurrent requests may finish out of order; an older use must not overwrite a newer one.
+    const previous = this.pending.get(apiKeyId);
+    if (previous && previous.at.getTime() > at.getTime()) return;
     this.pending.set(apiKeyId, { at, ip: ip.slice(0, 64) });
   }
 

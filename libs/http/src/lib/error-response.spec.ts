@@ -1,0 +1,199 @@
+import {
+  BadRequestException,
+  HttpException,
+  InternalServerErrorException,
+  NotFoundException,
+  PayloadTooLargeException,
+  UnsupportedMediaTypeException,
+} from '@nestjs/common';
+import { GatehouseError } from '@gatehouse/contracts';
+import { toErrorResponse } from './error-response';
+
+const REQUEST_ID = 'req-0123456789';
+
+describe('toErrorResponse', () => {
+  describe('GatehouseError', () => {
+    it('maps to its own status, code and message with the request id', () => {
+      const response = toErrorResponse(
+        new GatehouseError('api_key_revoked', 'API key has been revoked'),
+        REQUEST_ID,
+      );
+      expect(response).toEqual({
+        status: 401,
+        body: { error: 'api_key_revoked', message: 'API key has been revoked', request_id: REQUEST_ID },
+        headers: {},
+        unexpected: false,
+      });
+    });
+
+    it.each([
+      ['validation_failed', 400],
+      ['forbidden', 403],
+      ['api_key_not_found', 404],
+      ['conflict', 409],
+      ['internal_error', 500],
+      ['service_unavailable', 503],
+    ] as const)('gives %s the status %d', (code, status) => {
+      const response = toErrorResponse(new GatehouseError(code, 'message'), REQUEST_ID);
+      expect(response.status).toBe(status);
+      expect(response.body.error).toBe(code);
+    });
+
+    it('passes details through', () => {
+      const details = [{ field: 'name', problems: ['name must be a string'] }];
+      const response = toErrorResponse(
+        new GatehouseError('validation_failed', 'name: bad', details),
+        REQUEST_ID,
+      );
+      expect(response.body.details).toEqual(details);
+    });
+
+    it('omits details when there are none', () => {
+      const response = toErrorResponse(new GatehouseError('not_found', 'Nothing here'), REQUEST_ID);
+      expect(response.body).not.toHaveProperty('details');
+      expect(response.body).not.toHaveProperty('retry_after');
+    });
+
+    it('turns retryAfter of rate_limit_exceeded into body.retry_after and a retry-after header', () => {
+      const response = toErrorResponse(
+        new GatehouseError('rate_limit_exceeded', 'Too many requests', { retryAfter: 17 }),
+        REQUEST_ID,
+      );
+      expect(response.status).toBe(429);
+      expect(response.body).toEqual({
+        error: 'rate_limit_exceeded',
+        message: 'Too many requests',
+        request_id: REQUEST_ID,
+        retry_after: 17,
+      });
+      expect(response.headers).toEqual({ 'retry-after': '17' });
+    });
+
+    it('sets no retry-after for rate_limit_exceeded without details', () => {
+      const response = toErrorResponse(new GatehouseError('rate_limit_exceeded', 'Too many'), REQUEST_ID);
+      expect(response.headers).toEqual({});
+      expect(response.body).not.toHaveProperty('retry_after');
+    });
+  });
+
+  describe('Nest HttpException', () => {
+    it('maps 413 to payload_too_large with the suite wording', () => {
+      const response = toErrorResponse(new PayloadTooLargeException(), REQUEST_ID);
+      expect(response.status).toBe(413);
+      expect(response.body).toEqual({
+        error: 'payload_too_large',
+        message: 'Request body is larger than the limit',
+        request_id: REQUEST_ID,
+      });
+      expect(response.unexpected).toBe(false);
+    });
+
+    it('maps 415 to unsupported_media_type', () => {
+      const response = toErrorResponse(new UnsupportedMediaTypeException(), REQUEST_ID);
+      expect(response.status).toBe(415);
+      expect(response.body.error).toBe('unsupported_media_type');
+      expect(response.body.message).toBe('Content-Type must be application/json');
+    });
+
+    it('maps 404 to not_found and keeps the message', () => {
+      const response = toErrorResponse(new NotFoundException('Cannot GET /api/v1/nothing'), REQUEST_ID);
+      expect(response.status).toBe(404);
+      expect(response.body).toEqual({
+        error: 'not_found',
+        message: 'Cannot GET /api/v1/nothing',
+        request_id: REQUEST_ID,
+      });
+      expect(response.unexpected).toBe(false);
+    });
+
+    it('maps 400 to bad_request and a plain string response to its message', () => {
+      expect(toErrorResponse(new BadRequestException('bad thing'), REQUEST_ID).body).toMatchObject({
+        error: 'bad_request',
+        message: 'bad thing',
+      });
+      expect(toErrorResponse(new HttpException('plain text', 409), REQUEST_ID).body).toMatchObject({
+        error: 'conflict',
+        message: 'plain text',
+      });
+    });
+
+    it('maps an unlisted 4xx status to bad_request', () => {
+      const response = toErrorResponse(new HttpException('I am a teapot', 418), REQUEST_ID);
+      expect(response.status).toBe(400);
+      expect(response.body.error).toBe('bad_request');
+    });
+
+    it('maps a 5xx HttpException to internal_error without its message and flags it unexpected', () => {
+      const response = toErrorResponse(
+        new InternalServerErrorException('db password is hunter2'),
+        REQUEST_ID,
+      );
+      expect(response.status).toBe(500);
+      expect(response.body).toEqual({
+        error: 'internal_error',
+        message: 'Internal error',
+        request_id: REQUEST_ID,
+      });
+      expect(response.unexpected).toBe(true);
+    });
+  });
+
+  describe('unknown errors', () => {
+    it('map to a 500 internal_error that does not leak the original message', () => {
+      const response = toErrorResponse(
+        new Error('connect ECONNREFUSED 10.0.0.5:5432 password=hunter2'),
+        REQUEST_ID,
+      );
+      expect(response.status).toBe(500);
+      expect(response.body).toEqual({
+        error: 'internal_error',
+        message: 'Internal error',
+        request_id: REQUEST_ID,
+      });
+      expect(JSON.stringify(response.body)).not.toContain('hunter2');
+      expect(JSON.stringify(response.body)).not.toContain('ECONNREFUSED');
+      expect(response.unexpected).toBe(true);
+      expect(response.headers).toEqual({});
+    });
+
+    it.each([undefined, null, 'a string', 42, { message: 'object with a message' }])(
+      'map %p to internal_error',
+      (thrown) => {
+        const response = toErrorResponse(thrown, REQUEST_ID);
+        expect(response.status).toBe(500);
+        expect(response.body.error).toBe('internal_error');
+        expect(response.body.message).toBe('Internal error');
+        expect(response.unexpected).toBe(true);
+      },
+    );
+
+    it('map Fastify body errors by their code', () => {
+      const tooLarge = Object.assign(new Error('Request body is too large'), {
+        code: 'FST_ERR_CTP_BODY_TOO_LARGE',
+        statusCode: 413,
+      });
+      const badJson = Object.assign(new SyntaxError('Unexpected token } in JSON'), {
+        code: 'FST_ERR_CTP_INVALID_JSON_BODY',
+        statusCode: 400,
+      });
+      expect(toErrorResponse(tooLarge, REQUEST_ID)).toMatchObject({
+        status: 413,
+        body: { error: 'payload_too_large', message: 'Request body is larger than the limit' },
+        unexpected: false,
+      });
+      expect(toErrorResponse(badJson, REQUEST_ID)).toMatchObject({
+        status: 400,
+        body: { error: 'malformed_json', message: 'Request body is not valid JSON' },
+        unexpected: false,
+      });
+    });
+
+    it('map a 400 SyntaxError to malformed_json', () => {
+      const error = Object.assign(new SyntaxError('Unexpected end of JSON input'), { statusCode: 400 });
+      expect(toErrorResponse(error, REQUEST_ID).body).toMatchObject({
+        error: 'malformed_json',
+        message: 'Request body is not valid JSON',
+      });
+    });
+  });
+});

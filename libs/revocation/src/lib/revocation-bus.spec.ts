@@ -1,0 +1,81 @@
+import type { KeyRevokedEvent } from '@gatehouse/contracts';
+import { parseRevocationEvent } from './revocation-bus';
+
+const VALID: KeyRevokedEvent = {
+  type: 'key_revoked',
+  apiKeyId: '7b0c9d1e-2f3a-4b5c-9d6e-aabbccddeeff',
+  organizationId: '0f5d3c4e-1a2b-4c3d-8e9f-001122334455',
+  revokedAt: '2030-01-01T12:00:00.000Z',
+  reason: 'revoked',
+};
+
+function message(overrides: Record<string, unknown>): string {
+  return JSON.stringify({ ...VALID, ...overrides });
+}
+
+describe('parseRevocationEvent', () => {
+  it('accepts a valid event', () => {
+    expect(parseRevocationEvent(JSON.stringify(VALID))).toEqual(VALID);
+  });
+
+  it('accepts the deleted reason and an upper-case uuid', () => {
+    const id = VALID.apiKeyId.toUpperCase();
+    expect(parseRevocationEvent(message({ reason: 'deleted', apiKeyId: id }))).toEqual({
+      ...VALID,
+      reason: 'deleted',
+      apiKeyId: id,
+    });
+  });
+
+  it('drops fields that are not part of the event', () => {
+    const parsed = parseRevocationEvent(message({ extra: 'x' }));
+    expect(parsed).toEqual(VALID);
+    expect(parsed).not.toHaveProperty('extra');
+  });
+
+  it.each(['', 'not json', '{"type":"key_revoked"', 'undefined'])('rejects malformed JSON %p', (text) => {
+    expect(parseRevocationEvent(text)).toBeNull();
+  });
+
+  it.each(['null', '42', '"key_revoked"', 'true'])('rejects the non-object JSON %s', (text) => {
+    expect(parseRevocationEvent(text)).toBeNull();
+  });
+
+  it('rejects an array even if it looks like an event', () => {
+    expect(parseRevocationEvent(JSON.stringify([VALID]))).toBeNull();
+  });
+
+  it.each([{ type: 'key_restored' }, { type: undefined }, { type: 'KEY_REVOKED' }])(
+    'rejects a wrong type %p',
+    (overrides) => {
+      expect(parseRevocationEvent(message(overrides))).toBeNull();
+    },
+  );
+
+  it.each([
+    'not-a-uuid',
+    '7b0c9d1e2f3a4b5c9d6eaabbccddeeff',
+    '7b0c9d1e-2f3a-4b5c-9d6e-aabbccddeef',
+    '7b0c9d1e-2f3a-4b5c-9d6e-aabbccddeeffX',
+    ' 7b0c9d1e-2f3a-4b5c-9d6e-aabbccddeeff',
+    42,
+  ])('rejects the apiKeyId %p', (apiKeyId) => {
+    expect(parseRevocationEvent(message({ apiKeyId }))).toBeNull();
+  });
+
+  it('rejects a missing or non-string organizationId', () => {
+    expect(parseRevocationEvent(message({ organizationId: undefined }))).toBeNull();
+    expect(parseRevocationEvent(message({ organizationId: 7 }))).toBeNull();
+  });
+
+  it.each(['yesterday', '', '2030-13-45T99:99:99Z', 1893499200000, null])(
+    'rejects the revokedAt %p',
+    (revokedAt) => {
+      expect(parseRevocationEvent(message({ revokedAt }))).toBeNull();
+    },
+  );
+
+  it.each(['expired', 'REVOKED', '', undefined, 1])('rejects the reason %p', (reason) => {
+    expect(parseRevocationEvent(message({ reason }))).toBeNull();
+  });
+});

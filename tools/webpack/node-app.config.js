@@ -1,0 +1,44 @@
+const { join } = require('node:path');
+const TsconfigPathsPlugin = require('tsconfig-paths-webpack-plugin');
+const nodeExternals = require('webpack-node-externals');
+
+const workspaceRoot = join(__dirname, '../..');
+
+/**
+ * One bundle per deployable: the project's code and the libs it imports, with every npm package left external
+ * (installed from the lockfile in the image). ts-loader keeps `emitDecoratorMetadata`, which Nest's dependency
+ * injection needs; types are checked once for the whole repo by `npm run typecheck`.
+ */
+function nodeAppConfig({ projectRoot, outputPath }) {
+  const tsConfig = join(workspaceRoot, projectRoot, 'tsconfig.app.json');
+  return {
+    mode: 'production',
+    target: 'node20',
+    context: workspaceRoot,
+    entry: join(workspaceRoot, projectRoot, 'src/main.ts'),
+    output: { path: join(workspaceRoot, outputPath), filename: 'main.js', clean: true },
+    devtool: 'source-map',
+    // NODE_ENV is configuration read at run time, not a constant to bake into the bundle.
+    optimization: { minimize: false, nodeEnv: false },
+    externalsPresets: { node: true },
+    externals: [nodeExternals({ modulesDir: join(workspaceRoot, 'node_modules') })],
+    resolve: {
+      extensions: ['.ts', '.js'],
+      plugins: [new TsconfigPathsPlugin({ configFile: tsConfig })],
+    },
+    module: {
+      rules: [
+        {
+          test: /\.ts$/,
+          loader: 'ts-loader',
+          exclude: /node_modules/,
+          options: { configFile: tsConfig, transpileOnly: true },
+        },
+      ],
+    },
+    performance: { hints: false },
+    stats: 'errors-warnings',
+  };
+}
+
+module.exports = { nodeAppConfig };
