@@ -1,3 +1,6 @@
 const { nodeAppConfig } = require('../../tools/webpack/node-app.config');
 
-module.exports = nodeAppConfig({ projectRoot: 'apps/findings-service', outputPath: 'dist/apps/findings-service' });
+module.exports = nodeAppConfig({
+  projectRoot: 'apps/findings-service',
+  outputPath: 'dist/apps/findings-service',
+});

@@ -1,3 +1,6 @@
 const { nodeAppConfig } = require('../../tools/webpack/node-app.config');
 
-module.exports = nodeAppConfig({ projectRoot: 'tools/gatehouse-cli', outputPath: 'dist/tools/gatehouse-cli' });
+module.exports = nodeAppConfig({
+  projectRoot: 'tools/gatehouse-cli',
+  outputPath: 'dist/tools/gatehouse-cli',
+});

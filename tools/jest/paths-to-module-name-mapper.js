@@ -1,7 +1,10 @@
 /** Turns tsconfig `paths` ("@gatehouse/x": ["libs/x/src/index.ts"]) into Jest's moduleNameMapper. */
 function pathsToModuleNameMapper(paths, prefix) {
   return Object.fromEntries(
-    Object.entries(paths).map(([alias, [target]]) => [`^${alias.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}$`, prefix + target]),
+    Object.entries(paths).map(([alias, [target]]) => [
+      `^${alias.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}$`,
+      prefix + target,
+    ]),
   );
 }
 

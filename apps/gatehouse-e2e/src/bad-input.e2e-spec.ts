@@ -22,7 +22,10 @@ describe('bad input through the gateway', () => {
     suite = await startSuite();
     gateway = suite.gateway.url;
     owner = await suite.bootstrap('bad-input');
-    const response = await authenticate({ 'x-api-key': owner.api_key }, { body: { client_id: owner.client_id } });
+    const response = await authenticate(
+      { 'x-api-key': owner.api_key },
+      { body: { client_id: owner.client_id } },
+    );
     ownerToken = response.body['access_token'] as string;
   });
 
@@ -37,12 +40,20 @@ describe('bad input through the gateway', () => {
 
     it('401 invalid_api_key for a key with a wrong checksum, before any lookup', async () => {
       const typo = `${owner.api_key.slice(0, -1)}${owner.api_key.endsWith('a') ? 'b' : 'a'}`;
-      expectError(await authenticate({ 'x-api-key': typo }, { body: { client_id: owner.client_id } }), 401, 'invalid_api_key');
+      expectError(
+        await authenticate({ 'x-api-key': typo }, { body: { client_id: owner.client_id } }),
+        401,
+        'invalid_api_key',
+      );
     });
 
     it('404 api_key_not_found for a well-formed key that does not exist', async () => {
       const unknown = generateApiKey('live').secret;
-      expectError(await authenticate({ 'x-api-key': unknown }, { body: { client_id: owner.client_id } }), 404, 'api_key_not_found');
+      expectError(
+        await authenticate({ 'x-api-key': unknown }, { body: { client_id: owner.client_id } }),
+        404,
+        'api_key_not_found',
+      );
     });
 
     it('401 client_id_mismatch when the client_id is not the key’s', async () => {
@@ -66,7 +77,10 @@ describe('bad input through the gateway', () => {
 
     it('400 malformed_json for a body that is not JSON', async () => {
       expectError(
-        await authenticate({ 'x-api-key': owner.api_key, 'content-type': 'application/json' }, { rawBody: '{"client_id":' }),
+        await authenticate(
+          { 'x-api-key': owner.api_key, 'content-type': 'application/json' },
+          { rawBody: '{"client_id":' },
+        ),
         400,
         'malformed_json',
       );
@@ -74,7 +88,10 @@ describe('bad input through the gateway', () => {
 
     it('415 unsupported_media_type for a non-JSON content type', async () => {
       expectError(
-        await authenticate({ 'x-api-key': owner.api_key, 'content-type': 'text/plain' }, { rawBody: 'client_id=x' }),
+        await authenticate(
+          { 'x-api-key': owner.api_key, 'content-type': 'text/plain' },
+          { rawBody: 'client_id=x' },
+        ),
         415,
         'unsupported_media_type',
       );
@@ -83,7 +100,10 @@ describe('bad input through the gateway', () => {
     it('413 payload_too_large above the body limit, refused at the gateway', async () => {
       const huge = JSON.stringify({ client_id: owner.client_id, pad: 'x'.repeat(1024 * 1024 + 10) });
       expectError(
-        await authenticate({ 'x-api-key': owner.api_key, 'content-type': 'application/json' }, { rawBody: huge }),
+        await authenticate(
+          { 'x-api-key': owner.api_key, 'content-type': 'application/json' },
+          { rawBody: huge },
+        ),
         413,
         'payload_too_large',
       );
@@ -128,17 +148,33 @@ describe('bad input through the gateway', () => {
 
   describe('api-keys', () => {
     const create = (body: unknown) =>
-      request(`${gateway}/api/v1/api-keys`, { method: 'POST', headers: { authorization: `Bearer ${ownerToken}` }, body });
+      request(`${gateway}/api/v1/api-keys`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${ownerToken}` },
+        body,
+      });
 
     it.each([
       ['an empty name', { name: '', client_id: 'abc', permissions: ['write:findings'] }],
-      ['a name over 100 characters', { name: 'n'.repeat(101), client_id: 'abc', permissions: ['write:findings'] }],
+      [
+        'a name over 100 characters',
+        { name: 'n'.repeat(101), client_id: 'abc', permissions: ['write:findings'] },
+      ],
       ['an unknown permission', { name: 'n', client_id: 'abc', permissions: ['admin:all'] }],
       ['no permission', { name: 'n', client_id: 'abc', permissions: [] }],
       ['duplicate permissions', { name: 'n', client_id: 'abc', permissions: ['read:keys', 'read:keys'] }],
-      ['an expiry in the past', { name: 'n', client_id: 'abc', permissions: ['read:keys'], expires_at: '2001-01-01T00:00:00Z' }],
-      ['an expiry that is not a date', { name: 'n', client_id: 'abc', permissions: ['read:keys'], expires_at: 'soon' }],
-      ['an unknown environment', { name: 'n', client_id: 'abc', permissions: ['read:keys'], environment: 'prod' }],
+      [
+        'an expiry in the past',
+        { name: 'n', client_id: 'abc', permissions: ['read:keys'], expires_at: '2001-01-01T00:00:00Z' },
+      ],
+      [
+        'an expiry that is not a date',
+        { name: 'n', client_id: 'abc', permissions: ['read:keys'], expires_at: 'soon' },
+      ],
+      [
+        'an unknown environment',
+        { name: 'n', client_id: 'abc', permissions: ['read:keys'], environment: 'prod' },
+      ],
     ])('400 validation_failed for %s', async (_case, body) => {
       expectError(await create(body), 400, 'validation_failed');
     });
@@ -146,8 +182,16 @@ describe('bad input through the gateway', () => {
     it('404 for an id that is not a uuid, and for a page size above the limit 400', async () => {
       const headers = { authorization: `Bearer ${ownerToken}` };
       expectError(await request(`${gateway}/api/v1/api-keys/not-a-uuid`, { headers }), 404, 'not_found');
-      expectError(await request(`${gateway}/api/v1/api-keys?limit=101`, { headers }), 400, 'validation_failed');
-      expectError(await request(`${gateway}/api/v1/api-keys?cursor=garbage`, { headers }), 400, 'validation_failed');
+      expectError(
+        await request(`${gateway}/api/v1/api-keys?limit=101`, { headers }),
+        400,
+        'validation_failed',
+      );
+      expectError(
+        await request(`${gateway}/api/v1/api-keys?cursor=garbage`, { headers }),
+        400,
+        'validation_failed',
+      );
     });
   });
 
@@ -156,7 +200,9 @@ describe('bad input through the gateway', () => {
   });
 
   it('returns the request id it was given, and makes one otherwise', async () => {
-    const given = await request(`${gateway}/api/v1/auth/jwks`, { headers: { 'x-request-id': 'trace-12345678' } });
+    const given = await request(`${gateway}/api/v1/auth/jwks`, {
+      headers: { 'x-request-id': 'trace-12345678' },
+    });
     expect(given.headers.get('x-request-id')).toBe('trace-12345678');
     const made = await request(`${gateway}/api/v1/auth/jwks`);
     expect(made.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);

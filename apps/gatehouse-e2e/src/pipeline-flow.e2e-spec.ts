@@ -35,7 +35,14 @@ describe('pipeline flow through the gateway', () => {
       method: 'POST',
       headers: { authorization: `Bearer ${token}` },
       body: {
-        findings: [{ rule_id: 'R1', title: 'SQL injection', severity: 'high', location: { path: 'src/db.ts', start_line: 3 } }],
+        findings: [
+          {
+            rule_id: 'R1',
+            title: 'SQL injection',
+            severity: 'high',
+            location: { path: 'src/db.ts', start_line: 3 },
+          },
+        ],
       },
     });
 
@@ -105,7 +112,10 @@ describe('pipeline flow through the gateway', () => {
     const text = JSON.stringify(listed.body);
     expect(text).not.toContain(secret);
     expect(text).not.toMatch(/hash/i);
-    expect(listed.body.data.map((key) => key['client_id']).sort()).toEqual(['acme-owner', 'my-jenkins-runner']);
+    expect(listed.body.data.map((key) => key['client_id']).sort()).toEqual([
+      'acme-owner',
+      'my-jenkins-runner',
+    ]);
 
     const fetched = await request(`${gateway}/api/v1/api-keys/${String(created.body['id'])}`, {
       headers: { authorization: `Bearer ${ownerToken}` },
@@ -114,7 +124,11 @@ describe('pipeline flow through the gateway', () => {
     expect(fetched.body).toMatchObject({ client_id: 'my-jenkins-runner', status: 'active' });
     expect(fetched.body).not.toHaveProperty('api_key');
 
-    const clash = await createKey(ownerToken, { name: 'again', client_id: 'my-jenkins-runner', permissions: ['write:findings'] });
+    const clash = await createKey(ownerToken, {
+      name: 'again',
+      client_id: 'my-jenkins-runner',
+      permissions: ['write:findings'],
+    });
     expect(clash.status).toBe(409);
     expect(clash.body['error']).toBe('conflict');
   });
@@ -144,7 +158,11 @@ describe('pipeline flow through the gateway', () => {
     expect(listed.status).toBe(200);
     expect(listed.body.data).toHaveLength(1);
 
-    const readerKey = await createKey(ownerToken, { name: 'reader', client_id: 'reader', permissions: ['read:findings'] });
+    const readerKey = await createKey(ownerToken, {
+      name: 'reader',
+      client_id: 'reader',
+      permissions: ['read:findings'],
+    });
     const readerToken = await tokenFor(readerKey.body['api_key'] as string, 'reader');
     const forbidden = await uploadFindings(gateway, readerToken);
     expect(forbidden.status).toBe(403);
@@ -185,7 +203,11 @@ describe('pipeline flow through the gateway', () => {
     '6. after %s, every token of the key fails on every findings-service instance within 1 s',
     async (action) => {
       const ownerToken = await tokenFor(owner.api_key, owner.client_id);
-      const key = await createKey(ownerToken, { name: action, client_id: `runner-${action}`, permissions: ['write:findings'] });
+      const key = await createKey(ownerToken, {
+        name: action,
+        client_id: `runner-${action}`,
+        permissions: ['write:findings'],
+      });
       const pipelineToken = await tokenFor(key.body['api_key'] as string, `runner-${action}`);
       const [first, second] = suite.findings;
       expect((await uploadFindings(first.url, pipelineToken)).status).toBe(201);
@@ -205,7 +227,9 @@ describe('pipeline flow through the gateway', () => {
       expect(response.status).toBe(action === 'revoke' ? 200 : 204);
 
       for (const instance of [first, second]) {
-        const refused = await eventually(async () => (await uploadFindings(instance.url, pipelineToken)).status === 401);
+        const refused = await eventually(
+          async () => (await uploadFindings(instance.url, pipelineToken)).status === 401,
+        );
         expect(refused).toBe(true);
       }
       const through = await uploadFindings(gateway, pipelineToken);

@@ -4,7 +4,13 @@ import { NestFactory } from '@nestjs/core';
 import { ApiKeysService } from '@gatehouse/api-keys';
 import { loadConfig } from '@gatehouse/config';
 import { isGatehouseError } from '@gatehouse/contracts';
-import { PLANS, revertLastMigration, runMigrations, type Plan } from '@gatehouse/persistence';
+import {
+  createDatabaseIfMissing,
+  PLANS,
+  revertLastMigration,
+  runMigrations,
+  type Plan,
+} from '@gatehouse/persistence';
 import { CliConfig } from './app/cli.config';
 import { CliModule } from './app/cli.module';
 import { StderrLogger } from './app/stderr.logger';
@@ -31,7 +37,9 @@ async function bootstrap(config: CliConfig, args: string[]): Promise<void> {
   });
   const org = values.org;
   if (!org || !ORG_NAME.test(org)) {
-    throw new UsageError('--org must be 1–40 lowercase letters, digits or "-", not starting or ending with "-"');
+    throw new UsageError(
+      '--org must be 1–40 lowercase letters, digits or "-", not starting or ending with "-"',
+    );
   }
   if (!PLANS.includes(values.plan as Plan)) throw new UsageError(`--plan must be one of ${PLANS.join(', ')}`);
   const app = await NestFactory.createApplicationContext(CliModule.register(config), {
@@ -53,6 +61,7 @@ async function main(argv: string[]): Promise<void> {
   const database = { url: config.DATABASE_URL, applicationName: 'gatehouse-cli' };
   switch (command) {
     case 'migrate': {
+      if (await createDatabaseIfMissing(config.DATABASE_URL)) log('created the database');
       const applied = await runMigrations(database);
       log(applied.length ? `applied: ${applied.join(', ')}` : 'database is up to date');
       return;

@@ -18,7 +18,10 @@ export class ApiKeysController {
   @Post()
   @HttpCode(201)
   @Authorize('write:keys')
-  create(@CurrentPrincipal() principal: Principal, @Body() body: CreateApiKeyDto): Promise<CreatedApiKeyView> {
+  create(
+    @CurrentPrincipal() principal: Principal,
+    @Body() body: CreateApiKeyDto,
+  ): Promise<CreatedApiKeyView> {
     return this.apiKeys.create(actorOf(principal), body);
   }
 

@@ -73,7 +73,9 @@ function decodeCursor(cursor: string): Cursor {
 }
 
 function isUniqueViolation(error: unknown): boolean {
-  return error instanceof QueryFailedError && (error.driverError as { code?: string }).code === UNIQUE_VIOLATION;
+  return (
+    error instanceof QueryFailedError && (error.driverError as { code?: string }).code === UNIQUE_VIOLATION
+  );
 }
 
 @Injectable()
@@ -119,7 +121,10 @@ export class ApiKeysService {
       await this.keys.insert(entity);
     } catch (error) {
       if (isUniqueViolation(error)) {
-        throw new GatehouseError('conflict', `client_id "${dto.client_id}" is already used in this organization`);
+        throw new GatehouseError(
+          'conflict',
+          `client_id "${dto.client_id}" is already used in this organization`,
+        );
       }
       throw error;
     }
@@ -136,12 +141,15 @@ export class ApiKeysService {
       .orderBy('k.created_at', 'DESC')
       .addOrderBy('k.id', 'DESC')
       .take(limit + 1);
-    if (query.environment) builder.andWhere('k.environment = :environment', { environment: query.environment });
+    if (query.environment)
+      builder.andWhere('k.environment = :environment', { environment: query.environment });
     switch (query.status) {
       case 'active':
         builder
           .andWhere('k.revoked_at IS NULL')
-          .andWhere(new Brackets((qb) => qb.where('k.expires_at IS NULL').orWhere('k.expires_at > :now', { now })));
+          .andWhere(
+            new Brackets((qb) => qb.where('k.expires_at IS NULL').orWhere('k.expires_at > :now', { now })),
+          );
         break;
       case 'revoked':
         builder.andWhere('k.revoked_at IS NOT NULL');

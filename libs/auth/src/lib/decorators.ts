@@ -15,5 +15,6 @@ export const CurrentPrincipal = createParamDecorator(
 
 /** The caller's address as the service sees it (the gateway's X-Forwarded-For when trusted). */
 export const ClientIp = createParamDecorator(
-  (_data: unknown, context: ExecutionContext): string => context.switchToHttp().getRequest<{ ip: string }>().ip,
+  (_data: unknown, context: ExecutionContext): string =>
+    context.switchToHttp().getRequest<{ ip: string }>().ip,
 );

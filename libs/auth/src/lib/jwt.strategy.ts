@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { PassportStrategy } from '@nestjs/passport';
 import { ExtractJwt, Strategy } from 'passport-jwt';
-import { GatehouseError, isPermission, type Permission, type Principal } from '@gatehouse/contracts';
+import { GatehouseError, isPermission, type Principal } from '@gatehouse/contracts';
 import { RevocationRegistry } from '@gatehouse/revocation';
 import { SigningKeyResolver } from './signing-key-resolver';
 import { TOKEN_VERIFICATION_OPTIONS, type TokenVerificationOptions } from './token-verification-options';
@@ -41,7 +41,11 @@ export class JwtStrategy extends PassportStrategy(Strategy, JWT_STRATEGY) {
       audience: options.audience,
       ignoreExpiration: false,
       jsonWebTokenOptions: { clockTolerance: options.clockToleranceSeconds },
-      secretOrKeyProvider: (_request: unknown, rawJwt: string, done: (error: unknown, key?: string) => void) => {
+      secretOrKeyProvider: (
+        _request: unknown,
+        rawJwt: string,
+        done: (error: unknown, key?: string) => void,
+      ) => {
         resolver.resolve(rawJwt).then(
           (key) => done(null, key),
           (error: unknown) => done(error),
@@ -72,7 +76,7 @@ export class JwtStrategy extends PassportStrategy(Strategy, JWT_STRATEGY) {
       organizationId: org,
       apiKeyId: api_key_id,
       clientId: client_id,
-      permissions: permissions as Permission[],
+      permissions,
       tokenId: jti,
       expiresAt: new Date(exp * 1000),
     };

@@ -12,7 +12,7 @@ function decodeHeader(rawJwt: string): JoseHeader | null {
   const encoded = rawJwt.split('.', 1)[0];
   try {
     const header: unknown = JSON.parse(Buffer.from(encoded, 'base64url').toString('utf8'));
-    return typeof header === 'object' && header !== null ? (header as JoseHeader) : null;
+    return typeof header === 'object' && header !== null ? header : null;
   } catch {
     return null;
   }

@@ -96,7 +96,10 @@ export class FindingsService {
     if (query.cursor) {
       const [createdAt, id] = Buffer.from(query.cursor, 'base64url').toString('utf8').split('|');
       if (!createdAt || !id || !UUID.test(id) || Number.isNaN(Date.parse(createdAt))) {
-        throw new GatehouseError('validation_failed', 'cursor is invalid; pass next_cursor from a previous page');
+        throw new GatehouseError(
+          'validation_failed',
+          'cursor is invalid; pass next_cursor from a previous page',
+        );
       }
       builder.andWhere('(f.created_at, f.id) < (:createdAt, :id)', { createdAt, id });
     }

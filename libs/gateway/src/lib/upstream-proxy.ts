@@ -21,7 +21,13 @@ export interface UpstreamProxyOptions {
  * Headers only the gateway may set. Whatever a client sends under these names is dropped before forwarding,
  * then the gateway writes its own values.
  */
-const GATEWAY_OWNED_HEADERS = ['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-real-ip', 'forwarded'];
+const GATEWAY_OWNED_HEADERS = [
+  'x-forwarded-for',
+  'x-forwarded-proto',
+  'x-forwarded-host',
+  'x-real-ip',
+  'forwarded',
+];
 
 interface ForwardedRequest {
   id: string;
@@ -43,7 +49,9 @@ type AnyReply = FastifyReply<RouteGenericInterface, RawServerBase>;
 function sendUpstreamError(reply: AnyReply, error: { statusCode?: number }): void {
   const code = error.statusCode === 504 ? 'gateway_timeout' : 'bad_gateway';
   const message =
-    code === 'gateway_timeout' ? 'The upstream service did not answer in time' : 'The upstream service is unavailable';
+    code === 'gateway_timeout'
+      ? 'The upstream service did not answer in time'
+      : 'The upstream service is unavailable';
   const response = toErrorResponse(new GatehouseError(code, message), reply.request.id);
   void reply.status(response.status).headers(response.headers).send(response.body);
 }
@@ -68,7 +76,12 @@ export async function registerUpstreamProxy(
     scope.addHook('onRequest', (request, _reply, done) => {
       const declared = Number(request.headers['content-length'] ?? 0);
       if (declared > options.bodyLimitBytes) {
-        done(new GatehouseError('payload_too_large', `Request body is larger than ${options.bodyLimitBytes} bytes`));
+        done(
+          new GatehouseError(
+            'payload_too_large',
+            `Request body is larger than ${options.bodyLimitBytes} bytes`,
+          ),
+        );
         return;
       }
       done();

@@ -25,7 +25,9 @@ export async function createHttpApp(
     bodyLimit: config.BODY_LIMIT_BYTES,
     genReqId: resolveRequestId,
     logger: false,
-    trustProxy: config.TRUSTED_PROXIES ? config.TRUSTED_PROXIES.split(',').map((entry) => entry.trim()) : false,
+    trustProxy: config.TRUSTED_PROXIES
+      ? config.TRUSTED_PROXIES.split(',').map((entry) => entry.trim())
+      : false,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
   });
@@ -49,7 +51,7 @@ export async function createHttpApp(
     const parseJson = fastify.getDefaultJsonParser('error', 'error');
     fastify.removeContentTypeParser('application/json');
     fastify.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
-      parseJson(request, body as string, (error, value) => {
+      void parseJson(request, body as string, (error, value) => {
         if (error) done(new GatehouseError('malformed_json', 'Request body is not valid JSON'), undefined);
         else done(null, value);
       });
@@ -76,4 +78,3 @@ export function exitOnStartupError(service: string): (error: unknown) => never {
     process.exit(1);
   };
 }
-

@@ -54,7 +54,7 @@ function fromHttpException(error: HttpException): { code: ErrorCode; message: st
   const response = error.getResponse();
   const message =
     typeof response === 'object' && response !== null && 'message' in response
-      ? String((response as { message: unknown }).message)
+      ? String(response.message)
       : error.message;
   // Fastify's own request errors reach us as bare HttpExceptions; give them the suite's wording.
   return { code, message: MESSAGES[code] ?? (status >= 500 ? (MESSAGES.internal_error as string) : message) };

@@ -12,7 +12,7 @@ export class ReadinessRegistry {
     this.checks.set(name, check);
   }
 
-  async run(timeoutMs = 2000): Promise<Record<string, 'up' | string>> {
+  async run(timeoutMs = 2000): Promise<Record<string, string>> {
     const results = await Promise.all(
       [...this.checks].map(async ([name, check]) => {
         let timer: NodeJS.Timeout | undefined;

@@ -1,3 +1,4 @@
+import { Client } from 'pg';
 import { DataSource, type DataSourceOptions } from 'typeorm';
 import { ApiKeyEntity } from './entities/api-key.entity';
 import { FindingEntity } from './entities/finding.entity';
@@ -49,5 +50,29 @@ export async function revertLastMigration(options: DatabaseOptions): Promise<voi
     await dataSource.undoLastMigration({ transaction: 'each' });
   } finally {
     await dataSource.destroy();
+  }
+}
+
+const PLAIN_IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+
+/**
+ * Creates the database named in the URL when the server has none of that name, so a first `npm start` needs
+ * nothing but a running PostgreSQL. Returns true when it created one.
+ */
+export async function createDatabaseIfMissing(url: string): Promise<boolean> {
+  const target = new URL(url);
+  const name = decodeURIComponent(target.pathname.slice(1));
+  if (!PLAIN_IDENTIFIER.test(name)) return false;
+  const maintenance = new URL(url);
+  maintenance.pathname = '/postgres';
+  const client = new Client({ connectionString: maintenance.toString(), connectionTimeoutMillis: 5000 });
+  await client.connect();
+  try {
+    const existing = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+    if (existing.rowCount) return false;
+    await client.query(`CREATE DATABASE "${name}"`);
+    return true;
+  } finally {
+    await client.end();
   }
 }

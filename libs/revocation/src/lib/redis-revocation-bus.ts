@@ -57,7 +57,9 @@ export class RedisRevocationBus extends RevocationBus {
       await subscriber.subscribe(this.options.channel);
     } catch (error) {
       // Start-up does not wait for Redis: the reconcile loop keeps revocations enforced until it is back.
-      this.logger.warn(`not subscribed yet (${(error as Error).message}); relying on reconcile until Redis is back`);
+      this.logger.warn(
+        `not subscribed yet (${(error as Error).message}); relying on reconcile until Redis is back`,
+      );
     }
   }
 

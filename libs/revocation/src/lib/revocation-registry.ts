@@ -100,7 +100,9 @@ export class RevocationRegistry {
       this.prune(since.getTime());
       this.lastReconciledAt = now;
     } catch (error) {
-      this.logger.warn(`revocation reconcile failed (${(error as Error).message}); keeping the last known set`);
+      this.logger.warn(
+        `revocation reconcile failed (${(error as Error).message}); keeping the last known set`,
+      );
     }
   }
 

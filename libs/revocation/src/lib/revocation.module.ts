@@ -1,4 +1,10 @@
-import { Injectable, Module, type DynamicModule, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import {
+  Injectable,
+  Module,
+  type DynamicModule,
+  type OnApplicationShutdown,
+  type OnModuleInit,
+} from '@nestjs/common';
 import { getRepositoryToken } from '@nestjs/typeorm';
 import { MoreThan, type Repository } from 'typeorm';
 import { ACCESS_TOKEN_TTL_SECONDS, CLOCK, systemClock, type Clock } from '@gatehouse/contracts';

@@ -14,10 +14,14 @@ export interface CliResult {
 /** Runs the built `gatehouse-cli` as a user would. */
 export async function runCli(args: string[], env: Record<string, string>): Promise<CliResult> {
   try {
-    const { stdout, stderr } = await run(process.execPath, [join(WORKSPACE_ROOT, 'dist/tools/gatehouse-cli/main.js'), ...args], {
-      cwd: WORKSPACE_ROOT,
-      env: { PATH: process.env['PATH'] ?? '', TZ: 'UTC', ...env },
-    });
+    const { stdout, stderr } = await run(
+      process.execPath,
+      [join(WORKSPACE_ROOT, 'dist/tools/gatehouse-cli/main.js'), ...args],
+      {
+        cwd: WORKSPACE_ROOT,
+        env: { PATH: process.env['PATH'] ?? '', TZ: 'UTC', ...env },
+      },
+    );
     return { stdout, stderr, code: 0 };
   } catch (error) {
     const failed = error as { stdout: string; stderr: string; code: number };

@@ -23,7 +23,14 @@ const LISTENING_TIMEOUT_MS = 20_000;
 export function startService(name: ServiceName, env: Record<string, string>): Promise<ServiceProcess> {
   const child = spawn(process.execPath, [join(WORKSPACE_ROOT, 'dist/apps', name, 'main.js')], {
     cwd: WORKSPACE_ROOT,
-    env: { PATH: process.env['PATH'] ?? '', TZ: 'UTC', NODE_ENV: 'test', PORT: '0', LOG_LEVEL: 'info', ...env },
+    env: {
+      PATH: process.env['PATH'] ?? '',
+      TZ: 'UTC',
+      NODE_ENV: 'test',
+      PORT: '0',
+      LOG_LEVEL: 'info',
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

@@ -54,7 +54,11 @@ export async function startSuite(options: SuiteOptions = {}): Promise<RunningSui
   };
   try {
     const auth = await track(
-      startService('auth-service', { ...env, JWT_SIGNING_KEY: signingKeyPem, USAGE_FLUSH_INTERVAL_MS: '200' }),
+      startService('auth-service', {
+        ...env,
+        JWT_SIGNING_KEY: signingKeyPem,
+        USAGE_FLUSH_INTERVAL_MS: '200',
+      }),
     );
     const verifierEnv = { ...env, JWKS_URL: `${auth.url}/api/v1/auth/jwks` };
     const [admin, ...findings] = await Promise.all([

@@ -3,7 +3,8 @@ import { Client } from 'pg';
 import { runMigrations } from '@gatehouse/persistence';
 
 /** Server used to create and drop per-test databases; the database named here only serves as a login target. */
-export const TEST_POSTGRES_URL = process.env['TEST_POSTGRES_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test';
+export const TEST_POSTGRES_URL =
+  process.env['TEST_POSTGRES_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test';
 export const TEST_REDIS_URL = process.env['TEST_REDIS_URL'] ?? 'redis://127.0.0.1:6379';
 
 export interface TestDatabase {
@@ -40,7 +41,8 @@ export async function createTestDatabase(migrate = true): Promise<TestDatabase> 
   return {
     name,
     url,
-    drop: () => admin((client) => client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)).then(() => undefined),
+    drop: () =>
+      admin((client) => client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)).then(() => undefined),
   };
 }
 

@@ -58,7 +58,10 @@ export class TokenIssuanceService {
       throw new GatehouseError('key_expired', 'API key has expired');
     }
     if (key.clientId !== clientId) {
-      throw new GatehouseError('client_id_mismatch', 'client_id does not match the one registered for this key');
+      throw new GatehouseError(
+        'client_id_mismatch',
+        'client_id does not match the one registered for this key',
+      );
     }
 
     const keyExpiry = key.expiresAt ? Math.floor(key.expiresAt.getTime() / 1000) : Number.POSITIVE_INFINITY;

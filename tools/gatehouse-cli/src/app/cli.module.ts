@@ -12,7 +12,11 @@ export class CliModule {
       module: CliModule,
       imports: [
         HealthModule.forRoot(),
-        PersistenceModule.forRoot({ url: config.DATABASE_URL, poolSize: 1, applicationName: 'gatehouse-cli' }),
+        PersistenceModule.forRoot({
+          url: config.DATABASE_URL,
+          poolSize: 1,
+          applicationName: 'gatehouse-cli',
+        }),
         RevocationModule.forRoot({
           redisUrl: config.REDIS_URL,
           channel: config.REVOCATION_CHANNEL,
