@@ -196,4 +196,23 @@ describe('toErrorResponse', () => {
       });
     });
   });
+
+  describe('an unreachable dependency', () => {
+    it.each([
+      [
+        'a refused connection',
+        Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' }),
+      ],
+      [
+        'a PostgreSQL shutdown inside a query error',
+        Object.assign(new Error('terminating connection'), { driverError: { code: '57P01' } }),
+      ],
+    ])('maps %s to 503 service_unavailable without leaking the address', (_case, error) => {
+      const response = toErrorResponse(error, REQUEST_ID);
+      expect(response.status).toBe(503);
+      expect(response.body.error).toBe('service_unavailable');
+      expect(response.body.message).not.toContain('5432');
+      expect(response.unexpected).toBe(true);
+    });
+  });
 });

@@ -40,7 +40,26 @@ const MESSAGES: Partial<Record<ErrorCode, string>> = {
   unsupported_media_type: 'Content-Type must be application/json',
   malformed_json: 'Request body is not valid JSON',
   internal_error: 'Internal error',
+  service_unavailable: 'A dependency of this service is unavailable; retry shortly',
 };
+
+/** Network and PostgreSQL codes meaning a dependency cannot be reached right now, rather than a bug. */
+const UNAVAILABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENOTFOUND',
+  '57P01', // admin_shutdown
+  '57P03', // cannot_connect_now
+  '53300', // too_many_connections
+]);
+
+function isDependencyUnavailable(error: unknown): boolean {
+  const like = error as { code?: unknown; driverError?: { code?: unknown } } | null;
+  const code = like?.code ?? like?.driverError?.code;
+  return typeof code === 'string' && UNAVAILABLE_CODES.has(code);
+}
 
 interface ErrorLike {
   code?: unknown;
@@ -88,6 +107,9 @@ export function toErrorResponse(error: unknown, requestId: string): ErrorRespons
     const status = typeof like.statusCode === 'number' ? like.statusCode : 500;
     if (fastifyCode) {
       code = fastifyCode;
+    } else if (isDependencyUnavailable(error)) {
+      code = 'service_unavailable';
+      unexpected = true;
     } else if (error instanceof SyntaxError && status === 400) {
       code = 'malformed_json';
     } else if (status >= 400 && status < 500) {
