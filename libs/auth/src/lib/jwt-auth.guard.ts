@@ -7,7 +7,9 @@ import { JWT_STRATEGY } from './jwt.strategy';
 @Injectable()
 export class JwtAuthGuard extends AuthGuard(JWT_STRATEGY) {
   override handleRequest<TUser = Principal>(error: unknown, user: unknown, info: unknown): TUser {
+    // passport-jwt reports errors of the key lookup as `info`, not as `error`.
     if (error instanceof GatehouseError) throw error;
+    if (info instanceof GatehouseError) throw info;
     if (error) throw new GatehouseError('invalid_token', 'Access token is invalid');
     if (user) return user as TUser;
     const reason = info instanceof Error ? info : undefined;

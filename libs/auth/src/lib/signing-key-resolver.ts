@@ -1,4 +1,5 @@
-import { JwksClient } from 'jwks-rsa';
+import { KeyObject, type webcrypto } from 'node:crypto';
+import { createRemoteJWKSet, errors } from 'jose';
 import { GatehouseError } from '@gatehouse/contracts';
 
 const ALLOWED_ALGORITHM = 'RS256';
@@ -18,27 +19,33 @@ function decodeHeader(rawJwt: string): JoseHeader | null {
   }
 }
 
+export interface SigningKeyResolverOptions {
+  /** Longest a fetched key set is used before it is fetched again. */
+  cacheMaxAgeMs?: number;
+  /** Shortest time between two fetches caused by an unknown `kid`. */
+  cooldownMs?: number;
+  timeoutMs?: number;
+}
+
 /**
- * Finds the public key for a token by its `kid` in the issuer's JWKS. A token without a `kid`, or with any
- * algorithm but RS256, is refused before a key is looked up; jwks-rsa would otherwise fall back to the only
- * key in the set, which hides a missing `kid`.
+ * Finds the public key for a token by its `kid` in the issuer's JWKS, using jose's remote key set: the whole set
+ * is cached, a known `kid` is always answered from the cache, and an unknown `kid` refetches the set at most once
+ * per cooldown. Forged tokens with made-up key ids therefore cost nothing and cannot starve real ones.
+ * A token without a `kid`, or signed with anything but RS256, is refused before any lookup.
  */
 export class SigningKeyResolver {
-  private readonly client: JwksClient;
+  private readonly keySet: ReturnType<typeof createRemoteJWKSet>;
+  private readonly pems = new WeakMap<object, string>();
 
-  constructor(jwksUri: string) {
-    this.client = new JwksClient({
-      jwksUri,
-      cache: true,
-      cacheMaxEntries: 16,
-      cacheMaxAge: 10 * 60 * 1000,
-      // An unknown kid refetches the set (a new key was published), but at most this often.
-      rateLimit: true,
-      jwksRequestsPerMinute: 10,
-      timeout: 3000,
+  constructor(jwksUri: string, options: SigningKeyResolverOptions = {}) {
+    this.keySet = createRemoteJWKSet(new URL(jwksUri), {
+      cacheMaxAge: options.cacheMaxAgeMs ?? 10 * 60 * 1000,
+      cooldownDuration: options.cooldownMs ?? 30_000,
+      timeoutDuration: options.timeoutMs ?? 3000,
     });
   }
 
+  /** Resolves to the PEM of the public key that signed the token. */
   async resolve(rawJwt: string): Promise<string> {
     const header = decodeHeader(rawJwt);
     if (!header) throw new GatehouseError('invalid_token', 'Access token is malformed');
@@ -48,15 +55,24 @@ export class SigningKeyResolver {
     if (typeof header.kid !== 'string' || header.kid.length === 0) {
       throw new GatehouseError('invalid_token', 'Access token has no key id (kid)');
     }
+    let cryptoKey: webcrypto.CryptoKey;
     try {
-      const key = await this.client.getSigningKey(header.kid);
-      return key.getPublicKey();
+      cryptoKey = await this.keySet({ alg: ALLOWED_ALGORITHM, kid: header.kid });
     } catch (error) {
-      const name = (error as Error).name;
-      if (name === 'SigningKeyNotFoundError') {
+      if (error instanceof errors.JWKSNoMatchingKey || error instanceof errors.JWKSMultipleMatchingKeys) {
         throw new GatehouseError('invalid_token', 'Access token is signed by an unknown key');
       }
-      throw new GatehouseError('service_unavailable', 'Signing keys cannot be fetched right now');
+      throw new GatehouseError(
+        'service_unavailable',
+        'Signing keys cannot be fetched right now; retry shortly',
+      );
     }
+    // passport-jwt verifies with jsonwebtoken, which takes PEM; convert each key once.
+    let pem = this.pems.get(cryptoKey);
+    if (pem === undefined) {
+      pem = KeyObject.from(cryptoKey).export({ type: 'spki', format: 'pem' }).toString();
+      this.pems.set(cryptoKey, pem);
+    }
+    return pem;
   }
 }
