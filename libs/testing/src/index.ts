@@ -3,3 +3,4 @@ export * from './lib/http';
 export * from './lib/service-process';
 export * from './lib/suite';
 export * from './lib/test-database';
+export * from './lib/redis';

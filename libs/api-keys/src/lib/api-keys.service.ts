@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { Brackets, QueryFailedError, type Repository } from 'typeorm';
+import { Brackets, IsNull, QueryFailedError, type Repository } from 'typeorm';
 import {
   CLOCK,
   GatehouseError,
@@ -223,25 +223,27 @@ export class ApiKeysService {
    */
   async bootstrap(name: string, plan: Plan): Promise<BootstrapResult> {
     const clientId = `${name}-owner`;
-    let organization = await this.organizations.findOne({ where: { name } });
-    let created = false;
-    if (!organization) {
-      organization = this.organizations.create({ id: randomUUID(), name, plan, createdAt: this.clock.now() });
-      await this.organizations.insert(organization);
-      created = true;
-    } else if (organization.plan !== plan) {
-      await this.organizations.update({ id: organization.id }, { plan });
-      organization.plan = plan;
-    }
+    // ON CONFLICT makes two bootstraps of the same new name race safely: one creates, both then read it.
+    const inserted = await this.organizations.query<{ id: string }[]>(
+      `INSERT INTO organizations (id, name, plan, created_at) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (name) DO NOTHING RETURNING id`,
+      [randomUUID(), name, plan, this.clock.now()],
+    );
+    const created = inserted.length === 1;
+    const organization = await this.organizations.findOneOrFail({ where: { name } });
     const existing = await this.keys.findOne({
-      where: { organizationId: organization.id, clientId },
+      where: { organizationId: organization.id, clientId, deletedAt: IsNull() },
     });
-    if (existing && !existing.deletedAt) {
+    if (existing) {
       throw new GatehouseError(
         'conflict',
         `Organization "${name}" already has an owner key (${existing.id}); ` +
           'delete it through admin-api to bootstrap a new one',
       );
+    }
+    if (organization.plan !== plan) {
+      await this.organizations.update({ id: organization.id }, { plan });
+      organization.plan = plan;
     }
     const key = await this.create(
       { organizationId: organization.id, permissions: PERMISSIONS, subject: 'bootstrap' },

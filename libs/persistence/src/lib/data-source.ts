@@ -27,7 +27,8 @@ export function createDataSourceOptions(options: DatabaseOptions): DataSourceOpt
     migrationsTransactionMode: 'each',
     synchronize: false,
     migrationsRun: false,
-    logging: ['error'],
+    // Failed queries surface through the error filter; TypeORM's own log would print their parameters.
+    logging: false,
     poolSize: options.poolSize ?? 10,
     applicationName: options.applicationName ?? 'gatehouse',
     extra: { connectionTimeoutMillis: 5000 },

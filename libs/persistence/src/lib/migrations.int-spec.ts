@@ -1,10 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
-// The helper runs the real migrations, so libs/testing depends on this library; the reverse edge exists only
-// in this test file and nothing is built from it.
-// eslint-disable-next-line @nx/enforce-module-boundaries
-import { createTestDatabase, type TestDatabase } from '@gatehouse/testing';
-import { revertLastMigration, runMigrations } from './data-source';
+import { createTestDatabase, TEST_POSTGRES_URL, type TestDatabase } from '@gatehouse/testing';
+import { createDatabaseIfMissing, revertLastMigration, runMigrations } from './data-source';
 
 const TABLES = ['api_keys', 'findings', 'organizations'];
 
@@ -13,7 +10,7 @@ describe('migrations (PostgreSQL)', () => {
   let client: Client;
 
   beforeAll(async () => {
-    database = await createTestDatabase(false);
+    database = await createTestDatabase();
     client = new Client({ connectionString: database.url });
     await client.connect();
   });
@@ -126,12 +123,38 @@ describe('migrations (PostgreSQL)', () => {
   it('refuses a deleted key that still has its hash or no revocation time', async () => {
     const organizationId = await insertOrganization();
     const id = await insertKey(organizationId, 'check-deleted');
-    await expect(client.query(`UPDATE api_keys SET deleted_at = now() WHERE id = $1`, [id])).rejects.toMatchObject(
-      { code: '23514', constraint: 'api_keys_deleted_is_revoked' },
-    );
+    await expect(
+      client.query(`UPDATE api_keys SET deleted_at = now() WHERE id = $1`, [id]),
+    ).rejects.toMatchObject({ code: '23514', constraint: 'api_keys_deleted_is_revoked' });
     await expect(
       client.query(`UPDATE api_keys SET deleted_at = now(), key_hash = NULL WHERE id = $1`, [id]),
     ).rejects.toMatchObject({ code: '23514', constraint: 'api_keys_deleted_is_revoked' });
+  });
+
+  it('keeps a key that has findings, and removes both with their organization', async () => {
+    const organizationId = await insertOrganization();
+    const keyId = await insertKey(organizationId, 'with-findings');
+    await client.query(
+      `INSERT INTO findings (organization_id, api_key_id, client_id, rule_id, title, severity, location)
+       VALUES ($1, $2, 'with-findings', 'r1', 't', 'high', '{"path":"a.ts"}')`,
+      [organizationId, keyId],
+    );
+
+    // Keys are only ever soft-deleted; a hard delete would orphan the findings they uploaded.
+    await expect(client.query(`DELETE FROM api_keys WHERE id = $1`, [keyId])).rejects.toMatchObject({
+      code: '23503',
+    });
+    await expect(
+      client.query(`UPDATE findings SET severity = 'urgent' WHERE api_key_id = $1`, [keyId]),
+    ).rejects.toMatchObject({ code: '23514' });
+
+    await client.query(`DELETE FROM organizations WHERE id = $1`, [organizationId]);
+    const left = await client.query(
+      `SELECT (SELECT count(*) FROM api_keys WHERE organization_id = $1)::int AS keys,
+              (SELECT count(*) FROM findings WHERE organization_id = $1)::int AS findings`,
+      [organizationId],
+    );
+    expect(left.rows[0]).toEqual({ keys: 0, findings: 0 });
   });
 
   it('drops every table on revert, leaving no migration recorded', async () => {
@@ -146,5 +169,50 @@ describe('migrations (PostgreSQL)', () => {
     expect(await tables()).toEqual(TABLES);
     const keys = await client.query(`SELECT count(*)::int AS n FROM api_keys`);
     expect(keys.rows[0]).toEqual({ n: 0 });
+  });
+});
+
+describe('createDatabaseIfMissing (PostgreSQL)', () => {
+  const suffix = randomBytes(6).toString('hex');
+  const plainName = `gatehouse_test_${suffix}`;
+  const dashedName = `gatehouse_test_${suffix}-x`;
+  let admin: Client;
+
+  function urlOf(database: string): string {
+    const url = new URL(TEST_POSTGRES_URL);
+    url.pathname = `/${database}`;
+    return url.toString();
+  }
+
+  async function exists(database: string): Promise<boolean> {
+    const result = await admin.query(`SELECT 1 FROM pg_database WHERE datname = $1`, [database]);
+    return result.rowCount === 1;
+  }
+
+  beforeAll(async () => {
+    admin = new Client({ connectionString: TEST_POSTGRES_URL });
+    await admin.connect();
+  });
+
+  afterAll(async () => {
+    // Only the two names this block made up; both are dropped whether or not a test created them.
+    for (const name of [plainName, dashedName]) {
+      await admin?.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+    }
+    await admin?.end();
+  });
+
+  it('creates the database named in the URL when it is missing, and only then', async () => {
+    expect(await exists(plainName)).toBe(false);
+
+    expect(await createDatabaseIfMissing(urlOf(plainName))).toBe(true);
+    expect(await exists(plainName)).toBe(true);
+
+    expect(await createDatabaseIfMissing(urlOf(plainName))).toBe(false);
+  });
+
+  it('leaves names that are not plain identifiers alone', async () => {
+    expect(await createDatabaseIfMissing(urlOf(dashedName))).toBe(false);
+    expect(await exists(dashedName)).toBe(false);
   });
 });

@@ -3,6 +3,9 @@ import Redis from 'ioredis';
 import type { RevocationEvent } from '@gatehouse/contracts';
 import { parseRevocationEvent, RevocationBus, type RevocationHandler } from './revocation-bus';
 
+/** Longest start-up waits for the revocation subscription before going on without it. */
+const SUBSCRIBE_WAIT_MS = 500;
+
 export interface RedisRevocationBusOptions {
   url: string;
   channel: string;
@@ -38,29 +41,39 @@ export class RedisRevocationBus extends RevocationBus {
   }
 
   async subscribe(handler: RevocationHandler, onResync: () => void): Promise<void> {
-    const subscriber = new Redis(this.options.url, { connectionName: 'gatehouse-revocation-sub' });
-    this.subscriber = subscriber;
-    let connectedBefore = false;
-    subscriber.on('error', (error: Error) => this.logger.warn(`subscriber: ${error.message}`));
-    subscriber.on('ready', () => {
-      // ioredis re-subscribes by itself after a reconnect; messages sent meanwhile are gone, hence the resync.
-      if (connectedBefore) onResync();
-      connectedBefore = true;
+    // Requests wait for the connection however long it takes (no per-request retry limit), so the SUBSCRIBE
+    // below is sent as soon as Redis is reachable, and ioredis re-subscribes by itself after every reconnect.
+    const subscriber = new Redis(this.options.url, {
+      connectionName: 'gatehouse-revocation-sub',
+      maxRetriesPerRequest: null,
     });
+    this.subscriber = subscriber;
+    subscriber.on('error', (error: Error) => this.logger.warn(`subscriber: ${error.message}`));
+    // Messages published while this node was not connected are gone: every (re)connection resyncs.
+    subscriber.on('ready', onResync);
     subscriber.on('message', (channel: string, message: string) => {
       if (channel !== this.options.channel) return;
       const event = parseRevocationEvent(message);
       if (event) handler(event);
       else this.logger.warn('ignored a malformed revocation message');
     });
-    try {
-      await subscriber.subscribe(this.options.channel);
-    } catch (error) {
-      // Start-up does not wait for Redis: the reconcile loop keeps revocations enforced until it is back.
-      this.logger.warn(
-        `not subscribed yet (${(error as Error).message}); relying on reconcile until Redis is back`,
-      );
-    }
+    const subscribed = subscriber.subscribe(this.options.channel).then(
+      () => true,
+      (error: Error) => {
+        this.logger.warn(`not subscribed (${error.message}); relying on reconcile`);
+        return false;
+      },
+    );
+    // Start-up waits briefly so that a healthy node hears broadcasts from its first request on, but never for
+    // an unreachable Redis: the reconcile loop enforces revocations until the subscription comes through.
+    let timer: NodeJS.Timeout | undefined;
+    const gaveUp = new Promise<false>((resolve) => {
+      timer = setTimeout(() => resolve(false), SUBSCRIBE_WAIT_MS);
+    });
+    const ok = await Promise.race([subscribed, gaveUp]);
+    clearTimeout(timer);
+    if (!ok)
+      this.logger.warn('Redis is not reachable yet; revocations are enforced by reconcile until it is');
   }
 
   async close(): Promise<void> {

@@ -35,7 +35,13 @@ export interface RunningSuite {
  * findings-service instances first, then the gateway pointed at them.
  */
 export async function startSuite(options: SuiteOptions = {}): Promise<RunningSuite> {
-  const database = await createTestDatabase();
+  const database = await createTestDatabase({
+    // Migrated the way an operator does it: with the built CLI.
+    migrate: async (url) => {
+      const result = await runCli(['migrate'], { DATABASE_URL: url });
+      if (result.code !== 0) throw new Error(`migrate failed (${result.code}): ${result.stderr}`);
+    },
+  });
   const env: Record<string, string> = {
     DATABASE_URL: database.url,
     REDIS_URL: TEST_REDIS_URL,

@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
-import { runMigrations } from '@gatehouse/persistence';
 
 /** Server used to create and drop per-test databases; the database named here only serves as a login target. */
 export const TEST_POSTGRES_URL =
@@ -29,15 +28,20 @@ async function admin<T>(run: (client: Client) => Promise<T>): Promise<T> {
   }
 }
 
+export interface TestDatabaseOptions {
+  /** Brings the new database's schema up: pass the real migrations (`runMigrations` of @gatehouse/persistence). */
+  migrate?: (url: string) => Promise<unknown>;
+}
+
 /**
- * A fresh database per test file, migrated with the real migrations, so files run in parallel without seeing
- * each other's rows.
+ * A fresh database per test file, so files run in parallel without seeing each other's rows. The migration step
+ * is passed in rather than imported, so that this helper stays below every library it helps test.
  */
-export async function createTestDatabase(migrate = true): Promise<TestDatabase> {
+export async function createTestDatabase(options: TestDatabaseOptions = {}): Promise<TestDatabase> {
   const name = `gatehouse_test_${randomBytes(6).toString('hex')}`;
   await admin((client) => client.query(`CREATE DATABASE ${name}`));
   const url = withDatabase(TEST_POSTGRES_URL, name);
-  if (migrate) await runMigrations({ url });
+  if (options.migrate) await options.migrate(url);
   return {
     name,
     url,

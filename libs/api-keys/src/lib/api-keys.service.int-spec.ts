@@ -1,0 +1,589 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { Test, type TestingModule } from '@nestjs/testing';
+import { DataSource } from 'typeorm';
+import {
+  CLOCK,
+  GatehouseError,
+  PERMISSIONS,
+  type Clock,
+  type ErrorCode,
+  type Permission,
+  type RevocationEvent,
+} from '@gatehouse/contracts';
+import { hashApiKey } from '@gatehouse/crypto';
+import { HealthModule } from '@gatehouse/http';
+import { PersistenceModule, runMigrations } from '@gatehouse/persistence';
+import { RedisRevocationBus, RevocationModule, RevocationRegistry } from '@gatehouse/revocation';
+import { createTestDatabase, TEST_REDIS_URL, uniqueChannel, type TestDatabase } from '@gatehouse/testing';
+import type { ApiKeyView } from './api-key.view';
+import { ApiKeysModule } from './api-keys.module';
+import { ApiKeysService, type Actor } from './api-keys.service';
+import type { CreateApiKeyDto } from './dto/create-api-key.dto';
+import type { ListApiKeysDto } from './dto/list-api-keys.dto';
+
+const START = new Date('2030-01-01T12:00:00.000Z');
+const DAY_MS = 86_400_000;
+const MAX_LIFETIME_DAYS = 90;
+
+class TestClock implements Clock {
+  private current = START.getTime();
+  now(): Date {
+    return new Date(this.current);
+  }
+  set(date: Date): void {
+    this.current = date.getTime();
+  }
+  advance(ms: number): void {
+    this.current += ms;
+  }
+}
+
+interface ApiKeyRow {
+  id: string;
+  organization_id: string;
+  client_id: string;
+  permissions: string[];
+  environment: string;
+  key_hash: Buffer | null;
+  key_prefix: string;
+  key_last4: string;
+  created_by: string;
+  created_at: Date;
+  expires_at: Date | null;
+  revoked_at: Date | null;
+  deleted_at: Date | null;
+}
+
+/** TypeORM logs every failed query (`logging: ['error']`); the expected unique violations need not fill the output. */
+async function quietly<T>(run: () => Promise<T>): Promise<T> {
+  const log = jest.spyOn(console, 'log').mockImplementation(() => undefined);
+  try {
+    return await run();
+  } finally {
+    log.mockRestore();
+  }
+}
+
+async function expectError(promise: Promise<unknown>, code: ErrorCode): Promise<GatehouseError> {
+  const error = await promise.then(
+    () => {
+      throw new Error(`expected a ${code} error, but the call succeeded`);
+    },
+    (thrown: unknown) => thrown,
+  );
+  expect(error).toBeInstanceOf(GatehouseError);
+  expect(error).toMatchObject({ code });
+  return error as GatehouseError;
+}
+
+describe('ApiKeysService (PostgreSQL, Redis)', () => {
+  const clock = new TestClock();
+  const channel = uniqueChannel();
+  let database: TestDatabase;
+  let app: TestingModule;
+  let service: ApiKeysService;
+  let dataSource: DataSource;
+  let registry: RevocationRegistry;
+
+  beforeAll(async () => {
+    database = await createTestDatabase({ migrate: (url) => runMigrations({ url }) });
+    app = await Test.createTestingModule({
+      imports: [
+        HealthModule.forRoot(),
+        PersistenceModule.forRoot({ url: database.url, poolSize: 4 }),
+        RevocationModule.forRoot({
+          redisUrl: TEST_REDIS_URL,
+          channel,
+          reconcileIntervalMs: 60_000,
+          clockToleranceSeconds: 5,
+        }),
+        ApiKeysModule.forRoot({ maxLifetimeDays: MAX_LIFETIME_DAYS }),
+      ],
+    })
+      .overrideProvider(CLOCK)
+      .useValue(clock)
+      .compile();
+    app.useLogger(false);
+    await app.init();
+    service = app.get(ApiKeysService);
+    dataSource = app.get(DataSource);
+    registry = app.get(RevocationRegistry);
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    await database?.drop();
+  });
+
+  beforeEach(() => clock.set(START));
+
+  async function newOrganization(): Promise<string> {
+    const [row] = await dataSource.query<{ id: string }[]>(
+      `INSERT INTO organizations (name, plan) VALUES ($1, 'pro') RETURNING id`,
+      [`org-${randomBytes(5).toString('hex')}`],
+    );
+    return row.id;
+  }
+
+  function actor(organizationId: string, permissions: readonly Permission[] = PERMISSIONS): Actor {
+    return { organizationId, permissions, subject: 'api_key:test' };
+  }
+
+  function dto(overrides: Partial<CreateApiKeyDto> = {}): CreateApiKeyDto {
+    return {
+      name: 'CI key',
+      client_id: `client-${randomBytes(4).toString('hex')}`,
+      permissions: ['read:findings', 'write:findings'],
+      ...overrides,
+    };
+  }
+
+  async function row(id: string): Promise<ApiKeyRow | undefined> {
+    const rows = await dataSource.query<ApiKeyRow[]>(`SELECT * FROM api_keys WHERE id = $1`, [id]);
+    return rows[0];
+  }
+
+  async function listAll(organizationId: string, query: ListApiKeysDto = {}): Promise<ApiKeyView[]> {
+    const all: ApiKeyView[] = [];
+    let cursor: string | undefined;
+    for (let page = 0; page < 100; page += 1) {
+      const result = await service.list(organizationId, { ...query, cursor });
+      all.push(...result.data);
+      if (!result.next_cursor) return all;
+      cursor = result.next_cursor;
+    }
+    throw new Error('pagination did not end');
+  }
+
+  describe('bootstrap', () => {
+    it('creates the organization and an owner key holding every permission', async () => {
+      const result = await service.bootstrap('acme', 'pro');
+
+      expect(result).toEqual({
+        organization: { id: expect.any(String), name: 'acme', plan: 'pro', created: true },
+        api_key: expect.stringMatching(/^gth_live_/),
+        api_key_id: expect.any(String),
+        client_id: 'acme-owner',
+        permissions: [...PERMISSIONS],
+      });
+      const [organization] = await dataSource.query<{ name: string; plan: string }[]>(
+        `SELECT name, plan FROM organizations WHERE id = $1`,
+        [result.organization.id],
+      );
+      expect(organization).toEqual({ name: 'acme', plan: 'pro' });
+      expect(await row(result.api_key_id)).toMatchObject({
+        organization_id: result.organization.id,
+        client_id: 'acme-owner',
+        permissions: [...PERMISSIONS],
+        environment: 'live',
+        created_by: 'bootstrap',
+        key_hash: hashApiKey(result.api_key),
+        revoked_at: null,
+        deleted_at: null,
+      });
+    });
+
+    it('refuses a second bootstrap of the same organization and creates no key', async () => {
+      const first = await service.bootstrap('globex', 'starter');
+
+      await expectError(service.bootstrap('globex', 'starter'), 'conflict');
+
+      const keys = await dataSource.query<{ id: string }[]>(
+        `SELECT id FROM api_keys WHERE organization_id = $1`,
+        [first.organization.id],
+      );
+      expect(keys).toEqual([{ id: first.api_key_id }]);
+    });
+
+    it('leaves the plan alone when it refuses', async () => {
+      const first = await service.bootstrap('initech', 'starter');
+
+      await expectError(service.bootstrap('initech', 'enterprise'), 'conflict');
+
+      const [organization] = await dataSource.query<{ plan: string }[]>(
+        `SELECT plan FROM organizations WHERE id = $1`,
+        [first.organization.id],
+      );
+      expect(organization.plan).toBe('starter');
+    });
+
+    it('issues a new owner key once the previous one was deleted', async () => {
+      const first = await service.bootstrap('umbrella', 'pro');
+      await service.delete(actor(first.organization.id), first.api_key_id);
+
+      const second = await service.bootstrap('umbrella', 'pro');
+
+      expect(second.organization).toEqual({ ...first.organization, created: false });
+      expect(second.api_key_id).not.toBe(first.api_key_id);
+      expect(second.api_key).not.toBe(first.api_key);
+      await quietly(() => expectError(service.bootstrap('umbrella', 'pro'), 'conflict'));
+    });
+  });
+
+  describe('create', () => {
+    let organizationId: string;
+
+    beforeAll(async () => {
+      organizationId = await newOrganization();
+    });
+
+    it('stores the SHA-256 of the secret and never the secret itself', async () => {
+      const created = await service.create(actor(organizationId), dto({ name: 'Scanner' }));
+
+      expect(created.api_key).toMatch(/^gth_live_[0-9A-Za-z]{49}$/);
+      const stored = await row(created.id);
+      expect(stored?.key_hash).toEqual(hashApiKey(created.api_key));
+      expect(stored?.key_prefix).toBe('gth_live_');
+      expect(stored?.key_last4).toBe(created.api_key.slice(-4));
+
+      const [everything] = await dataSource.query<{ text: string }[]>(
+        `SELECT k::text AS text FROM api_keys k WHERE id = $1`,
+        [created.id],
+      );
+      const secretBody = created.api_key.slice('gth_live_'.length);
+      expect(everything.text).not.toContain(created.api_key);
+      expect(everything.text).not.toContain(secretBody);
+      expect(everything.text).not.toContain(Buffer.from(created.api_key).toString('hex'));
+
+      const view = await service.get(organizationId, created.id);
+      expect(JSON.stringify(view)).not.toContain(secretBody);
+      expect(view).not.toHaveProperty('api_key');
+    });
+
+    it('returns the view of the stored key', async () => {
+      const created = await service.create(
+        actor(organizationId),
+        dto({ client_id: 'view-check', permissions: ['write:findings', 'read:keys'], environment: 'test' }),
+      );
+
+      expect(created).toEqual({
+        id: expect.any(String),
+        name: 'CI key',
+        client_id: 'view-check',
+        preview: `gth_test_…${created.api_key.slice(-4)}`,
+        permissions: ['read:keys', 'write:findings'],
+        environment: 'test',
+        status: 'active',
+        created_at: START.toISOString(),
+        created_by: 'api_key:test',
+        expires_at: null,
+        revoked_at: null,
+        last_used_at: null,
+        last_used_ip: null,
+        api_key: expect.stringMatching(/^gth_test_/),
+      });
+      const { api_key: _secret, ...view } = created;
+      expect(await service.get(organizationId, created.id)).toEqual(view);
+    });
+
+    it('answers conflict for a client_id already used in the organization', async () => {
+      await service.create(actor(organizationId), dto({ client_id: 'dup-client' }));
+
+      const error = await quietly(() =>
+        expectError(service.create(actor(organizationId), dto({ client_id: 'dup-client' })), 'conflict'),
+      );
+      expect(error.status).toBe(409);
+    });
+
+    it('accepts the same client_id in another organization', async () => {
+      const other = await newOrganization();
+      await service.create(actor(organizationId), dto({ client_id: 'shared-client' }));
+
+      const created = await service.create(actor(other), dto({ client_id: 'shared-client' }));
+
+      expect(created.client_id).toBe('shared-client');
+      expect((await row(created.id))?.organization_id).toBe(other);
+    });
+
+    it('refuses to grant a permission its creator lacks and stores nothing', async () => {
+      const limited = actor(organizationId, ['read:keys', 'write:keys', 'read:findings']);
+
+      const error = await expectError(
+        service.create(
+          limited,
+          dto({ client_id: 'escalation', permissions: ['read:findings', 'write:findings'] }),
+        ),
+        'forbidden',
+      );
+
+      expect(error.message).toContain('write:findings');
+      const rows = await dataSource.query(`SELECT 1 FROM api_keys WHERE client_id = 'escalation'`);
+      expect(rows).toEqual([]);
+    });
+
+    it('accepts an expiry up to the maximum lifetime and refuses one beyond it', async () => {
+      const limit = new Date(START.getTime() + MAX_LIFETIME_DAYS * DAY_MS);
+      const created = await service.create(actor(organizationId), dto({ expires_at: limit.toISOString() }));
+      expect(created.expires_at).toBe(limit.toISOString());
+      expect((await row(created.id))?.expires_at).toEqual(limit);
+
+      const beyond = new Date(limit.getTime() + 1);
+      await expectError(
+        service.create(
+          actor(organizationId),
+          dto({ client_id: 'too-long', expires_at: beyond.toISOString() }),
+        ),
+        'validation_failed',
+      );
+      await expectError(
+        service.create(
+          actor(organizationId),
+          dto({ client_id: 'in-the-past', expires_at: START.toISOString() }),
+        ),
+        'validation_failed',
+      );
+      const rows = await dataSource.query(
+        `SELECT 1 FROM api_keys WHERE client_id IN ('too-long', 'in-the-past')`,
+      );
+      expect(rows).toEqual([]);
+    });
+  });
+
+  describe('list', () => {
+    it('pages through every key exactly once, newest first', async () => {
+      const organizationId = await newOrganization();
+      const other = await newOrganization();
+      await service.create(actor(other), dto());
+      // Seven keys over four instants, so pages also split keys created in the same millisecond.
+      const steps = [0, 0, 1_000, 0, 0, 1_000, 1_000];
+      const created: ApiKeyView[] = [];
+      for (const step of steps) {
+        clock.advance(step);
+        created.push(await service.create(actor(organizationId), dto()));
+      }
+      // created_at desc, then id desc; ISO strings and lower-case uuids sort like PostgreSQL's values.
+      const sortKey = (key: ApiKeyView) => `${key.created_at}|${key.id}`;
+      const expected = [...created]
+        .sort((a, b) => (sortKey(a) < sortKey(b) ? 1 : sortKey(a) > sortKey(b) ? -1 : 0))
+        .map((key) => key.id);
+
+      const pages: string[][] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await service.list(organizationId, { limit: 3, cursor });
+        pages.push(page.data.map((key) => key.id));
+        cursor = page.next_cursor ?? undefined;
+      } while (cursor && pages.length < 10);
+
+      expect(pages.map((page) => page.length)).toEqual([3, 3, 1]);
+      expect(pages.flat()).toEqual(expected);
+    });
+
+    it('ends with a null cursor when the last page is exactly full', async () => {
+      const organizationId = await newOrganization();
+      for (let i = 0; i < 3; i += 1) await service.create(actor(organizationId), dto());
+
+      const page = await service.list(organizationId, { limit: 3 });
+
+      expect(page.data).toHaveLength(3);
+      expect(page.next_cursor).toBeNull();
+    });
+
+    it('refuses a damaged cursor', async () => {
+      const organizationId = await newOrganization();
+      await expectError(service.list(organizationId, { cursor: 'not-a-cursor' }), 'validation_failed');
+      const forged = Buffer.from(JSON.stringify({ createdAt: 'soon', id: randomUUID() })).toString(
+        'base64url',
+      );
+      await expectError(service.list(organizationId, { cursor: forged }), 'validation_failed');
+    });
+
+    it('filters by status and environment', async () => {
+      const organizationId = await newOrganization();
+      const owner = actor(organizationId);
+      const activeLive = await service.create(owner, dto({ client_id: 'active-live' }));
+      const activeTest = await service.create(owner, dto({ client_id: 'active-test', environment: 'test' }));
+      const expiring = await service.create(
+        owner,
+        dto({ client_id: 'expiring', expires_at: new Date(START.getTime() + DAY_MS).toISOString() }),
+      );
+      const expiringTest = await service.create(
+        owner,
+        dto({
+          client_id: 'expiring-test',
+          environment: 'test',
+          expires_at: new Date(START.getTime() + 2 * DAY_MS).toISOString(),
+        }),
+      );
+      const revoked = await service.create(owner, dto({ client_id: 'revoked' }));
+      const revokedExpiring = await service.create(
+        owner,
+        dto({ client_id: 'revoked-expiring', expires_at: new Date(START.getTime() + DAY_MS).toISOString() }),
+      );
+      const deleted = await service.create(owner, dto({ client_id: 'deleted' }));
+      await service.revoke(owner, revoked.id);
+      await service.revoke(owner, revokedExpiring.id);
+      await service.delete(owner, deleted.id);
+
+      clock.advance(3 * DAY_MS);
+
+      const ids = async (query: ListApiKeysDto) =>
+        (await listAll(organizationId, { ...query, limit: 2 })).map((key) => key.client_id).sort();
+
+      expect(await ids({})).toEqual(
+        ['active-live', 'active-test', 'expiring', 'expiring-test', 'revoked', 'revoked-expiring'].sort(),
+      );
+      expect(await ids({ status: 'active' })).toEqual(['active-live', 'active-test']);
+      expect(await ids({ status: 'revoked' })).toEqual(['revoked', 'revoked-expiring']);
+      expect(await ids({ status: 'expired' })).toEqual(['expiring', 'expiring-test']);
+      expect(await ids({ environment: 'test' })).toEqual(['active-test', 'expiring-test']);
+      expect(await ids({ environment: 'test', status: 'expired' })).toEqual(['expiring-test']);
+      expect(await ids({ environment: 'live', status: 'active' })).toEqual(['active-live']);
+
+      const statuses = Object.fromEntries(
+        (await listAll(organizationId)).map((key) => [key.client_id, key.status]),
+      );
+      expect(statuses).toEqual({
+        'active-live': 'active',
+        'active-test': 'active',
+        expiring: 'expired',
+        'expiring-test': 'expired',
+        revoked: 'revoked',
+        'revoked-expiring': 'revoked',
+      });
+      expect([activeLive, activeTest, expiring, expiringTest].map((key) => key.status)).toEqual([
+        'active',
+        'active',
+        'active',
+        'active',
+      ]);
+    });
+
+    it('treats a key expiring exactly now as expired', async () => {
+      const organizationId = await newOrganization();
+      const expiresAt = new Date(START.getTime() + DAY_MS);
+      await service.create(
+        actor(organizationId),
+        dto({ client_id: 'edge', expires_at: expiresAt.toISOString() }),
+      );
+      clock.set(expiresAt);
+
+      expect(
+        (await service.list(organizationId, { status: 'expired' })).data.map((k) => k.client_id),
+      ).toEqual(['edge']);
+      expect((await service.list(organizationId, { status: 'active' })).data).toEqual([]);
+    });
+  });
+
+  describe('get, revoke and delete', () => {
+    let organizationId: string;
+    let otherOrganizationId: string;
+
+    beforeAll(async () => {
+      organizationId = await newOrganization();
+      otherOrganizationId = await newOrganization();
+    });
+
+    it("answer not_found for another organization's key and leave it untouched", async () => {
+      const key = await service.create(actor(organizationId), dto());
+      const intruder = actor(otherOrganizationId);
+
+      await expectError(service.get(otherOrganizationId, key.id), 'not_found');
+      await expectError(service.revoke(intruder, key.id), 'not_found');
+      await expectError(service.delete(intruder, key.id), 'not_found');
+
+      expect(await row(key.id)).toMatchObject({
+        revoked_at: null,
+        deleted_at: null,
+        key_hash: expect.any(Buffer),
+      });
+      expect(registry.isRevoked(key.id)).toBe(false);
+      expect((await service.get(organizationId, key.id)).status).toBe('active');
+    });
+
+    it('answer not_found for an unknown or malformed id', async () => {
+      await expectError(service.get(organizationId, randomUUID()), 'not_found');
+      await expectError(service.get(organizationId, 'not-a-uuid'), 'not_found');
+      await expectError(service.revoke(actor(organizationId), "'; DROP TABLE api_keys; --"), 'not_found');
+      await expectError(service.delete(actor(organizationId), randomUUID()), 'not_found');
+    });
+
+    it('revoke is final, idempotent and keeps the row', async () => {
+      const key = await service.create(actor(organizationId), dto());
+
+      const revoked = await service.revoke(actor(organizationId), key.id);
+      expect(revoked).toMatchObject({ id: key.id, status: 'revoked', revoked_at: START.toISOString() });
+
+      clock.advance(60_000);
+      const again = await service.revoke(actor(organizationId), key.id);
+      expect(again).toMatchObject({ status: 'revoked', revoked_at: START.toISOString() });
+
+      expect(await row(key.id)).toMatchObject({
+        revoked_at: START,
+        deleted_at: null,
+        key_hash: expect.any(Buffer),
+      });
+      expect((await service.get(organizationId, key.id)).status).toBe('revoked');
+    });
+
+    it("revoking marks the key revoked in the module's registry and broadcasts it", async () => {
+      const listener = new RedisRevocationBus({ url: TEST_REDIS_URL, channel });
+      const received: RevocationEvent[] = [];
+      try {
+        await listener.subscribe(
+          (event) => received.push(event),
+          () => undefined,
+        );
+        const key = await service.create(actor(organizationId), dto());
+        expect(registry.isRevoked(key.id)).toBe(false);
+
+        await service.revoke(actor(organizationId), key.id);
+
+        expect(registry.isRevoked(key.id)).toBe(true);
+        const deadline = Date.now() + 5_000;
+        while (received.length === 0 && Date.now() < deadline) {
+          await new Promise((resolve) => setTimeout(resolve, 10));
+        }
+        expect(received).toEqual([
+          {
+            type: 'key_revoked',
+            apiKeyId: key.id,
+            organizationId,
+            revokedAt: START.toISOString(),
+            reason: 'revoked',
+          },
+        ]);
+      } finally {
+        await listener.close();
+      }
+    });
+
+    it('delete erases the hash, hides the key and frees its client_id', async () => {
+      const key = await service.create(actor(organizationId), dto({ client_id: 'to-delete' }));
+
+      await service.delete(actor(organizationId), key.id);
+
+      expect(await row(key.id)).toMatchObject({
+        key_hash: null,
+        deleted_at: START,
+        revoked_at: START,
+        client_id: 'to-delete',
+      });
+      expect(registry.isRevoked(key.id)).toBe(true);
+      await expectError(service.get(organizationId, key.id), 'not_found');
+      await expectError(service.revoke(actor(organizationId), key.id), 'not_found');
+      await expectError(service.delete(actor(organizationId), key.id), 'not_found');
+      expect((await listAll(organizationId)).map((view) => view.id)).not.toContain(key.id);
+      expect((await listAll(organizationId, { status: 'revoked' })).map((view) => view.id)).not.toContain(
+        key.id,
+      );
+
+      const reused = await service.create(actor(organizationId), dto({ client_id: 'to-delete' }));
+      expect(reused.id).not.toBe(key.id);
+    });
+
+    it('delete keeps the original revocation time of a revoked key', async () => {
+      const key = await service.create(actor(organizationId), dto());
+      await service.revoke(actor(organizationId), key.id);
+      clock.advance(DAY_MS);
+
+      await service.delete(actor(organizationId), key.id);
+
+      expect(await row(key.id)).toMatchObject({
+        key_hash: null,
+        revoked_at: START,
+        deleted_at: new Date(START.getTime() + DAY_MS),
+      });
+    });
+  });
+});
