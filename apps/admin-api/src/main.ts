@@ -6,7 +6,16 @@ import { AdminApiModule } from './app/admin-api.module';
 
 async function main(): Promise<void> {
   const config = loadConfig(AdminApiConfig);
-  await createHttpApp(AdminApiModule.register(config), config);
+  await createHttpApp(AdminApiModule.register(config), config, {
+    openApi: {
+      title: 'Gatehouse admin-api',
+      description: "Administration of an organization's API keys, and its audit trail.",
+      tags: [
+        { name: 'api-keys', description: 'Create, list, rotate, revoke and delete API keys' },
+        { name: 'audit-events', description: 'Who changed which key, when' },
+      ],
+    },
+  });
 }
 
 main().catch(exitOnStartupError('admin-api'));

@@ -45,6 +45,7 @@ describe('findings-service token checks', () => {
       api_key_id: owner.api_key_id,
       client_id: owner.client_id,
       permissions: ['write:findings'],
+      key_version: 1,
       iat: now,
       nbf: now,
       exp: now + 600,
@@ -191,7 +192,7 @@ describe('findings-service token checks', () => {
       expectError(await upload(`Bearer ${spliced}`), 401, 'invalid_token');
     });
 
-    it.each(['org', 'permissions', 'api_key_id', 'client_id', 'sub', 'jti'])(
+    it.each(['org', 'permissions', 'api_key_id', 'client_id', 'sub', 'jti', 'key_version'])(
       'a token without the %s claim',
       async (claim) => {
         const token = await forge({ claims: { [claim]: undefined } });

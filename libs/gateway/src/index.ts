@@ -1,1 +1,2 @@
+export * from './lib/api-docs';
 export * from './lib/upstream-proxy';

@@ -1,5 +1,7 @@
 export * from './lib/data-source';
+export * from './lib/entities/api-key-usage.entity';
 export * from './lib/entities/api-key.entity';
+export * from './lib/entities/audit-event.entity';
 export * from './lib/entities/finding.entity';
 export * from './lib/entities/organization.entity';
 export * from './lib/persistence.module';

@@ -5,6 +5,7 @@ import { createLoggerModule, HealthModule } from '@gatehouse/http';
 import { PersistenceModule } from '@gatehouse/persistence';
 import { RevocationModule } from '@gatehouse/revocation';
 import { ApiKeysController } from './api-keys.controller';
+import { AuditEventsController } from './audit-events.controller';
 import type { AdminApiConfig } from './admin-api.config';
 
 @Module({})
@@ -31,10 +32,12 @@ export class AdminApiModule {
           audience: config.JWT_AUDIENCE,
           jwksUrl: config.JWKS_URL,
           clockToleranceSeconds: config.JWT_CLOCK_TOLERANCE_SECONDS,
+          // Dashboard users' tokens from the organization's identity provider, when OIDC_ISSUER is set.
+          oidc: config.oidc,
         }),
         ApiKeysModule.forRoot({ maxLifetimeDays: config.KEY_MAX_LIFETIME_DAYS }),
       ],
-      controllers: [ApiKeysController],
+      controllers: [ApiKeysController, AuditEventsController],
     };
   }
 }

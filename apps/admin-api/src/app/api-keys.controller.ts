@@ -1,16 +1,175 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import {
-  actorOf,
+  ApiBearerAuth,
+  ApiBody,
+  ApiCreatedResponse,
+  ApiNoContentResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiParam,
+  ApiProperty,
+  ApiSchema,
+  ApiTags,
+} from '@nestjs/swagger';
+import {
+  API_KEY_STATUSES,
   ApiKeysService,
   CreateApiKeyDto,
+  CurrentActor,
   ListApiKeysDto,
+  ListUsageDto,
+  RotateApiKeyDto,
+  type Actor,
   type ApiKeyPage,
+  type ApiKeyState,
+  type ApiKeyStatus,
   type ApiKeyView,
   type CreatedApiKeyView,
+  type ExpiryStatus,
+  type UsageView,
 } from '@gatehouse/api-keys';
-import { Authorize, CurrentPrincipal } from '@gatehouse/auth';
-import type { Principal } from '@gatehouse/contracts';
+import { Authorize } from '@gatehouse/auth';
+import { PERMISSIONS, type Permission } from '@gatehouse/contracts';
+import { API_KEY_ENVIRONMENTS } from '@gatehouse/crypto';
+import { ApiErrors, BEARER_AUTH, BEARER_ERRORS, JSON_BODY_ERRORS } from '@gatehouse/http';
 
+const DATE_TIME = { type: 'string', format: 'date-time' } as const;
+const NULLABLE_DATE_TIME = { ...DATE_TIME, nullable: true } as const;
+
+@ApiSchema({ name: 'ApiKeyRotation', description: 'A rotation in progress: the previous secret still works' })
+class ApiKeyRotationSchema {
+  @ApiProperty({ description: 'Masked previous secret', example: 'gth_live_…Qx7a' })
+  previous_preview!: string;
+
+  @ApiProperty({ ...DATE_TIME, description: 'When the previous secret stops working' })
+  previous_retires_at!: string;
+
+  @ApiProperty(DATE_TIME)
+  rotated_at!: string;
+}
+
+@ApiSchema({ name: 'ApiKey', description: 'A key as the API shows it: never a secret, never a hash' })
+class ApiKeySchema implements ApiKeyView {
+  @ApiProperty({ format: 'uuid' })
+  id!: string;
+
+  @ApiProperty({ example: 'CI pipeline (main)' })
+  name!: string;
+
+  @ApiProperty({ example: 'ci-pipeline' })
+  client_id!: string;
+
+  @ApiProperty({
+    description: 'Masked secret: its prefix and last four characters',
+    example: 'gth_live_…b3Zk',
+  })
+  preview!: string;
+
+  @ApiProperty({ enum: PERMISSIONS, isArray: true, example: ['write:findings'] })
+  permissions!: Permission[];
+
+  @ApiProperty({ enum: API_KEY_ENVIRONMENTS })
+  environment!: 'live' | 'test';
+
+  @ApiProperty({
+    // Every status but expiring_soon, which is a filter of the list and not a status of its own.
+    enum: API_KEY_STATUSES.filter((status) => status !== 'expiring_soon'),
+    description: 'One word for lists: revoked, else expired, else rotating, else active',
+  })
+  status!: ApiKeyStatus;
+
+  @ApiProperty({ enum: ['active', 'rotating', 'revoked'] })
+  state!: ApiKeyState;
+
+  @ApiProperty({ enum: ['active', 'expiring_soon', 'expired'], description: 'Expiring soon: within 7 days' })
+  expiry_status!: ExpiryStatus;
+
+  @ApiProperty({ type: 'integer', minimum: 1, description: 'Goes up by one at every rotation' })
+  key_version!: number;
+
+  @ApiProperty({ type: () => ApiKeyRotationSchema, nullable: true })
+  rotation!: ApiKeyRotationSchema | null;
+
+  @ApiProperty(DATE_TIME)
+  created_at!: string;
+
+  @ApiProperty({ description: 'user:<id>, api_key:<id> or system:<what>', example: 'user:auth0|5f7c' })
+  created_by!: string;
+
+  @ApiProperty(NULLABLE_DATE_TIME)
+  expires_at!: string | null;
+
+  @ApiProperty(NULLABLE_DATE_TIME)
+  revoked_at!: string | null;
+
+  @ApiProperty({ ...NULLABLE_DATE_TIME, description: 'Last successful authentication (recorded in batches)' })
+  last_used_at!: string | null;
+
+  @ApiProperty({ type: 'string', nullable: true, example: '203.0.113.7' })
+  last_used_ip!: string | null;
+}
+
+@ApiSchema({
+  name: 'CreatedApiKey',
+  description: 'A key with its secret, returned only when it is created or rotated',
+})
+class CreatedApiKeySchema extends ApiKeySchema implements CreatedApiKeyView {
+  @ApiProperty({
+    description: 'The secret: shown this once, never stored, never returned again',
+    example: 'gth_live_0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefg012345',
+  })
+  api_key!: string;
+}
+
+@ApiSchema({ name: 'ApiKeyPage', description: 'Newest first' })
+class ApiKeyPageSchema implements ApiKeyPage {
+  @ApiProperty({ type: () => ApiKeySchema, isArray: true })
+  data!: ApiKeySchema[];
+
+  @ApiProperty({
+    type: 'string',
+    nullable: true,
+    description: 'Pass as `cursor` for the next page; null on the last',
+  })
+  next_cursor!: string | null;
+}
+
+@ApiSchema({ name: 'ApiKeyUsage', description: 'One authentication attempt with a key' })
+class ApiKeyUsageSchema implements UsageView {
+  @ApiProperty(DATE_TIME)
+  occurred_at!: string;
+
+  @ApiProperty({ description: '`success` or the error code the attempt got', example: 'success' })
+  outcome!: string;
+
+  @ApiProperty({ type: 'string', nullable: true })
+  ip!: string | null;
+
+  @ApiProperty({ type: 'string', nullable: true })
+  user_agent!: string | null;
+
+  @ApiProperty({ type: 'string', nullable: true })
+  request_id!: string | null;
+}
+
+@ApiSchema({ name: 'ApiKeyUsagePage', description: 'Newest first' })
+class ApiKeyUsagePageSchema {
+  @ApiProperty({ type: () => ApiKeyUsageSchema, isArray: true })
+  data!: ApiKeyUsageSchema[];
+
+  @ApiProperty({
+    type: 'string',
+    nullable: true,
+    description: 'Pass as `cursor` for the next page; null on the last',
+  })
+  next_cursor!: string | null;
+}
+
+/** Ids of other organizations' keys, of deleted keys and malformed ids all answer the same 404. */
+const KEY_ID = ApiParam({ name: 'id', format: 'uuid', description: 'Id of the API key' });
+
+@ApiTags('api-keys')
+@ApiBearerAuth(BEARER_AUTH)
 @Controller('api/v1/api-keys')
 export class ApiKeysController {
   constructor(private readonly apiKeys: ApiKeysService) {}
@@ -18,36 +177,126 @@ export class ApiKeysController {
   @Post()
   @HttpCode(201)
   @Authorize('write:keys')
-  create(
-    @CurrentPrincipal() principal: Principal,
-    @Body() body: CreateApiKeyDto,
-  ): Promise<CreatedApiKeyView> {
-    return this.apiKeys.create(actorOf(principal), body);
+  @ApiOperation({
+    operationId: 'createApiKey',
+    summary: 'Create an API key',
+    description:
+      'Needs write:keys, on the pro and enterprise plans. The key gets at most the permissions of the caller; ' +
+      'the response is the only one that contains the secret.',
+  })
+  @ApiCreatedResponse({ type: CreatedApiKeySchema, description: 'The new key, with its secret' })
+  @ApiErrors(...BEARER_ERRORS, ...JSON_BODY_ERRORS, 'plan_not_allowed', 'conflict')
+  create(@CurrentActor() actor: Actor, @Body() body: CreateApiKeyDto): Promise<CreatedApiKeyView> {
+    return this.apiKeys.create(actor, body);
   }
 
   @Get()
   @Authorize('read:keys')
-  list(@CurrentPrincipal() principal: Principal, @Query() query: ListApiKeysDto): Promise<ApiKeyPage> {
-    return this.apiKeys.list(principal.organizationId, query);
+  @ApiOperation({
+    operationId: 'listApiKeys',
+    summary: "List the organization's API keys",
+    description: 'Needs read:keys.',
+  })
+  @ApiOkResponse({ type: ApiKeyPageSchema, description: 'One page of keys' })
+  @ApiErrors(...BEARER_ERRORS, 'validation_failed')
+  list(@CurrentActor() actor: Actor, @Query() query: ListApiKeysDto): Promise<ApiKeyPage> {
+    return this.apiKeys.list(actor.organizationId, query);
   }
 
   @Get(':id')
   @Authorize('read:keys')
-  get(@CurrentPrincipal() principal: Principal, @Param('id') id: string): Promise<ApiKeyView> {
-    return this.apiKeys.get(principal.organizationId, id);
+  @ApiOperation({ operationId: 'getApiKey', summary: 'Get an API key', description: 'Needs read:keys.' })
+  @KEY_ID
+  @ApiOkResponse({ type: ApiKeySchema, description: 'The key' })
+  @ApiErrors(...BEARER_ERRORS, 'not_found')
+  get(@CurrentActor() actor: Actor, @Param('id') id: string): Promise<ApiKeyView> {
+    return this.apiKeys.get(actor.organizationId, id);
+  }
+
+  @Get(':id/usage')
+  @Authorize('read:keys')
+  @ApiOperation({
+    operationId: 'listApiKeyUsage',
+    summary: 'List authentication attempts with an API key',
+    description: 'Needs read:keys. Newest first.',
+  })
+  @KEY_ID
+  @ApiOkResponse({ type: ApiKeyUsagePageSchema, description: 'One page of attempts' })
+  @ApiErrors(...BEARER_ERRORS, 'validation_failed', 'not_found')
+  usage(
+    @CurrentActor() actor: Actor,
+    @Param('id') id: string,
+    @Query() query: ListUsageDto,
+  ): Promise<{ data: UsageView[]; next_cursor: string | null }> {
+    return this.apiKeys.listUsage(actor.organizationId, id, query);
+  }
+
+  @Post(':id/rotate')
+  @HttpCode(200)
+  @Authorize('write:keys')
+  @ApiOperation({
+    operationId: 'rotateApiKey',
+    summary: 'Rotate the secret of an API key',
+    description:
+      'Needs write:keys. Returns the new secret; the previous one keeps working for the grace period (24 hours ' +
+      'unless given), or until the rotation is finished.',
+  })
+  @KEY_ID
+  @ApiBody({ type: RotateApiKeyDto, required: false })
+  @ApiOkResponse({ type: CreatedApiKeySchema, description: 'The key, with its new secret' })
+  @ApiErrors(...BEARER_ERRORS, ...JSON_BODY_ERRORS, 'not_found', 'conflict')
+  rotate(
+    @CurrentActor() actor: Actor,
+    @Param('id') id: string,
+    @Body() body: RotateApiKeyDto,
+  ): Promise<CreatedApiKeyView> {
+    return this.apiKeys.rotate(actor, id, body);
+  }
+
+  @Post(':id/rotate/finish')
+  @HttpCode(200)
+  @Authorize('write:keys')
+  @ApiOperation({
+    operationId: 'finishApiKeyRotation',
+    summary: 'Retire the previous secret of a rotating key now',
+    description: 'Needs write:keys. The previous secret, and every token issued from it, stop working.',
+  })
+  @KEY_ID
+  @ApiOkResponse({ type: ApiKeySchema, description: 'The key, no longer rotating' })
+  @ApiErrors(...BEARER_ERRORS, 'not_found', 'conflict')
+  finishRotation(@CurrentActor() actor: Actor, @Param('id') id: string): Promise<ApiKeyView> {
+    return this.apiKeys.finishRotation(actor, id);
   }
 
   @Post(':id/revoke')
   @HttpCode(200)
   @Authorize('write:keys')
-  revoke(@CurrentPrincipal() principal: Principal, @Param('id') id: string): Promise<ApiKeyView> {
-    return this.apiKeys.revoke(actorOf(principal), id);
+  @ApiOperation({
+    operationId: 'revokeApiKey',
+    summary: 'Revoke an API key',
+    description:
+      'Needs write:keys. Immediate and final: the key and every token issued from it stop working. Revoking a ' +
+      'revoked key changes nothing.',
+  })
+  @KEY_ID
+  @ApiOkResponse({ type: ApiKeySchema, description: 'The revoked key' })
+  @ApiErrors(...BEARER_ERRORS, 'not_found')
+  revoke(@CurrentActor() actor: Actor, @Param('id') id: string): Promise<ApiKeyView> {
+    return this.apiKeys.revoke(actor, id);
   }
 
   @Delete(':id')
   @HttpCode(204)
   @Authorize('write:keys')
-  remove(@CurrentPrincipal() principal: Principal, @Param('id') id: string): Promise<void> {
-    return this.apiKeys.delete(actorOf(principal), id);
+  @ApiOperation({
+    operationId: 'deleteApiKey',
+    summary: 'Delete an API key',
+    description: 'Needs write:keys. Revokes the key, erases its secret hashes and hides it from lists.',
+  })
+  @KEY_ID
+  @ApiNoContentResponse({ description: 'Deleted' })
+  @ApiErrors(...BEARER_ERRORS, 'not_found')
+  remove(@CurrentActor() actor: Actor, @Param('id') id: string): Promise<void> {
+    return this.apiKeys.delete(actor, id);
   }
 }

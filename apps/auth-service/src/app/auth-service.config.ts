@@ -31,6 +31,12 @@ export class AuthServiceConfig extends DataServiceConfig {
   @Max(60_000)
   USAGE_FLUSH_INTERVAL_MS: number = 2000;
 
+  /** Days the per-key usage log (every authentication attempt with a known key) is kept. */
+  @IsInt()
+  @Min(1)
+  @Max(3650)
+  USAGE_RETENTION_DAYS: number = 30;
+
   signingKeyPem(): string | undefined {
     if (this.JWT_SIGNING_KEY) return this.JWT_SIGNING_KEY.replace(/\\n/g, '\n');
     if (this.JWT_SIGNING_KEY_FILE) return readFileSync(this.JWT_SIGNING_KEY_FILE, 'utf8');

@@ -32,6 +32,7 @@ export class AuthServiceModule {
           signingKeyId: config.JWT_SIGNING_KEY_ID,
           allowDevelopmentKey: !config.isProduction,
           usageFlushIntervalMs: config.USAGE_FLUSH_INTERVAL_MS,
+          usageRetentionDays: config.USAGE_RETENTION_DAYS,
         }),
       ],
       controllers: [AuthController],

@@ -1,5 +1,8 @@
 import { Body, Controller, Get, Header, Headers, HttpCode, Post } from '@nestjs/common';
-import { ClientIp } from '@gatehouse/auth';
+import { ApiOkResponse, ApiOperation, ApiProperty, ApiSchema, ApiSecurity, ApiTags } from '@nestjs/swagger';
+import { ClientIp, RequestId } from '@gatehouse/auth';
+import { ACCESS_TOKEN_TTL_SECONDS, TOKEN_TYPE } from '@gatehouse/contracts';
+import { API_KEY_AUTH, ApiErrors, JSON_BODY_ERRORS } from '@gatehouse/http';
 import {
   AuthenticateClientDto,
   PublishedKeys,
@@ -7,6 +10,64 @@ import {
   type AccessTokenResponse,
 } from '@gatehouse/token-issuance';
 
+@ApiSchema({
+  name: 'AccessToken',
+  description: 'A short-lived access token, to send as Authorization: Bearer',
+})
+class AccessTokenSchema implements AccessTokenResponse {
+  @ApiProperty({
+    description: 'RS256-signed JWT',
+    example: 'eyJhbGciOiJSUzI1NiIsImtpZCI6Ii4uLiJ9.eyJzdWIiOiIuLi4ifQ.c2ln',
+  })
+  access_token!: string;
+
+  @ApiProperty({ enum: [TOKEN_TYPE], example: TOKEN_TYPE })
+  token_type!: typeof TOKEN_TYPE;
+
+  @ApiProperty({
+    type: 'integer',
+    minimum: 0,
+    maximum: ACCESS_TOKEN_TTL_SECONDS,
+    description: 'Seconds until the token expires; less than the usual 1800 when the key expires sooner',
+    example: ACCESS_TOKEN_TTL_SECONDS,
+  })
+  expires_in!: number;
+
+  @ApiProperty({ example: 'ci-pipeline' })
+  client_id!: string;
+
+  @ApiProperty({ format: 'uuid', description: 'The API key the token was issued from' })
+  api_key_id!: string;
+}
+
+@ApiSchema({ name: 'JsonWebKey', description: 'The public half of a signing key (RFC 7517)' })
+class JsonWebKeySchema {
+  @ApiProperty({ enum: ['RSA'] })
+  kty!: string;
+
+  @ApiProperty({ description: 'Matches the `kid` header of the tokens it verifies' })
+  kid!: string;
+
+  @ApiProperty({ enum: ['sig'] })
+  use!: string;
+
+  @ApiProperty({ enum: ['RS256'] })
+  alg!: string;
+
+  @ApiProperty({ description: 'RSA modulus, base64url' })
+  n!: string;
+
+  @ApiProperty({ description: 'RSA public exponent, base64url', example: 'AQAB' })
+  e!: string;
+}
+
+@ApiSchema({ name: 'JsonWebKeySet', description: 'The keys access tokens are verified with (RFC 7517)' })
+class JsonWebKeySetSchema {
+  @ApiProperty({ type: () => JsonWebKeySchema, isArray: true })
+  keys!: JsonWebKeySchema[];
+}
+
+@ApiTags('auth')
 @Controller('api/v1/auth')
 export class AuthController {
   constructor(
@@ -17,16 +78,43 @@ export class AuthController {
   @Post('m2m/authenticate')
   @HttpCode(200)
   @Header('Cache-Control', 'no-store')
+  @ApiOperation({
+    operationId: 'authenticateClient',
+    summary: 'Exchange an API key for an access token',
+    description:
+      'Send the API key in the X-API-Key header and the client_id registered with it in the body. During a ' +
+      'rotation the previous secret keeps working until its grace period ends.',
+  })
+  @ApiSecurity(API_KEY_AUTH)
+  @ApiOkResponse({ type: AccessTokenSchema, description: 'Sent with Cache-Control: no-store' })
+  @ApiErrors(
+    ...JSON_BODY_ERRORS,
+    'missing_api_key',
+    'invalid_api_key',
+    'api_key_revoked',
+    'key_expired',
+    'client_id_mismatch',
+    'api_key_not_found',
+    'service_unavailable',
+  )
   authenticate(
     @Headers('x-api-key') apiKey: string | undefined,
     @Body() body: AuthenticateClientDto,
     @ClientIp() ip: string,
+    @Headers('user-agent') userAgent: string | undefined,
+    @RequestId() requestId: string,
   ): Promise<AccessTokenResponse> {
-    return this.tokens.authenticate({ apiKey, clientId: body.client_id, ip });
+    return this.tokens.authenticate({ apiKey, clientId: body.client_id, ip, userAgent, requestId });
   }
 
   @Get('jwks')
   @Header('Cache-Control', 'public, max-age=300')
+  @ApiOperation({
+    operationId: 'getJwks',
+    summary: 'Public keys that verify access tokens',
+    description: 'For services that verify tokens themselves; cacheable for five minutes.',
+  })
+  @ApiOkResponse({ type: JsonWebKeySetSchema, description: 'Sent with Cache-Control: public, max-age=300' })
   jwks(): { keys: unknown[] } {
     return this.publishedKeys.jwks;
   }

@@ -1,5 +1,12 @@
 import type { ApiKeyEntity } from '@gatehouse/persistence';
-import { statusOf, toApiKeyView } from './api-key.view';
+import {
+  EXPIRING_SOON_MS,
+  expiryStatusOf,
+  isRotating,
+  stateOf,
+  statusOf,
+  toApiKeyView,
+} from './api-key.view';
 
 const NOW = new Date('2030-01-01T12:00:00.000Z');
 const SECRET_HASH = Buffer.from('9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08', 'hex');
@@ -22,6 +29,11 @@ function entity(overrides: Partial<ApiKeyEntity> = {}): ApiKeyEntity {
     deletedAt: null,
     lastUsedAt: null,
     lastUsedIp: null,
+    keyVersion: 1,
+    previousKeyHash: null,
+    previousKeyLast4: null,
+    previousRetiresAt: null,
+    rotatedAt: null,
     ...overrides,
   };
 }
@@ -48,6 +60,72 @@ describe('statusOf', () => {
   });
 });
 
+const PREVIOUS_HASH = Buffer.alloc(32, 0x5a);
+const ROTATED_AT = new Date('2030-01-01T11:00:00.000Z');
+
+/** Version 2, rotated an hour ago, the previous secret working until `retiresAt`. */
+function rotating(retiresAt: Date, overrides: Partial<ApiKeyEntity> = {}): ApiKeyEntity {
+  return entity({
+    keyVersion: 2,
+    keyLast4: 'n3w4',
+    previousKeyHash: PREVIOUS_HASH,
+    previousKeyLast4: 'Zq9x',
+    previousRetiresAt: retiresAt,
+    rotatedAt: ROTATED_AT,
+    ...overrides,
+  });
+}
+
+describe('isRotating and stateOf', () => {
+  const later = new Date(NOW.getTime() + 3_600_000);
+
+  it('is rotating while the previous secret has not retired yet', () => {
+    expect(isRotating(rotating(later), NOW)).toBe(true);
+    expect(isRotating(rotating(new Date(NOW.getTime() + 1)), NOW)).toBe(true);
+    expect(stateOf(rotating(later), NOW)).toBe('rotating');
+    expect(statusOf(rotating(later), NOW)).toBe('rotating');
+  });
+
+  it('is no longer rotating from the retirement on, finished or not', () => {
+    expect(isRotating(rotating(NOW), NOW)).toBe(false);
+    expect(stateOf(rotating(NOW), NOW)).toBe('active');
+    // Finished: the previous hash is erased.
+    expect(isRotating(rotating(later, { previousKeyHash: null, previousKeyLast4: null }), NOW)).toBe(false);
+    expect(isRotating(entity(), NOW)).toBe(false);
+  });
+
+  it('puts revoked before rotating and expired before rotating in the one-word status', () => {
+    const revoked = rotating(later, { revokedAt: ROTATED_AT });
+    expect(stateOf(revoked, NOW)).toBe('revoked');
+    expect(statusOf(revoked, NOW)).toBe('revoked');
+    const expired = rotating(later, { expiresAt: NOW });
+    expect(statusOf(expired, NOW)).toBe('expired');
+    expect(stateOf(expired, NOW)).toBe('rotating');
+  });
+});
+
+describe('expiryStatusOf', () => {
+  it('is active for a key without expiry or expiring later than seven days', () => {
+    expect(expiryStatusOf(entity(), NOW)).toBe('active');
+    expect(expiryStatusOf(entity({ expiresAt: new Date(NOW.getTime() + EXPIRING_SOON_MS + 1) }), NOW)).toBe(
+      'active',
+    );
+  });
+
+  it('is expiring_soon within seven days, boundary included', () => {
+    expect(EXPIRING_SOON_MS).toBe(7 * 86_400_000);
+    expect(expiryStatusOf(entity({ expiresAt: new Date(NOW.getTime() + EXPIRING_SOON_MS) }), NOW)).toBe(
+      'expiring_soon',
+    );
+    expect(expiryStatusOf(entity({ expiresAt: new Date(NOW.getTime() + 1) }), NOW)).toBe('expiring_soon');
+  });
+
+  it('is expired from the expiry on, whether or not the key is revoked', () => {
+    expect(expiryStatusOf(entity({ expiresAt: NOW }), NOW)).toBe('expired');
+    expect(expiryStatusOf(entity({ expiresAt: NOW, revokedAt: ROTATED_AT }), NOW)).toBe('expired');
+  });
+});
+
 describe('toApiKeyView', () => {
   it('shows the key with ISO dates and a masked preview', () => {
     expect(toApiKeyView(entity(), NOW)).toEqual({
@@ -58,6 +136,10 @@ describe('toApiKeyView', () => {
       permissions: ['read:findings', 'write:findings'],
       environment: 'live',
       status: 'active',
+      state: 'active',
+      expiry_status: 'active',
+      key_version: 1,
+      rotation: null,
       created_at: '2029-12-01T08:30:00.000Z',
       created_by: 'admin@example.com',
       expires_at: null,
@@ -108,5 +190,43 @@ describe('toApiKeyView', () => {
     const key = entity({ expiresAt: new Date('2030-01-01T12:00:01.000Z') });
     expect(toApiKeyView(key, NOW).status).toBe('active');
     expect(toApiKeyView(key, new Date('2030-01-01T12:00:01.000Z')).status).toBe('expired');
+  });
+
+  it('shows a running rotation with both previews, never either hash', () => {
+    const retiresAt = new Date('2030-01-02T11:00:00.000Z');
+    const view = toApiKeyView(rotating(retiresAt), NOW);
+
+    expect(view).toMatchObject({
+      preview: 'gth_live_…n3w4',
+      status: 'rotating',
+      state: 'rotating',
+      key_version: 2,
+      rotation: {
+        previous_preview: 'gth_live_…Zq9x',
+        previous_retires_at: '2030-01-02T11:00:00.000Z',
+        rotated_at: '2030-01-01T11:00:00.000Z',
+      },
+    });
+    const serialized = JSON.stringify(view);
+    expect(serialized).not.toContain(PREVIOUS_HASH.toString('hex'));
+    expect(serialized).not.toContain(PREVIOUS_HASH.toString('base64'));
+    expect(view).not.toHaveProperty('previousKeyHash');
+  });
+
+  it('drops the rotation once it has ended, keeping the version', () => {
+    const view = toApiKeyView(rotating(NOW), NOW);
+    expect(view).toMatchObject({ state: 'active', status: 'active', key_version: 2, rotation: null });
+  });
+
+  it('shows no rotation on a revoked key', () => {
+    const view = toApiKeyView(rotating(new Date('2030-01-02T11:00:00.000Z'), { revokedAt: ROTATED_AT }), NOW);
+    expect(view).toMatchObject({ state: 'revoked', rotation: null });
+  });
+
+  it('reports expiry_status next to the status', () => {
+    const soon = entity({ expiresAt: new Date(NOW.getTime() + 86_400_000) });
+    expect(toApiKeyView(soon, NOW)).toMatchObject({ status: 'active', expiry_status: 'expiring_soon' });
+    const gone = entity({ expiresAt: NOW });
+    expect(toApiKeyView(gone, NOW)).toMatchObject({ status: 'expired', expiry_status: 'expired' });
   });
 });

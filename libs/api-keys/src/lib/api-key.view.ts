@@ -1,9 +1,16 @@
 import type { Permission } from '@gatehouse/contracts';
 import { maskApiKey } from '@gatehouse/crypto';
 import type { ApiKeyEntity } from '@gatehouse/persistence';
-import type { ApiKeyStatus } from './dto/list-api-keys.dto';
 
-/** A key as the API shows it: never the secret, never its hash. */
+/** A key whose expiry is this close counts as expiring soon. */
+export const EXPIRING_SOON_MS = 7 * 86_400_000;
+
+export type ApiKeyState = 'active' | 'rotating' | 'revoked';
+/** One word for lists; `expiring_soon` is a list filter, not a status. */
+export type ApiKeyStatus = 'active' | 'rotating' | 'revoked' | 'expired';
+export type ExpiryStatus = 'active' | 'expiring_soon' | 'expired';
+
+/** A key as the API shows it: never a secret, never a hash. */
 export interface ApiKeyView {
   id: string;
   name: string;
@@ -11,7 +18,12 @@ export interface ApiKeyView {
   preview: string;
   permissions: Permission[];
   environment: 'live' | 'test';
+  /** One word for lists: revoked, expired, rotating or active. */
   status: ApiKeyStatus;
+  state: ApiKeyState;
+  expiry_status: ExpiryStatus;
+  key_version: number;
+  rotation: { previous_preview: string; previous_retires_at: string; rotated_at: string } | null;
   created_at: string;
   created_by: string;
   expires_at: string | null;
@@ -21,17 +33,38 @@ export interface ApiKeyView {
 }
 
 export interface CreatedApiKeyView extends ApiKeyView {
-  /** The secret, present only in the response that created it. */
+  /** The secret, present only in the response that created (or rotated) it. */
   api_key: string;
+}
+
+export function isRotating(key: ApiKeyEntity, now: Date): boolean {
+  return (
+    key.previousKeyHash !== null &&
+    key.previousRetiresAt !== null &&
+    key.previousRetiresAt.getTime() > now.getTime()
+  );
+}
+
+export function stateOf(key: ApiKeyEntity, now: Date): ApiKeyState {
+  if (key.revokedAt) return 'revoked';
+  return isRotating(key, now) ? 'rotating' : 'active';
+}
+
+export function expiryStatusOf(key: ApiKeyEntity, now: Date): ExpiryStatus {
+  if (!key.expiresAt) return 'active';
+  const left = key.expiresAt.getTime() - now.getTime();
+  if (left <= 0) return 'expired';
+  return left <= EXPIRING_SOON_MS ? 'expiring_soon' : 'active';
 }
 
 export function statusOf(key: ApiKeyEntity, now: Date): ApiKeyStatus {
   if (key.revokedAt) return 'revoked';
-  if (key.expiresAt && key.expiresAt.getTime() <= now.getTime()) return 'expired';
-  return 'active';
+  if (expiryStatusOf(key, now) === 'expired') return 'expired';
+  return isRotating(key, now) ? 'rotating' : 'active';
 }
 
 export function toApiKeyView(key: ApiKeyEntity, now: Date): ApiKeyView {
+  const rotating = !key.revokedAt && isRotating(key, now);
   return {
     id: key.id,
     name: key.name,
@@ -40,6 +73,17 @@ export function toApiKeyView(key: ApiKeyEntity, now: Date): ApiKeyView {
     permissions: key.permissions,
     environment: key.environment,
     status: statusOf(key, now),
+    state: stateOf(key, now),
+    expiry_status: expiryStatusOf(key, now),
+    key_version: key.keyVersion,
+    rotation:
+      rotating && key.previousKeyLast4 && key.previousRetiresAt && key.rotatedAt
+        ? {
+            previous_preview: maskApiKey(key.keyPrefix, key.previousKeyLast4),
+            previous_retires_at: key.previousRetiresAt.toISOString(),
+            rotated_at: key.rotatedAt.toISOString(),
+          }
+        : null,
     created_at: key.createdAt.toISOString(),
     created_by: key.createdBy,
     expires_at: key.expiresAt?.toISOString() ?? null,

@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Test, type TestingModule } from '@nestjs/testing';
-import { DataSource } from 'typeorm';
+import { getRepositoryToken } from '@nestjs/typeorm';
+import { DataSource, type Repository } from 'typeorm';
 import {
   CLOCK,
   GatehouseError,
@@ -12,12 +13,14 @@ import {
 } from '@gatehouse/contracts';
 import { hashApiKey } from '@gatehouse/crypto';
 import { HealthModule } from '@gatehouse/http';
-import { PersistenceModule, runMigrations } from '@gatehouse/persistence';
+import { ApiKeyEntity, PersistenceModule, runMigrations, type Plan } from '@gatehouse/persistence';
 import { RedisRevocationBus, RevocationModule, RevocationRegistry } from '@gatehouse/revocation';
 import { createTestDatabase, TEST_REDIS_URL, uniqueChannel, type TestDatabase } from '@gatehouse/testing';
+import type { Actor } from './actor';
 import type { ApiKeyView } from './api-key.view';
 import { ApiKeysModule } from './api-keys.module';
-import { ApiKeysService, type Actor } from './api-keys.service';
+import { ApiKeysService } from './api-keys.service';
+import type { CreatedApiKeyView } from './api-key.view';
 import type { CreateApiKeyDto } from './dto/create-api-key.dto';
 import type { ListApiKeysDto } from './dto/list-api-keys.dto';
 
@@ -52,6 +55,11 @@ interface ApiKeyRow {
   expires_at: Date | null;
   revoked_at: Date | null;
   deleted_at: Date | null;
+  key_version: number;
+  previous_key_hash: Buffer | null;
+  previous_key_last4: string | null;
+  previous_retires_at: Date | null;
+  rotated_at: Date | null;
 }
 
 /** TypeORM logs every failed query (`logging: ['error']`); the expected unique violations need not fill the output. */
@@ -117,16 +125,26 @@ describe('ApiKeysService (PostgreSQL, Redis)', () => {
 
   beforeEach(() => clock.set(START));
 
-  async function newOrganization(): Promise<string> {
+  async function newOrganization(
+    plan: Plan = 'pro',
+    name = `org-${randomBytes(5).toString('hex')}`,
+  ): Promise<string> {
     const [row] = await dataSource.query<{ id: string }[]>(
-      `INSERT INTO organizations (name, plan) VALUES ($1, 'pro') RETURNING id`,
-      [`org-${randomBytes(5).toString('hex')}`],
+      `INSERT INTO organizations (name, plan) VALUES ($1, $2) RETURNING id`,
+      [name, plan],
     );
     return row.id;
   }
 
   function actor(organizationId: string, permissions: readonly Permission[] = PERMISSIONS): Actor {
-    return { organizationId, permissions, subject: 'api_key:test' };
+    return {
+      organizationId,
+      permissions,
+      type: 'api_key',
+      subject: 'api_key:test',
+      ip: null,
+      requestId: null,
+    };
   }
 
   function dto(overrides: Partial<CreateApiKeyDto> = {}): CreateApiKeyDto {
@@ -176,7 +194,7 @@ describe('ApiKeysService (PostgreSQL, Redis)', () => {
         client_id: 'acme-owner',
         permissions: [...PERMISSIONS],
         environment: 'live',
-        created_by: 'bootstrap',
+        created_by: 'system:bootstrap',
         key_hash: hashApiKey(result.api_key),
         revoked_at: null,
         deleted_at: null,
@@ -264,6 +282,10 @@ describe('ApiKeysService (PostgreSQL, Redis)', () => {
         permissions: ['read:keys', 'write:findings'],
         environment: 'test',
         status: 'active',
+        state: 'active',
+        expiry_status: 'active',
+        key_version: 1,
+        rotation: null,
         created_at: START.toISOString(),
         created_by: 'api_key:test',
         expires_at: null,
@@ -584,6 +606,483 @@ describe('ApiKeysService (PostgreSQL, Redis)', () => {
         revoked_at: START,
         deleted_at: new Date(START.getTime() + DAY_MS),
       });
+    });
+  });
+
+  describe('plan gating', () => {
+    it('refuses create on a starter organization with plan_not_allowed naming the plan, storing nothing', async () => {
+      const organizationId = await newOrganization('starter', `starter-${randomBytes(3).toString('hex')}`);
+
+      const error = await expectError(
+        service.create(actor(organizationId), dto({ client_id: 'gated' })),
+        'plan_not_allowed',
+      );
+
+      expect(error.status).toBe(403);
+      expect(error.message).toContain('starter plan');
+      expect(error.message).toMatch(/pro and enterprise/);
+      const rows = await dataSource.query(`SELECT 1 FROM api_keys WHERE organization_id = $1`, [
+        organizationId,
+      ]);
+      expect(rows).toEqual([]);
+      const audit = await dataSource.query(`SELECT 1 FROM audit_events WHERE organization_id = $1`, [
+        organizationId,
+      ]);
+      expect(audit).toEqual([]);
+    });
+
+    it.each<Plan>(['pro', 'enterprise'])('lets a %s organization create keys', async (plan) => {
+      const organizationId = await newOrganization(plan);
+      const created = await service.create(actor(organizationId), dto());
+      expect((await row(created.id))?.organization_id).toBe(organizationId);
+    });
+
+    it('bootstraps a starter organization, whose owner key still cannot create keys until an upgrade', async () => {
+      const result = await service.bootstrap('tiny-co', 'starter');
+      expect(result.organization).toMatchObject({ plan: 'starter', created: true });
+      expect(await row(result.api_key_id)).toMatchObject({
+        created_by: 'system:bootstrap',
+        revoked_at: null,
+      });
+
+      const owner = actor(result.organization.id);
+      await expectError(service.create(owner, dto()), 'plan_not_allowed');
+
+      await dataSource.query(`UPDATE organizations SET plan = 'pro' WHERE id = $1`, [result.organization.id]);
+      await expect(service.create(owner, dto())).resolves.toMatchObject({ status: 'active' });
+    });
+  });
+
+  describe('rotate and finishRotation', () => {
+    let organizationId: string;
+    let owner: Actor;
+
+    beforeAll(async () => {
+      organizationId = await newOrganization();
+      owner = actor(organizationId);
+    });
+
+    it('keeps name, client_id, permissions and environment, and moves expires_at by the same lifetime', async () => {
+      const created = await service.create(
+        owner,
+        dto({
+          name: 'Nightly scan',
+          client_id: 'rotate-keeps',
+          permissions: ['read:findings', 'write:findings'],
+          environment: 'test',
+          expires_at: new Date(START.getTime() + 30 * DAY_MS).toISOString(),
+        }),
+      );
+      clock.advance(10 * DAY_MS);
+      const rotatedAt = clock.now();
+
+      const rotated = await service.rotate(owner, created.id, { grace_period_seconds: 3_600 });
+
+      const retiresAt = new Date(rotatedAt.getTime() + 3_600_000);
+      expect(rotated).toEqual({
+        ...created,
+        api_key: expect.stringMatching(/^gth_test_/),
+        preview: `gth_test_…${rotated.api_key.slice(-4)}`,
+        status: 'rotating',
+        state: 'rotating',
+        expiry_status: 'active',
+        key_version: 2,
+        rotation: {
+          previous_preview: created.preview,
+          previous_retires_at: retiresAt.toISOString(),
+          rotated_at: rotatedAt.toISOString(),
+        },
+        expires_at: new Date(rotatedAt.getTime() + 30 * DAY_MS).toISOString(),
+      });
+      expect(rotated.api_key).not.toBe(created.api_key);
+      expect(await row(created.id)).toMatchObject({
+        name: 'Nightly scan',
+        client_id: 'rotate-keeps',
+        permissions: ['read:findings', 'write:findings'],
+        created_at: START,
+        key_hash: hashApiKey(rotated.api_key),
+        key_last4: rotated.api_key.slice(-4),
+        key_version: 2,
+        previous_key_hash: hashApiKey(created.api_key),
+        previous_key_last4: created.api_key.slice(-4),
+        previous_retires_at: retiresAt,
+        rotated_at: rotatedAt,
+        expires_at: new Date(rotatedAt.getTime() + 30 * DAY_MS),
+      });
+      const { api_key: _secret, ...view } = rotated;
+      expect(await service.get(organizationId, created.id)).toEqual(view);
+    });
+
+    it('measures the lifetime from the last rotation, and keeps a key without expiry without one', async () => {
+      const expiring = await service.create(
+        owner,
+        dto({ expires_at: new Date(START.getTime() + 20 * DAY_MS).toISOString() }),
+      );
+      const forever = await service.create(owner, dto());
+      clock.advance(5 * DAY_MS);
+      await service.rotate(owner, expiring.id, { grace_period_seconds: 0 });
+      clock.advance(7 * DAY_MS);
+
+      const again = await service.rotate(owner, expiring.id, { grace_period_seconds: 0 });
+      const neverExpires = await service.rotate(owner, forever.id, { grace_period_seconds: 0 });
+
+      expect(again.expires_at).toBe(new Date(clock.now().getTime() + 20 * DAY_MS).toISOString());
+      expect(again.key_version).toBe(3);
+      expect(neverExpires.expires_at).toBeNull();
+    });
+
+    it('gives the previous secret 24 hours when no grace period is given', async () => {
+      const created = await service.create(owner, dto());
+      const rotated = await service.rotate(owner, created.id, {});
+      expect(rotated.rotation?.previous_retires_at).toBe(new Date(START.getTime() + DAY_MS).toISOString());
+    });
+
+    it('retires the previous secret at once with a grace period of 0', async () => {
+      const created = await service.create(owner, dto());
+
+      const rotated = await service.rotate(owner, created.id, { grace_period_seconds: 0 });
+
+      expect(rotated).toMatchObject({ key_version: 2, status: 'active', state: 'active', rotation: null });
+      expect((await row(created.id))?.previous_retires_at).toEqual(START);
+      expect(registry.isRevoked(created.id, 1)).toBe(true);
+      expect(registry.isRevoked(created.id, 2)).toBe(false);
+      expect(registry.isRevoked(created.id)).toBe(false);
+      // Nothing is left to finish, so another rotation may start right away.
+      await expectError(service.finishRotation(owner, created.id), 'conflict');
+      await expect(service.rotate(owner, created.id, { grace_period_seconds: 0 })).resolves.toMatchObject({
+        key_version: 3,
+      });
+    });
+
+    it('answers conflict to a second rotation while one is running, and allows it once the grace period ended', async () => {
+      const created = await service.create(owner, dto());
+      const first = await service.rotate(owner, created.id, { grace_period_seconds: 3_600 });
+
+      const error = await expectError(
+        service.rotate(owner, created.id, { grace_period_seconds: 60 }),
+        'conflict',
+      );
+
+      expect(error.status).toBe(409);
+      expect(await row(created.id)).toMatchObject({
+        key_version: 2,
+        key_hash: hashApiKey(first.api_key),
+        previous_key_hash: hashApiKey(created.api_key),
+      });
+      clock.advance(3_600_000);
+      await expect(service.rotate(owner, created.id, {})).resolves.toMatchObject({ key_version: 3 });
+    });
+
+    it('finishes a running rotation: the previous secret and its tokens stop now', async () => {
+      const listener = new RedisRevocationBus({ url: TEST_REDIS_URL, channel });
+      const received: RevocationEvent[] = [];
+      try {
+        await listener.subscribe(
+          (event) => received.push(event),
+          () => undefined,
+        );
+        const created = await service.create(owner, dto());
+        await service.rotate(owner, created.id, { grace_period_seconds: 86_400 });
+        expect(registry.isRevoked(created.id, 1)).toBe(false);
+        clock.advance(60_000);
+
+        const finished = await service.finishRotation(owner, created.id);
+
+        const finishedAt = new Date(START.getTime() + 60_000);
+        expect(finished).toMatchObject({ key_version: 2, status: 'active', state: 'active', rotation: null });
+        expect((await row(created.id))?.previous_retires_at).toEqual(finishedAt);
+        expect(registry.isRevoked(created.id, 1)).toBe(true);
+        expect(registry.isRevoked(created.id, 2)).toBe(false);
+        const deadline = Date.now() + 5_000;
+        while (received.length < 2 && Date.now() < deadline) {
+          await new Promise((resolve) => setTimeout(resolve, 10));
+        }
+        expect(received).toEqual([
+          {
+            type: 'secret_retired',
+            apiKeyId: created.id,
+            organizationId,
+            currentVersion: 2,
+            retiredAt: new Date(START.getTime() + DAY_MS).toISOString(),
+          },
+          {
+            type: 'secret_retired',
+            apiKeyId: created.id,
+            organizationId,
+            currentVersion: 2,
+            retiredAt: finishedAt.toISOString(),
+          },
+        ]);
+        await expectError(service.finishRotation(owner, created.id), 'conflict');
+      } finally {
+        await listener.close();
+      }
+    });
+
+    it('answers conflict to finish without a rotation, or after the grace period has ended', async () => {
+      const created = await service.create(owner, dto());
+      await expectError(service.finishRotation(owner, created.id), 'conflict');
+
+      await service.rotate(owner, created.id, { grace_period_seconds: 60 });
+      clock.advance(60_000);
+      await expectError(service.finishRotation(owner, created.id), 'conflict');
+    });
+
+    it('answers conflict to rotating or finishing a revoked key, and leaves it alone', async () => {
+      const plain = await service.create(owner, dto());
+      const rotating = await service.create(owner, dto());
+      await service.rotate(owner, rotating.id, { grace_period_seconds: 3_600 });
+      await service.revoke(owner, plain.id);
+      await service.revoke(owner, rotating.id);
+
+      await expectError(service.rotate(owner, plain.id, {}), 'conflict');
+      await expectError(service.finishRotation(owner, rotating.id), 'conflict');
+
+      expect(await row(plain.id)).toMatchObject({ key_version: 1, key_hash: hashApiKey(plain.api_key) });
+      expect((await service.get(organizationId, rotating.id)).state).toBe('revoked');
+    });
+
+    it('answers not_found for a deleted key', async () => {
+      const created = await service.create(owner, dto());
+      await service.delete(owner, created.id);
+      await expectError(service.rotate(owner, created.id, {}), 'not_found');
+      await expectError(service.finishRotation(owner, created.id), 'not_found');
+    });
+    // the UPDATE is unconditional, so two concurrent rotations both succeed: both callers get a new secret, only
+    // the last one written works, and previous_key_hash/key_version say a single rotation happened (two audit
+    // rows). Fix: lock the row (SELECT ... FOR UPDATE in the transaction) or update with
+    // `WHERE id = :id AND key_version = :read` and answer conflict when no row was updated.
+    it('lets only one of two concurrent rotations of a key succeed', async () => {
+      const created = await service.create(owner, dto());
+      const repository = app.get<Repository<ApiKeyEntity>>(getRepositoryToken(ApiKeyEntity));
+      const findOne = repository.findOne.bind(repository);
+      let reads = 0;
+      let bothRead: () => void = () => undefined;
+      const gate = new Promise<void>((resolve) => (bothRead = resolve));
+      // Both calls read the key before either writes: the interleaving a busy admin-api sees.
+      const spy = jest.spyOn(repository, 'findOne').mockImplementation(async (options) => {
+        const found = await findOne(options);
+        reads += 1;
+        if (reads === 2) bothRead();
+        await gate;
+        return found;
+      });
+      let outcomes: PromiseSettledResult<CreatedApiKeyView>[];
+      try {
+        outcomes = await Promise.allSettled([
+          service.rotate(owner, created.id, { grace_period_seconds: 3_600 }),
+          service.rotate(owner, created.id, { grace_period_seconds: 3_600 }),
+        ]);
+      } finally {
+        spy.mockRestore();
+      }
+
+      expect(outcomes.map((outcome) => outcome.status).sort()).toEqual(['fulfilled', 'rejected']);
+      const rejected = outcomes.find((outcome) => outcome.status === 'rejected');
+      expect(rejected?.reason).toMatchObject({ code: 'conflict' });
+    });
+  });
+
+  describe('listUsage', () => {
+    let organizationId: string;
+    let key: ApiKeyView;
+
+    beforeAll(async () => {
+      organizationId = await newOrganization();
+      key = await service.create(actor(organizationId), dto());
+      const other = await service.create(actor(organizationId), dto());
+      // Five attempts over three instants (ties are ordered by id), and one for another key.
+      const rows: [string, number, string][] = [
+        [key.id, 0, 'success'],
+        [key.id, 0, 'client_id_mismatch'],
+        [key.id, 1_000, 'success'],
+        [key.id, 2_000, 'key_expired'],
+        [key.id, 2_000, 'success'],
+        [other.id, 3_000, 'success'],
+      ];
+      for (const [apiKeyId, offset, outcome] of rows) {
+        await dataSource.query(
+          `INSERT INTO api_key_usage (organization_id, api_key_id, occurred_at, outcome, ip, user_agent, request_id)
+           VALUES ($1, $2, $3, $4, '203.0.113.7', 'scanner/1.0', $5)`,
+          [organizationId, apiKeyId, new Date(START.getTime() + offset), outcome, `req-${offset}-${outcome}`],
+        );
+      }
+    });
+
+    it('lists the attempts of the key only, newest first', async () => {
+      const page = await service.listUsage(organizationId, key.id, {});
+
+      expect(page.next_cursor).toBeNull();
+      expect(page.data.map((usage) => [usage.occurred_at, usage.outcome])).toEqual([
+        [new Date(START.getTime() + 2_000).toISOString(), 'success'],
+        [new Date(START.getTime() + 2_000).toISOString(), 'key_expired'],
+        [new Date(START.getTime() + 1_000).toISOString(), 'success'],
+        [START.toISOString(), 'client_id_mismatch'],
+        [START.toISOString(), 'success'],
+      ]);
+      expect(page.data[0]).toEqual({
+        occurred_at: new Date(START.getTime() + 2_000).toISOString(),
+        outcome: 'success',
+        ip: '203.0.113.7',
+        user_agent: 'scanner/1.0',
+        request_id: 'req-2000-success',
+      });
+    });
+
+    it('pages through every attempt exactly once, ties included', async () => {
+      const all = (await service.listUsage(organizationId, key.id, {})).data;
+      const pages: string[][] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await service.listUsage(organizationId, key.id, { limit: 2, cursor });
+        pages.push(page.data.map((usage) => usage.request_id ?? ''));
+        cursor = page.next_cursor ?? undefined;
+      } while (cursor && pages.length < 10);
+
+      expect(pages.map((page) => page.length)).toEqual([2, 2, 1]);
+      expect(pages.flat()).toEqual(all.map((usage) => usage.request_id));
+    });
+
+    it('filters by outcome', async () => {
+      const page = await service.listUsage(organizationId, key.id, { outcome: 'success' });
+      expect(page.data.map((usage) => usage.request_id)).toEqual([
+        'req-2000-success',
+        'req-1000-success',
+        'req-0-success',
+      ]);
+    });
+
+    it('refuses a damaged cursor', async () => {
+      await expectError(
+        service.listUsage(organizationId, key.id, { cursor: 'garbage' }),
+        'validation_failed',
+      );
+      const forged = Buffer.from(`${START.toISOString()}|1; DROP TABLE api_key_usage`).toString('base64url');
+      await expectError(service.listUsage(organizationId, key.id, { cursor: forged }), 'validation_failed');
+    });
+  });
+
+  describe('across organizations', () => {
+    it("answers not_found to rotate, finishRotation and listUsage on another organization's key", async () => {
+      const organizationId = await newOrganization();
+      const otherOrganizationId = await newOrganization();
+      const key = await service.create(actor(organizationId), dto());
+      const rotating = await service.create(actor(organizationId), dto());
+      await service.rotate(actor(organizationId), rotating.id, { grace_period_seconds: 3_600 });
+      const intruder = actor(otherOrganizationId);
+
+      await expectError(service.rotate(intruder, key.id, {}), 'not_found');
+      await expectError(service.finishRotation(intruder, rotating.id), 'not_found');
+      await expectError(service.listUsage(otherOrganizationId, key.id, {}), 'not_found');
+      await expectError(service.listUsage(organizationId, randomUUID(), {}), 'not_found');
+      await expectError(service.listUsage(organizationId, 'not-a-uuid', {}), 'not_found');
+
+      expect(await row(key.id)).toMatchObject({ key_version: 1, previous_key_hash: null });
+      expect((await service.get(organizationId, rotating.id)).state).toBe('rotating');
+      expect(registry.isRevoked(rotating.id, 1)).toBe(false);
+    });
+  });
+
+  describe('list by lifecycle status', () => {
+    /** When the fixture's rotations happened; each test sets the clock it looks from. */
+    const T1 = new Date(START.getTime() + 1);
+    let organizationId: string;
+
+    beforeAll(async () => {
+      organizationId = await newOrganization();
+      const owner = actor(organizationId);
+      const inDays = (days: number) => new Date(START.getTime() + days * DAY_MS).toISOString();
+      await service.create(owner, dto({ client_id: 'plain' }));
+      const rotating = await service.create(owner, dto({ client_id: 'rotating' }));
+      const finished = await service.create(owner, dto({ client_id: 'finished' }));
+      const noGrace = await service.create(owner, dto({ client_id: 'no-grace' }));
+      const rotatingRevoked = await service.create(owner, dto({ client_id: 'rotating-revoked' }));
+      const rotatingSoon = await service.create(
+        owner,
+        dto({ client_id: 'rotating-soon', expires_at: inDays(3) }),
+      );
+      await service.create(owner, dto({ client_id: 'soon', expires_at: inDays(1) }));
+      await service.create(owner, dto({ client_id: 'boundary', expires_at: inDays(7) }));
+      await service.create(owner, dto({ client_id: 'later', expires_at: inDays(8) }));
+      const soonRevoked = await service.create(
+        owner,
+        dto({ client_id: 'soon-revoked', expires_at: inDays(1) }),
+      );
+      await service.create(
+        owner,
+        dto({ client_id: 'expired', expires_at: new Date(START.getTime() + 1).toISOString() }),
+      );
+      const soonDeleted = await service.create(
+        owner,
+        dto({ client_id: 'soon-deleted', expires_at: inDays(1) }),
+      );
+      clock.set(T1);
+      await service.rotate(owner, rotating.id, { grace_period_seconds: 3_600 });
+      await service.rotate(owner, finished.id, { grace_period_seconds: 3_600 });
+      await service.finishRotation(owner, finished.id);
+      await service.rotate(owner, noGrace.id, { grace_period_seconds: 0 });
+      await service.rotate(owner, rotatingRevoked.id, { grace_period_seconds: 3_600 });
+      await service.revoke(owner, rotatingRevoked.id);
+      await service.rotate(owner, rotatingSoon.id, { grace_period_seconds: 3_600 });
+      await service.revoke(owner, soonRevoked.id);
+      await service.delete(owner, soonDeleted.id);
+    });
+
+    async function clientIds(query: ListApiKeysDto): Promise<string[]> {
+      return (await listAll(organizationId, { ...query, limit: 3 })).map((key) => key.client_id).sort();
+    }
+
+    it('lists the keys whose rotation is running as rotating', async () => {
+      clock.set(T1);
+      const rotating = await listAll(organizationId, { status: 'rotating' });
+      expect(rotating.map((key) => key.client_id).sort()).toEqual(['rotating', 'rotating-soon']);
+      expect(rotating.every((key) => key.status === 'rotating' && key.state === 'rotating')).toBe(true);
+      expect(rotating.every((key) => key.rotation !== null && key.key_version === 2)).toBe(true);
+    });
+
+    it('stops listing a key as rotating once its grace period has passed', async () => {
+      clock.set(new Date(T1.getTime() + 3_600_000));
+      expect(await clientIds({ status: 'rotating' })).toEqual([]);
+    });
+
+    it('lists unrevoked keys expiring within seven days, boundary included, as expiring_soon', async () => {
+      clock.set(T1);
+      const soon = await listAll(organizationId, { status: 'expiring_soon' });
+      expect(soon.map((key) => key.client_id).sort()).toEqual(['boundary', 'rotating-soon', 'soon']);
+      expect(soon.every((key) => key.expiry_status === 'expiring_soon')).toBe(true);
+    });
+
+    it('moves keys from expiring_soon to expired as time passes', async () => {
+      clock.set(new Date(T1.getTime() + 2 * DAY_MS));
+      expect(await clientIds({ status: 'expiring_soon' })).toEqual(['boundary', 'later', 'rotating-soon']);
+      expect(await clientIds({ status: 'expired' })).toEqual(['expired', 'soon']);
+    });
+
+    it('keeps the other filters consistent with the views', async () => {
+      clock.set(T1);
+      expect(await clientIds({ status: 'revoked' })).toEqual(['rotating-revoked', 'soon-revoked']);
+      expect(await clientIds({ status: 'expired' })).toEqual(['expired']);
+      expect(
+        (await listAll(organizationId, { status: 'active' })).every((key) => key.state !== 'revoked'),
+      ).toBe(true);
+    });
+
+    // Inconsistency (api-keys.service.ts, list): `status=active` also returns rotating keys, whose view says
+    // `status: 'rotating'`; every other status filter returns exactly the keys whose view shows that status.
+    // Fix: add `AND NOT (previous_key_hash IS NOT NULL AND previous_retires_at > :now)` to the active case, or
+    // document that `active` means "usable" and keep this test's expectation out.
+    it('returns only keys whose status is active for status=active', async () => {
+      clock.set(T1);
+      const active = await listAll(organizationId, { status: 'active' });
+      expect(active.map((key) => key.status)).toEqual(active.map(() => 'active'));
+      expect(active.map((key) => key.client_id).sort()).toEqual([
+        'boundary',
+        'finished',
+        'later',
+        'no-grace',
+        'plain',
+        'soon',
+      ]);
     });
   });
 });

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { Brackets, IsNull, QueryFailedError, type Repository } from 'typeorm';
+import { Brackets, IsNull, QueryFailedError, type EntityManager, type Repository } from 'typeorm';
 import {
   CLOCK,
   GatehouseError,
@@ -9,14 +9,26 @@ import {
   PERMISSIONS,
   type Clock,
   type Permission,
-  type Principal,
 } from '@gatehouse/contracts';
 import { generateApiKey } from '@gatehouse/crypto';
-import { ApiKeyEntity, OrganizationEntity, type Plan } from '@gatehouse/persistence';
+import { ApiKeyEntity, ApiKeyUsageEntity, OrganizationEntity, type Plan } from '@gatehouse/persistence';
 import { RevocationRegistry } from '@gatehouse/revocation';
-import { toApiKeyView, type ApiKeyView, type CreatedApiKeyView } from './api-key.view';
+import type { Actor } from './actor';
+import {
+  EXPIRING_SOON_MS,
+  isRotating,
+  toApiKeyView,
+  type ApiKeyView,
+  type CreatedApiKeyView,
+} from './api-key.view';
+import { AuditService } from './audit.service';
 import type { CreateApiKeyDto } from './dto/create-api-key.dto';
 import { API_KEY_PAGE_SIZE_DEFAULT, type ListApiKeysDto } from './dto/list-api-keys.dto';
+import type { ListUsageDto } from './dto/list-usage.dto';
+import { ROTATION_GRACE_DEFAULT_SECONDS, type RotateApiKeyDto } from './dto/rotate-api-key.dto';
+
+/** Plans whose organizations may create API keys; the others get 403 plan_not_allowed. */
+export const PLANS_WITH_API_KEYS: readonly Plan[] = ['pro', 'enterprise'];
 
 export interface ApiKeysOptions {
   /** Longest lifetime a key may be created with, in days. */
@@ -24,13 +36,6 @@ export interface ApiKeysOptions {
 }
 
 export const API_KEYS_OPTIONS = Symbol('API_KEYS_OPTIONS');
-
-/** Whoever acts on keys: the organization is always taken from here, never from the request body. */
-export interface Actor {
-  organizationId: string;
-  permissions: readonly Permission[];
-  subject: string;
-}
 
 export interface ApiKeyPage {
   data: ApiKeyView[];
@@ -47,8 +52,6 @@ export interface BootstrapResult {
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const UNIQUE_VIOLATION = '23505';
-const DAY_MS = 86_400_000;
-
 interface Cursor {
   createdAt: string;
   id: string;
@@ -78,57 +81,39 @@ function isUniqueViolation(error: unknown): boolean {
   );
 }
 
+export interface UsageView {
+  occurred_at: string;
+  outcome: string;
+  ip: string | null;
+  user_agent: string | null;
+  request_id: string | null;
+}
+
+const DAY_MS = 86_400_000;
+
 @Injectable()
 export class ApiKeysService {
   constructor(
     @InjectRepository(ApiKeyEntity) private readonly keys: Repository<ApiKeyEntity>,
     @InjectRepository(OrganizationEntity) private readonly organizations: Repository<OrganizationEntity>,
+    @InjectRepository(ApiKeyUsageEntity) private readonly usage: Repository<ApiKeyUsageEntity>,
+    private readonly audit: AuditService,
     private readonly revocations: RevocationRegistry,
     @Inject(CLOCK) private readonly clock: Clock,
     @Inject(API_KEYS_OPTIONS) private readonly options: ApiKeysOptions,
   ) {}
 
+  /** Plan-gated: only pro and enterprise organizations create keys through the API. */
   async create(actor: Actor, dto: CreateApiKeyDto): Promise<CreatedApiKeyView> {
-    const missing = missingPermissions(actor.permissions, dto.permissions);
-    if (missing.length > 0) {
+    const organization = await this.organizations.findOneByOrFail({ id: actor.organizationId });
+    if (!PLANS_WITH_API_KEYS.includes(organization.plan)) {
       throw new GatehouseError(
-        'forbidden',
-        `A key cannot be given permissions its creator lacks: ${missing.join(', ')}`,
+        'plan_not_allowed',
+        `API keys are available on the ${PLANS_WITH_API_KEYS.join(' and ')} plans; ` +
+          `organization "${organization.name}" is on the ${organization.plan} plan`,
       );
     }
-    const now = this.clock.now();
-    const expiresAt = this.checkExpiry(dto.expires_at, now);
-    const generated = generateApiKey(dto.environment ?? 'live');
-    const entity = this.keys.create({
-      id: randomUUID(),
-      organizationId: actor.organizationId,
-      name: dto.name,
-      clientId: dto.client_id,
-      permissions: PERMISSIONS.filter((permission) => dto.permissions.includes(permission)),
-      environment: generated.environment,
-      keyHash: generated.hash,
-      keyPrefix: generated.prefix,
-      keyLast4: generated.last4,
-      createdBy: actor.subject,
-      createdAt: now,
-      expiresAt,
-      revokedAt: null,
-      deletedAt: null,
-      lastUsedAt: null,
-      lastUsedIp: null,
-    });
-    try {
-      await this.keys.insert(entity);
-    } catch (error) {
-      if (isUniqueViolation(error)) {
-        throw new GatehouseError(
-          'conflict',
-          `client_id "${dto.client_id}" is already used in this organization`,
-        );
-      }
-      throw error;
-    }
-    return { ...toApiKeyView(entity, now), api_key: generated.secret };
+    return this.keys.manager.transaction((manager) => this.insertKey(manager, actor, dto));
   }
 
   async list(organizationId: string, query: ListApiKeysDto): Promise<ApiKeyPage> {
@@ -143,19 +128,33 @@ export class ApiKeysService {
       .take(limit + 1);
     if (query.environment)
       builder.andWhere('k.environment = :environment', { environment: query.environment });
+    const unexpired = new Brackets((qb) =>
+      qb.where('k.expires_at IS NULL').orWhere('k.expires_at > :now', { now }),
+    );
     switch (query.status) {
       case 'active':
         builder
           .andWhere('k.revoked_at IS NULL')
-          .andWhere(
-            new Brackets((qb) => qb.where('k.expires_at IS NULL').orWhere('k.expires_at > :now', { now })),
-          );
+          .andWhere(unexpired)
+          .andWhere('(k.previous_retires_at IS NULL OR k.previous_retires_at <= :now)', { now });
+        break;
+      case 'rotating':
+        builder
+          .andWhere('k.revoked_at IS NULL')
+          .andWhere(unexpired)
+          .andWhere('k.previous_key_hash IS NOT NULL AND k.previous_retires_at > :now', { now });
         break;
       case 'revoked':
         builder.andWhere('k.revoked_at IS NOT NULL');
         break;
       case 'expired':
         builder.andWhere('k.revoked_at IS NULL').andWhere('k.expires_at <= :now', { now });
+        break;
+      case 'expiring_soon':
+        builder.andWhere('k.revoked_at IS NULL').andWhere('k.expires_at > :now AND k.expires_at <= :soon', {
+          now,
+          soon: new Date(now.getTime() + EXPIRING_SOON_MS),
+        });
         break;
       case undefined:
         break;
@@ -179,17 +178,20 @@ export class ApiKeysService {
     return toApiKeyView(await this.findVisible(organizationId, id), this.clock.now());
   }
 
-  /** Immediate and final; the row stays for audit. Revoking a revoked key is a no-op. */
+  /** Immediate and final; the row stays for audit. Revoking a revoked key changes nothing. */
   async revoke(actor: Actor, id: string): Promise<ApiKeyView> {
     const key = await this.findVisible(actor.organizationId, id);
     const now = this.clock.now();
     if (!key.revokedAt) {
-      await this.keys
-        .createQueryBuilder()
-        .update(ApiKeyEntity)
-        .set({ revokedAt: now })
-        .where('id = :id AND revoked_at IS NULL', { id: key.id })
-        .execute();
+      await this.keys.manager.transaction(async (manager) => {
+        await manager
+          .createQueryBuilder()
+          .update(ApiKeyEntity)
+          .set({ revokedAt: now })
+          .where('id = :id AND revoked_at IS NULL', { id: key.id })
+          .execute();
+        await this.audit.record(manager, actor, 'api_key.revoked', { type: 'api_key', id: key.id });
+      });
       key.revokedAt = now;
       await this.revocations.revoke({
         type: 'key_revoked',
@@ -202,12 +204,19 @@ export class ApiKeysService {
     return toApiKeyView(key, now);
   }
 
-  /** Erases the secret hash and hides the key from lists; its tokens die like a revoked key's. */
+  /** Erases both secret hashes and hides the key from lists; its tokens die like a revoked key's. */
   async delete(actor: Actor, id: string): Promise<void> {
     const key = await this.findVisible(actor.organizationId, id);
     const now = this.clock.now();
     const revokedAt = key.revokedAt ?? now;
-    await this.keys.update({ id: key.id }, { deletedAt: now, revokedAt, keyHash: null });
+    await this.keys.manager.transaction(async (manager) => {
+      await manager.update(
+        ApiKeyEntity,
+        { id: key.id },
+        { deletedAt: now, revokedAt, keyHash: null, previousKeyHash: null },
+      );
+      await this.audit.record(manager, actor, 'api_key.deleted', { type: 'api_key', id: key.id });
+    });
     await this.revocations.revoke({
       type: 'key_revoked',
       apiKeyId: key.id,
@@ -218,44 +227,284 @@ export class ApiKeysService {
   }
 
   /**
+   * Step one of a rotation: a new secret (returned once) for the same key, while the previous secret keeps
+   * working until the grace period ends. The key keeps its name, client_id, permissions and lifetime.
+   */
+  async rotate(actor: Actor, id: string, dto: RotateApiKeyDto): Promise<CreatedApiKeyView> {
+    const key = await this.findVisible(actor.organizationId, id);
+    const now = this.clock.now();
+    if (key.revokedAt) throw new GatehouseError('conflict', 'A revoked key cannot be rotated');
+    // Rotating would give an expired secret a new grace period; an expired key is replaced, not rotated.
+    if (key.expiresAt && key.expiresAt.getTime() <= now.getTime()) {
+      throw new GatehouseError('conflict', 'An expired key cannot be rotated; create a new key');
+    }
+    if (isRotating(key, now)) {
+      throw new GatehouseError('conflict', 'This key is already rotating; finish that rotation first');
+    }
+    const graceSeconds = dto.grace_period_seconds ?? ROTATION_GRACE_DEFAULT_SECONDS;
+    const retiresAt = new Date(now.getTime() + graceSeconds * 1000);
+    const generated = generateApiKey(key.environment);
+    // The expiry policy travels with the key: a key made to live 90 days lives 90 days from each rotation.
+    const lifetimeStart = key.rotatedAt ?? key.createdAt;
+    const expiresAt = key.expiresAt
+      ? new Date(
+          now.getTime() +
+            Math.min(
+              key.expiresAt.getTime() - lifetimeStart.getTime(),
+              this.options.maxLifetimeDays * DAY_MS,
+            ),
+        )
+      : null;
+    const changes: Partial<ApiKeyEntity> = {
+      keyHash: generated.hash,
+      keyLast4: generated.last4,
+      keyVersion: key.keyVersion + 1,
+      // Kept after the grace period too, so that the old secret is answered "replaced by a rotation" (401)
+      // rather than "not found" until the next rotation overwrites it.
+      previousKeyHash: key.keyHash,
+      previousKeyLast4: key.keyLast4,
+      previousRetiresAt: retiresAt,
+      rotatedAt: now,
+      expiresAt,
+    };
+    await this.keys.manager.transaction(async (manager) => {
+      // Conditional on the version read above: of two concurrent rotations exactly one wins.
+      const result = await manager
+        .createQueryBuilder()
+        .update(ApiKeyEntity)
+        .set(changes)
+        .where('id = :id AND key_version = :version AND revoked_at IS NULL', {
+          id: key.id,
+          version: key.keyVersion,
+        })
+        .execute();
+      if (result.affected !== 1) {
+        throw new GatehouseError('conflict', 'This key was changed meanwhile; read it again and retry');
+      }
+      await this.audit.record(
+        manager,
+        actor,
+        'api_key.rotated',
+        { type: 'api_key', id: key.id },
+        {
+          key_version: changes.keyVersion,
+          grace_period_seconds: graceSeconds,
+          previous_retires_at: retiresAt.toISOString(),
+        },
+      );
+    });
+    Object.assign(key, changes);
+    await this.revocations.revoke({
+      type: 'secret_retired',
+      apiKeyId: key.id,
+      organizationId: key.organizationId,
+      currentVersion: key.keyVersion,
+      retiredAt: retiresAt.toISOString(),
+    });
+    return { ...toApiKeyView(key, now), api_key: generated.secret };
+  }
+
+  /** Step two: the previous secret, and every token issued from it, stop working now. */
+  async finishRotation(actor: Actor, id: string): Promise<ApiKeyView> {
+    const key = await this.findVisible(actor.organizationId, id);
+    const now = this.clock.now();
+    if (key.revokedAt || !isRotating(key, now)) {
+      throw new GatehouseError('conflict', 'This key has no rotation in progress');
+    }
+    const changes: Partial<ApiKeyEntity> = { previousRetiresAt: now };
+    await this.keys.manager.transaction(async (manager) => {
+      await manager.update(ApiKeyEntity, { id: key.id }, changes);
+      await this.audit.record(
+        manager,
+        actor,
+        'api_key.rotation_finished',
+        { type: 'api_key', id: key.id },
+        {
+          key_version: key.keyVersion,
+        },
+      );
+    });
+    Object.assign(key, changes);
+    await this.revocations.revoke({
+      type: 'secret_retired',
+      apiKeyId: key.id,
+      organizationId: key.organizationId,
+      currentVersion: key.keyVersion,
+      retiredAt: now.toISOString(),
+    });
+    return toApiKeyView(key, now);
+  }
+
+  /** Authentication attempts with this key, newest first. */
+  async listUsage(
+    organizationId: string,
+    id: string,
+    query: ListUsageDto,
+  ): Promise<{ data: UsageView[]; next_cursor: string | null }> {
+    const key = await this.findVisible(organizationId, id);
+    const limit = query.limit ?? 50;
+    const builder = this.usage
+      .createQueryBuilder('u')
+      .where('u.api_key_id = :id', { id: key.id })
+      .orderBy('u.occurred_at', 'DESC')
+      .addOrderBy('u.id', 'DESC')
+      .take(limit + 1);
+    if (query.outcome) builder.andWhere('u.outcome = :outcome', { outcome: query.outcome });
+    if (query.cursor) {
+      const [occurredAt, rowId] = Buffer.from(query.cursor, 'base64url').toString('utf8').split('|');
+      if (!occurredAt || !rowId || !/^\d{1,19}$/.test(rowId) || Number.isNaN(Date.parse(occurredAt))) {
+        throw new GatehouseError(
+          'validation_failed',
+          'cursor is invalid; pass next_cursor from a previous page',
+        );
+      }
+      builder.andWhere('(u.occurred_at, u.id) < (:occurredAt, :rowId)', { occurredAt, rowId });
+    }
+    const rows = await builder.getMany();
+    const page = rows.slice(0, limit);
+    const last = page[page.length - 1];
+    return {
+      data: page.map((row) => ({
+        occurred_at: row.occurredAt.toISOString(),
+        outcome: row.outcome,
+        ip: row.ip,
+        user_agent: row.userAgent,
+        request_id: row.requestId,
+      })),
+      next_cursor:
+        rows.length > limit && last
+          ? Buffer.from(`${last.occurredAt.toISOString()}|${last.id}`).toString('base64url')
+          : null,
+    };
+  }
+
+  /**
    * Creates the organization if needed and its owner key, holding every permission of the catalog. Refuses when
-   * the organization already has an active owner key: the secret of that one was shown once and is not reissued.
+   * the organization already has an owner key: its secret was shown once and is not reissued. Works on every
+   * plan: the operator's key is how an organization is administered at all.
    */
   async bootstrap(name: string, plan: Plan): Promise<BootstrapResult> {
     const clientId = `${name}-owner`;
-    // ON CONFLICT makes two bootstraps of the same new name race safely: one creates, both then read it.
-    const inserted = await this.organizations.query<{ id: string }[]>(
-      `INSERT INTO organizations (id, name, plan, created_at) VALUES ($1, $2, $3, $4)
-       ON CONFLICT (name) DO NOTHING RETURNING id`,
-      [randomUUID(), name, plan, this.clock.now()],
-    );
-    const created = inserted.length === 1;
-    const organization = await this.organizations.findOneOrFail({ where: { name } });
-    const existing = await this.keys.findOne({
-      where: { organizationId: organization.id, clientId, deletedAt: IsNull() },
+    return this.keys.manager.transaction(async (manager) => {
+      // ON CONFLICT makes two bootstraps of the same new name race safely: one creates, both then read it.
+      const inserted = await manager.query<{ id: string }[]>(
+        `INSERT INTO organizations (id, name, plan, created_at) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (name) DO NOTHING RETURNING id`,
+        [randomUUID(), name, plan, this.clock.now()],
+      );
+      const created = inserted.length === 1;
+      const organization = await manager.findOneOrFail(OrganizationEntity, { where: { name } });
+      const existing = await manager.findOne(ApiKeyEntity, {
+        where: { organizationId: organization.id, clientId, deletedAt: IsNull() },
+      });
+      if (existing) {
+        throw new GatehouseError(
+          'conflict',
+          `Organization "${name}" already has an owner key (${existing.id}); ` +
+            'delete it through admin-api to bootstrap a new one',
+        );
+      }
+      if (organization.plan !== plan) {
+        await manager.update(OrganizationEntity, { id: organization.id }, { plan });
+        organization.plan = plan;
+      }
+      const actor: Actor = {
+        organizationId: organization.id,
+        permissions: PERMISSIONS,
+        type: 'system',
+        subject: 'system:bootstrap',
+        ip: null,
+        requestId: null,
+      };
+      await this.audit.record(
+        manager,
+        actor,
+        'organization.bootstrapped',
+        {
+          type: 'organization',
+          id: organization.id,
+        },
+        { plan, created },
+      );
+      const key = await this.insertKey(manager, actor, {
+        name: 'Owner key',
+        client_id: clientId,
+        permissions: [...PERMISSIONS],
+        environment: 'live',
+      });
+      return {
+        organization: { id: organization.id, name: organization.name, plan: organization.plan, created },
+        api_key: key.api_key,
+        api_key_id: key.id,
+        client_id: key.client_id,
+        permissions: key.permissions,
+      };
     });
-    if (existing) {
+  }
+
+  private async insertKey(
+    manager: EntityManager,
+    actor: Actor,
+    dto: CreateApiKeyDto,
+  ): Promise<CreatedApiKeyView> {
+    const missing = missingPermissions(actor.permissions, dto.permissions);
+    if (missing.length > 0) {
       throw new GatehouseError(
-        'conflict',
-        `Organization "${name}" already has an owner key (${existing.id}); ` +
-          'delete it through admin-api to bootstrap a new one',
+        'forbidden',
+        `A key cannot be given permissions its creator lacks: ${missing.join(', ')}`,
       );
     }
-    if (organization.plan !== plan) {
-      await this.organizations.update({ id: organization.id }, { plan });
-      organization.plan = plan;
+    const now = this.clock.now();
+    const expiresAt = this.checkExpiry(dto.expires_at, now);
+    const generated = generateApiKey(dto.environment ?? 'live');
+    const entity = manager.create(ApiKeyEntity, {
+      id: randomUUID(),
+      organizationId: actor.organizationId,
+      name: dto.name,
+      clientId: dto.client_id,
+      permissions: PERMISSIONS.filter((permission) => dto.permissions.includes(permission)),
+      environment: generated.environment,
+      keyHash: generated.hash,
+      keyPrefix: generated.prefix,
+      keyLast4: generated.last4,
+      createdBy: actor.subject,
+      createdAt: now,
+      expiresAt,
+      revokedAt: null,
+      deletedAt: null,
+      lastUsedAt: null,
+      lastUsedIp: null,
+      keyVersion: 1,
+      previousKeyHash: null,
+      previousKeyLast4: null,
+      previousRetiresAt: null,
+      rotatedAt: null,
+    });
+    try {
+      await manager.insert(ApiKeyEntity, entity);
+    } catch (error) {
+      if (isUniqueViolation(error)) {
+        throw new GatehouseError(
+          'conflict',
+          `client_id "${dto.client_id}" is already used in this organization`,
+        );
+      }
+      throw error;
     }
-    const key = await this.create(
-      { organizationId: organization.id, permissions: PERMISSIONS, subject: 'bootstrap' },
-      { name: 'Owner key', client_id: clientId, permissions: [...PERMISSIONS], environment: 'live' },
+    await this.audit.record(
+      manager,
+      actor,
+      'api_key.created',
+      { type: 'api_key', id: entity.id },
+      {
+        name: entity.name,
+        client_id: entity.clientId,
+        permissions: entity.permissions,
+        environment: entity.environment,
+        expires_at: entity.expiresAt?.toISOString() ?? null,
+      },
     );
-    return {
-      organization: { id: organization.id, name: organization.name, plan: organization.plan, created },
-      api_key: key.api_key,
-      api_key_id: key.id,
-      client_id: key.client_id,
-      permissions: key.permissions,
-    };
+    return { ...toApiKeyView(entity, now), api_key: generated.secret };
   }
 
   private checkExpiry(expiresAt: string | undefined, now: Date): Date | null {
@@ -279,13 +528,4 @@ export class ApiKeysService {
     if (!key || key.deletedAt) throw new GatehouseError('not_found', 'API key not found');
     return key;
   }
-}
-
-/** The acting credential as recorded in `created_by` and the audit trail. */
-export function actorOf(principal: Principal): Actor {
-  return {
-    organizationId: principal.organizationId,
-    permissions: principal.permissions,
-    subject: `api_key:${principal.apiKeyId}`,
-  };
 }

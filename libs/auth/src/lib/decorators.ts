@@ -1,11 +1,14 @@
 import { applyDecorators, createParamDecorator, UseGuards, type ExecutionContext } from '@nestjs/common';
 import type { Permission, Principal } from '@gatehouse/contracts';
-import { JwtAuthGuard } from './jwt-auth.guard';
+import { AccessTokenGuard } from './access-token.guard';
 import { PermissionsGuard, RequirePermissions } from './permissions.guard';
 
-/** A route that needs a valid access token carrying every listed permission. */
+/**
+ * A route that needs a valid token carrying every listed permission: a Gatehouse access token, or, where the
+ * app's AuthModule is given `oidc`, a dashboard user's token whose role grants those permissions.
+ */
 export function Authorize(...permissions: Permission[]): MethodDecorator & ClassDecorator {
-  return applyDecorators(RequirePermissions(...permissions), UseGuards(JwtAuthGuard, PermissionsGuard));
+  return applyDecorators(RequirePermissions(...permissions), UseGuards(AccessTokenGuard, PermissionsGuard));
 }
 
 export const CurrentPrincipal = createParamDecorator(
@@ -17,4 +20,10 @@ export const CurrentPrincipal = createParamDecorator(
 export const ClientIp = createParamDecorator(
   (_data: unknown, context: ExecutionContext): string =>
     context.switchToHttp().getRequest<{ ip: string }>().ip,
+);
+
+/** The id of this request, as logged and returned in error bodies. */
+export const RequestId = createParamDecorator(
+  (_data: unknown, context: ExecutionContext): string =>
+    context.switchToHttp().getRequest<{ id: string }>().id,
 );

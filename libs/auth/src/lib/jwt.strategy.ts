@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { PassportStrategy } from '@nestjs/passport';
 import { ExtractJwt, Strategy } from 'passport-jwt';
-import { GatehouseError, isPermission, type Principal } from '@gatehouse/contracts';
+import { GatehouseError, isPermission, type KeyPrincipal } from '@gatehouse/contracts';
 import { RevocationRegistry } from '@gatehouse/revocation';
 import { SigningKeyResolver } from './signing-key-resolver';
 import { TOKEN_VERIFICATION_OPTIONS, type TokenVerificationOptions } from './token-verification-options';
@@ -16,6 +16,7 @@ interface AccessTokenPayload {
   permissions?: unknown;
   jti?: unknown;
   exp?: unknown;
+  key_version?: unknown;
 }
 
 function isString(value: unknown): value is string {
@@ -54,8 +55,8 @@ export class JwtStrategy extends PassportStrategy(Strategy, JWT_STRATEGY) {
     });
   }
 
-  validate(payload: AccessTokenPayload): Principal {
-    const { sub, org, api_key_id, client_id, permissions, jti, exp } = payload;
+  validate(payload: AccessTokenPayload): KeyPrincipal {
+    const { sub, org, api_key_id, client_id, permissions, jti, exp, key_version } = payload;
     if (
       !isString(sub) ||
       !isString(org) ||
@@ -63,15 +64,20 @@ export class JwtStrategy extends PassportStrategy(Strategy, JWT_STRATEGY) {
       !isString(client_id) ||
       !isString(jti) ||
       typeof exp !== 'number' ||
+      typeof key_version !== 'number' ||
+      !Number.isInteger(key_version) ||
+      key_version < 1 ||
       !Array.isArray(permissions) ||
       !permissions.every(isPermission)
     ) {
       throw new GatehouseError('invalid_token', 'Access token lacks required claims');
     }
-    if (this.revocations.isRevoked(api_key_id)) {
-      throw new GatehouseError('token_revoked', 'The API key behind this token has been revoked');
+    if (this.revocations.isRevoked(api_key_id, key_version)) {
+      throw new GatehouseError('token_revoked', 'The API key behind this token has been revoked or rotated');
     }
     return {
+      kind: 'api_key',
+      keyVersion: key_version,
       subject: sub,
       organizationId: org,
       apiKeyId: api_key_id,

@@ -1,23 +1,52 @@
 import type { Permission } from './permissions';
 
-/** Claims of a Gatehouse access token, beyond the registered ones (iss, aud, sub, iat, exp, jti). */
+/** Claims of a Gatehouse access token, beyond the registered ones (iss, aud, sub, iat, nbf, exp, jti). */
 export interface AccessTokenClaims {
   org: string;
   api_key_id: string;
   client_id: string;
   permissions: Permission[];
+  /** Which secret of the key the token was issued from; it goes up by one at every rotation. */
+  key_version: number;
 }
 
-/** Who is calling, as established from a verified access token. */
-export interface Principal {
+interface PrincipalBase {
   organizationId: string;
-  apiKeyId: string;
-  clientId: string;
   permissions: Permission[];
+  /** `sub` of the token: a client_id for keys, the identity provider's user id for people. */
   subject: string;
   tokenId: string;
   expiresAt: Date;
 }
+
+/** A pipeline or CLI, holding a Gatehouse access token issued from an API key. */
+export interface KeyPrincipal extends PrincipalBase {
+  kind: 'api_key';
+  apiKeyId: string;
+  clientId: string;
+  keyVersion: number;
+}
+
+/** A dashboard user, holding a token from the organization's identity provider. */
+export interface UserPrincipal extends PrincipalBase {
+  kind: 'user';
+  userId: string;
+  role: Role;
+}
+
+/** Who is calling, as established from a verified token. */
+export type Principal = KeyPrincipal | UserPrincipal;
+
+export const ROLES = ['owner', 'admin', 'member', 'viewer'] as const;
+export type Role = (typeof ROLES)[number];
+
+/** The one place where a dashboard role becomes permissions. */
+export const ROLE_PERMISSIONS: Readonly<Record<Role, readonly Permission[]>> = {
+  owner: ['read:keys', 'write:keys', 'read:findings', 'write:findings'],
+  admin: ['read:keys', 'write:keys', 'read:findings', 'write:findings'],
+  member: ['read:keys', 'read:findings', 'write:findings'],
+  viewer: ['read:keys', 'read:findings'],
+};
 
 export const TOKEN_TYPE = 'bearer';
 export const ACCESS_TOKEN_TTL_SECONDS = 1800;

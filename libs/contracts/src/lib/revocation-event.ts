@@ -1,6 +1,5 @@
 /**
- * Broadcast when a key stops being valid. `revokedAt` lets a node ignore a token only if it was issued before
- * the revocation, which keeps a future un-revocation impossible to express by accident: revocation is final.
+ * Broadcast when a key stops being valid. Revocation is final: no event can undo it.
  */
 export interface KeyRevokedEvent {
   type: 'key_revoked';
@@ -10,4 +9,17 @@ export interface KeyRevokedEvent {
   reason: 'revoked' | 'deleted';
 }
 
-export type RevocationEvent = KeyRevokedEvent;
+/**
+ * Broadcast when a key's older secrets stop being valid: at `retiredAt`, tokens issued from a secret older than
+ * `currentVersion` die. Sent when a rotation starts (retiredAt = end of the grace period) and when it is
+ * finished early (retiredAt = now); the later event for a key always wins.
+ */
+export interface SecretRetiredEvent {
+  type: 'secret_retired';
+  apiKeyId: string;
+  organizationId: string;
+  currentVersion: number;
+  retiredAt: string;
+}
+
+export type RevocationEvent = KeyRevokedEvent | SecretRetiredEvent;

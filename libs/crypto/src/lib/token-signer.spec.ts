@@ -14,6 +14,7 @@ const CLAIMS: AccessTokenClaims = {
   api_key_id: '7b0c9d1e-2f3a-4b5c-9d6e-aabbccddeeff',
   client_id: 'ci-runner',
   permissions: ['read:findings', 'write:findings'],
+  key_version: 1,
 };
 
 describe('TokenSigner', () => {

@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { Global, Module } from '@nestjs/common';
 import { Test, type TestingModule } from '@nestjs/testing';
 import { DataSource } from 'typeorm';
-import { CLOCK, GatehouseError, type Clock, type Principal } from '@gatehouse/contracts';
+import { CLOCK, GatehouseError, type Clock, type KeyPrincipal } from '@gatehouse/contracts';
 import { HealthModule } from '@gatehouse/http';
 import { PersistenceModule, SEVERITIES, type FindingLocation, runMigrations } from '@gatehouse/persistence';
 import { createTestDatabase, type TestDatabase } from '@gatehouse/testing';
@@ -64,7 +64,7 @@ function finding(i: number): FindingDto {
   };
 }
 
-function expectedRow(i: number, principal: Principal, createdAt: Date): Omit<FindingRow, 'id'> {
+function expectedRow(i: number, principal: KeyPrincipal, createdAt: Date): Omit<FindingRow, 'id'> {
   const source = finding(i);
   return {
     organization_id: principal.organizationId,
@@ -87,8 +87,8 @@ describe('FindingsService (PostgreSQL)', () => {
   let app: TestingModule;
   let service: FindingsService;
   let dataSource: DataSource;
-  let alice: Principal;
-  let bob: Principal;
+  let alice: KeyPrincipal;
+  let bob: KeyPrincipal;
 
   beforeAll(async () => {
     database = await createTestDatabase({ migrate: (url) => runMigrations({ url }) });
@@ -114,7 +114,7 @@ describe('FindingsService (PostgreSQL)', () => {
   });
 
   /** An organization and a key, inserted directly: findings only need them to exist. */
-  async function principalOfNewOrganization(name: string): Promise<Principal> {
+  async function principalOfNewOrganization(name: string): Promise<KeyPrincipal> {
     const [organization] = await dataSource.query<{ id: string }[]>(
       `INSERT INTO organizations (name, plan) VALUES ($1, 'pro') RETURNING id`,
       [name],
@@ -128,6 +128,8 @@ describe('FindingsService (PostgreSQL)', () => {
       [organization.id, clientId, randomBytes(32)],
     );
     return {
+      kind: 'api_key',
+      keyVersion: 1,
       organizationId: organization.id,
       apiKeyId: key.id,
       clientId,
@@ -144,7 +146,7 @@ describe('FindingsService (PostgreSQL)', () => {
     ]);
   }
 
-  async function listAll(principal: Principal, query: ListFindingsDto): Promise<FindingView[][]> {
+  async function listAll(principal: KeyPrincipal, query: ListFindingsDto): Promise<FindingView[][]> {
     const pages: FindingView[][] = [];
     let cursor: string | undefined;
     do {

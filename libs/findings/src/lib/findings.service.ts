@@ -3,7 +3,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import type { Repository } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
-import { CLOCK, GatehouseError, type Clock, type Principal } from '@gatehouse/contracts';
+import { CLOCK, GatehouseError, type Clock, type KeyPrincipal } from '@gatehouse/contracts';
 import { FindingEntity, type FindingLocation, type Severity } from '@gatehouse/persistence';
 import type { IngestFindingsDto } from './dto/ingest-findings.dto';
 import type { ListFindingsDto } from './dto/list-findings.dto';
@@ -53,7 +53,7 @@ export class FindingsService {
   ) {}
 
   /** One multi-row INSERT: the whole upload is stored or none of it is. */
-  async ingest(principal: Principal, dto: IngestFindingsDto): Promise<IngestResult> {
+  async ingest(principal: KeyPrincipal, dto: IngestFindingsDto): Promise<IngestResult> {
     const now = this.clock.now();
     const entities = dto.findings.map((finding) =>
       this.findings.create({
@@ -82,7 +82,7 @@ export class FindingsService {
   }
 
   async list(
-    principal: Principal,
+    principal: KeyPrincipal,
     query: ListFindingsDto,
   ): Promise<{ data: FindingView[]; next_cursor: string | null }> {
     const limit = query.limit ?? 50;

@@ -6,6 +6,7 @@ import type { HttpServiceConfig } from '@gatehouse/config';
 import { redactConfig } from '@gatehouse/config';
 import { GatehouseError } from '@gatehouse/contracts';
 import { ErrorFilter } from './error.filter';
+import { buildOpenApiDocument, serveOpenApiDocument, type OpenApiOptions } from './openapi';
 import { REQUEST_ID_HEADER, resolveRequestId } from './request-id';
 import { createValidationPipe } from './validation';
 
@@ -14,6 +15,8 @@ export interface HttpAppOptions {
   configure?: (app: NestFastifyApplication) => Promise<void>;
   /** False for the gateway, which streams bodies to upstreams instead of parsing them. */
   parseJsonBodies?: boolean;
+  /** Generates the service's OpenAPI document from its controllers and serves it at `GET /openapi.json`. */
+  openApi?: OpenApiOptions;
 }
 
 export async function createHttpApp(
@@ -62,6 +65,7 @@ export async function createHttpApp(
     done();
   });
 
+  if (options.openApi) serveOpenApiDocument(app, buildOpenApiDocument(app, options.openApi));
   if (options.configure) await options.configure(app);
   await app.listen({ port: config.PORT, host: config.HOST });
   app.get(Logger).log({ config: redactConfig(config), url: await app.getUrl() }, 'listening');

@@ -1,14 +1,23 @@
 import { Client } from 'pg';
 import { DataSource, type DataSourceOptions } from 'typeorm';
+import { ApiKeyUsageEntity } from './entities/api-key-usage.entity';
 import { ApiKeyEntity } from './entities/api-key.entity';
+import { AuditEventEntity } from './entities/audit-event.entity';
 import { FindingEntity } from './entities/finding.entity';
 import { OrganizationEntity } from './entities/organization.entity';
 import { CreateInitialSchema1763856000000 } from './migrations/1763856000000-CreateInitialSchema';
+import { AddKeyLifecycle1763942400000 } from './migrations/1763942400000-AddKeyLifecycle';
 
-export const ENTITIES = [OrganizationEntity, ApiKeyEntity, FindingEntity];
+export const ENTITIES = [
+  OrganizationEntity,
+  ApiKeyEntity,
+  FindingEntity,
+  ApiKeyUsageEntity,
+  AuditEventEntity,
+];
 
 /** Listed explicitly, in order: bundles carry no migration directory to glob. */
-export const MIGRATIONS = [CreateInitialSchema1763856000000];
+export const MIGRATIONS = [CreateInitialSchema1763856000000, AddKeyLifecycle1763942400000];
 
 export interface DatabaseOptions {
   url: string;

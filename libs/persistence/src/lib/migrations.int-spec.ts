@@ -3,7 +3,16 @@ import { Client } from 'pg';
 import { createTestDatabase, TEST_POSTGRES_URL, type TestDatabase } from '@gatehouse/testing';
 import { createDatabaseIfMissing, revertLastMigration, runMigrations } from './data-source';
 
-const TABLES = ['api_keys', 'findings', 'organizations'];
+const INITIAL_TABLES = ['api_keys', 'findings', 'organizations'];
+const TABLES = ['api_key_usage', 'api_keys', 'audit_events', 'findings', 'organizations'];
+const MIGRATION_NAMES = ['CreateInitialSchema1763856000000', 'AddKeyLifecycle1763942400000'];
+const LIFECYCLE_COLUMNS = [
+  'key_version',
+  'previous_key_hash',
+  'previous_key_last4',
+  'previous_retires_at',
+  'rotated_at',
+];
 
 describe('migrations (PostgreSQL)', () => {
   let database: TestDatabase;
@@ -28,6 +37,16 @@ describe('migrations (PostgreSQL)', () => {
       [TABLES],
     );
     return result.rows.map((row) => row.table_name);
+  }
+
+  async function lifecycleColumns(): Promise<string[]> {
+    const result = await client.query<{ column_name: string }>(
+      `SELECT column_name FROM information_schema.columns
+        WHERE table_schema = 'public' AND table_name = 'api_keys' AND column_name = ANY($1::text[])
+        ORDER BY column_name`,
+      [LIFECYCLE_COLUMNS],
+    );
+    return result.rows.map((row) => row.column_name);
   }
 
   async function insertOrganization(): Promise<string> {
@@ -57,16 +76,90 @@ describe('migrations (PostgreSQL)', () => {
     expect(await tables()).toEqual([]);
   });
 
-  it('creates organizations, api_keys and findings on the first run', async () => {
-    expect(await runMigrations({ url: database.url })).toEqual(['CreateInitialSchema1763856000000']);
+  it('creates organizations, api_keys and findings, then the key lifecycle tables, on the first run', async () => {
+    expect(await runMigrations({ url: database.url })).toEqual(MIGRATION_NAMES);
     expect(await tables()).toEqual(TABLES);
+    expect(await lifecycleColumns()).toEqual([...LIFECYCLE_COLUMNS].sort());
   });
 
   it('applies nothing when run again', async () => {
     expect(await runMigrations({ url: database.url })).toEqual([]);
     expect(await tables()).toEqual(TABLES);
-    const recorded = await client.query<{ name: string }>(`SELECT name FROM gatehouse_migrations`);
-    expect(recorded.rows.map((row) => row.name)).toEqual(['CreateInitialSchema1763856000000']);
+    const recorded = await client.query<{ name: string }>(
+      `SELECT name FROM gatehouse_migrations ORDER BY id`,
+    );
+    expect(recorded.rows.map((row) => row.name)).toEqual(MIGRATION_NAMES);
+  });
+
+  it('starts a key at version 1 with no rotation', async () => {
+    const id = await insertKey(await insertOrganization(), 'fresh-key');
+    const result = await client.query(
+      `SELECT key_version, previous_key_hash, previous_key_last4, previous_retires_at, rotated_at
+         FROM api_keys WHERE id = $1`,
+      [id],
+    );
+    expect(result.rows[0]).toEqual({
+      key_version: 1,
+      previous_key_hash: null,
+      previous_key_last4: null,
+      previous_retires_at: null,
+      rotated_at: null,
+    });
+  });
+
+  it('refuses two rows with the same previous_key_hash, and allows any number of NULL ones', async () => {
+    const organizationId = await insertOrganization();
+    const [one, two, three] = [
+      await insertKey(organizationId, 'prev-one'),
+      await insertKey(organizationId, 'prev-two'),
+      await insertKey(organizationId, 'prev-three'),
+    ];
+    const hash = randomBytes(32);
+    await client.query(`UPDATE api_keys SET previous_key_hash = $2 WHERE id = $1`, [one, hash]);
+    await expect(
+      client.query(`UPDATE api_keys SET previous_key_hash = $2 WHERE id = $1`, [two, hash]),
+    ).rejects.toMatchObject({ code: '23505', constraint: 'api_keys_previous_key_hash_uq' });
+    await expect(
+      client.query(`UPDATE api_keys SET previous_key_hash = NULL WHERE id = ANY($1::uuid[])`, [[two, three]]),
+    ).resolves.toMatchObject({ rowCount: 2 });
+  });
+
+  it('keeps usage and audit rows per organization and removes them with it', async () => {
+    const organizationId = await insertOrganization();
+    const keyId = await insertKey(organizationId, 'with-usage');
+    await client.query(
+      `INSERT INTO api_key_usage (organization_id, api_key_id, occurred_at, outcome, ip)
+       VALUES ($1, $2, now(), 'success', '203.0.113.7')`,
+      [organizationId, keyId],
+    );
+    await client.query(
+      `INSERT INTO audit_events (organization_id, occurred_at, actor_type, actor, action, target_type, target_id)
+       VALUES ($1, now(), 'system', 'system:test', 'api_key.created', 'api_key', $2)`,
+      [organizationId, keyId],
+    );
+    // The usage log only takes rows for keys that exist.
+    await expect(
+      client.query(
+        `INSERT INTO api_key_usage (organization_id, api_key_id, occurred_at, outcome)
+         VALUES ($1, gen_random_uuid(), now(), 'success')`,
+        [organizationId],
+      ),
+    ).rejects.toMatchObject({ code: '23503' });
+    await expect(
+      client.query(
+        `INSERT INTO audit_events (organization_id, occurred_at, actor_type, actor, action, target_type)
+         VALUES ($1, now(), 'robot', 'x', 'api_key.created', 'api_key')`,
+        [organizationId],
+      ),
+    ).rejects.toMatchObject({ code: '23514' });
+
+    await client.query(`DELETE FROM organizations WHERE id = $1`, [organizationId]);
+    const left = await client.query(
+      `SELECT (SELECT count(*) FROM api_key_usage WHERE organization_id = $1)::int AS usage,
+              (SELECT count(*) FROM audit_events WHERE organization_id = $1)::int AS audit`,
+      [organizationId],
+    );
+    expect(left.rows[0]).toEqual({ usage: 0, audit: 0 });
   });
 
   it('lets a client_id be reused once the earlier key is deleted', async () => {
@@ -157,6 +250,19 @@ describe('migrations (PostgreSQL)', () => {
     expect(left.rows[0]).toEqual({ keys: 0, findings: 0 });
   });
 
+  it('reverts the key lifecycle first, leaving the initial schema and its keys', async () => {
+    const before = await client.query(`SELECT count(*)::int AS n FROM api_keys`);
+
+    await revertLastMigration({ url: database.url });
+
+    expect(await tables()).toEqual(INITIAL_TABLES);
+    expect(await lifecycleColumns()).toEqual([]);
+    const recorded = await client.query<{ name: string }>(`SELECT name FROM gatehouse_migrations`);
+    expect(recorded.rows.map((row) => row.name)).toEqual(['CreateInitialSchema1763856000000']);
+    const after = await client.query(`SELECT count(*)::int AS n FROM api_keys`);
+    expect(after.rows[0]).toEqual(before.rows[0]);
+  });
+
   it('drops every table on revert, leaving no migration recorded', async () => {
     await revertLastMigration({ url: database.url });
     expect(await tables()).toEqual([]);
@@ -165,7 +271,7 @@ describe('migrations (PostgreSQL)', () => {
   });
 
   it('migrates up again after a revert', async () => {
-    expect(await runMigrations({ url: database.url })).toEqual(['CreateInitialSchema1763856000000']);
+    expect(await runMigrations({ url: database.url })).toEqual(MIGRATION_NAMES);
     expect(await tables()).toEqual(TABLES);
     const keys = await client.query(`SELECT count(*)::int AS n FROM api_keys`);
     expect(keys.rows[0]).toEqual({ n: 0 });

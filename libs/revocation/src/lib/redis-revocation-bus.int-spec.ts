@@ -1,14 +1,14 @@
 import { once } from 'node:events';
 import { Logger } from '@nestjs/common';
 import Redis from 'ioredis';
-import type { RevocationEvent } from '@gatehouse/contracts';
+import type { RevocationEvent, KeyRevokedEvent } from '@gatehouse/contracts';
 import { TEST_REDIS_URL, uniqueChannel, waitForSubscribers } from '@gatehouse/testing';
 import { RedisRevocationBus } from './redis-revocation-bus';
 
 const POLL_TIMEOUT_MS = 5_000;
 const POLL_INTERVAL_MS = 10;
 
-function event(apiKeyId: string, reason: RevocationEvent['reason'] = 'revoked'): RevocationEvent {
+function event(apiKeyId: string, reason: KeyRevokedEvent['reason'] = 'revoked'): RevocationEvent {
   return {
     type: 'key_revoked',
     apiKeyId,

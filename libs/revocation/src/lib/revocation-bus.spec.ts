@@ -1,4 +1,4 @@
-import type { KeyRevokedEvent } from '@gatehouse/contracts';
+import type { KeyRevokedEvent, SecretRetiredEvent } from '@gatehouse/contracts';
 import { parseRevocationEvent } from './revocation-bus';
 
 const VALID: KeyRevokedEvent = {
@@ -77,5 +77,54 @@ describe('parseRevocationEvent', () => {
 
   it.each(['expired', 'REVOKED', '', undefined, 1])('rejects the reason %p', (reason) => {
     expect(parseRevocationEvent(message({ reason }))).toBeNull();
+  });
+
+  describe('secret_retired', () => {
+    const RETIRED: SecretRetiredEvent = {
+      type: 'secret_retired',
+      apiKeyId: '7b0c9d1e-2f3a-4b5c-9d6e-aabbccddeeff',
+      organizationId: '0f5d3c4e-1a2b-4c3d-8e9f-001122334455',
+      currentVersion: 2,
+      retiredAt: '2030-01-02T12:00:00.000Z',
+    };
+
+    function retiredMessage(overrides: Record<string, unknown>): string {
+      return JSON.stringify({ ...RETIRED, ...overrides });
+    }
+
+    it('accepts a valid event', () => {
+      expect(parseRevocationEvent(JSON.stringify(RETIRED))).toEqual(RETIRED);
+    });
+
+    it('accepts any later version and keeps only the fields of the event', () => {
+      const parsed = parseRevocationEvent(
+        retiredMessage({ currentVersion: 17, reason: 'revoked', extra: 1 }),
+      );
+      expect(parsed).toEqual({ ...RETIRED, currentVersion: 17 });
+      expect(parsed).not.toHaveProperty('reason');
+      expect(parsed).not.toHaveProperty('extra');
+    });
+
+    it.each([1, 0, -2, 2.5, '2', null, undefined, Number.NaN])(
+      'rejects the currentVersion %p',
+      (currentVersion) => {
+        expect(parseRevocationEvent(retiredMessage({ currentVersion }))).toBeNull();
+      },
+    );
+
+    it.each(['tomorrow', '', 1893585600000, null, undefined])('rejects the retiredAt %p', (retiredAt) => {
+      expect(parseRevocationEvent(retiredMessage({ retiredAt }))).toBeNull();
+    });
+
+    it('rejects a bad apiKeyId or organizationId as for key_revoked', () => {
+      expect(parseRevocationEvent(retiredMessage({ apiKeyId: 'not-a-uuid' }))).toBeNull();
+      expect(parseRevocationEvent(retiredMessage({ organizationId: 3 }))).toBeNull();
+    });
+
+    it('does not take the fields of one event type for the other', () => {
+      // A key_revoked carrying retirement fields is still judged as key_revoked: it lacks revokedAt.
+      expect(parseRevocationEvent(retiredMessage({ type: 'key_revoked' }))).toBeNull();
+      expect(parseRevocationEvent(message({ type: 'secret_retired' }))).toBeNull();
+    });
   });
 });

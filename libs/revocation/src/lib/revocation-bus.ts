@@ -30,16 +30,30 @@ export function parseRevocationEvent(message: string): RevocationEvent | null {
   }
   if (typeof value !== 'object' || value === null) return null;
   const event = value as Record<string, unknown>;
-  if (event['type'] !== 'key_revoked') return null;
-  if (typeof event['apiKeyId'] !== 'string' || !UUID.test(event['apiKeyId'])) return null;
-  if (typeof event['organizationId'] !== 'string') return null;
-  if (typeof event['revokedAt'] !== 'string' || Number.isNaN(Date.parse(event['revokedAt']))) return null;
-  if (event['reason'] !== 'revoked' && event['reason'] !== 'deleted') return null;
-  return {
-    type: 'key_revoked',
-    apiKeyId: event['apiKeyId'],
-    organizationId: event['organizationId'],
-    revokedAt: event['revokedAt'],
-    reason: event['reason'],
-  };
+  const { apiKeyId, organizationId } = event;
+  if (typeof apiKeyId !== 'string' || !UUID.test(apiKeyId)) return null;
+  if (typeof organizationId !== 'string') return null;
+  const isDate = (field: unknown): field is string =>
+    typeof field === 'string' && !Number.isNaN(Date.parse(field));
+  switch (event['type']) {
+    case 'key_revoked': {
+      const { revokedAt, reason } = event;
+      if (!isDate(revokedAt) || (reason !== 'revoked' && reason !== 'deleted')) return null;
+      return { type: 'key_revoked', apiKeyId, organizationId, revokedAt, reason };
+    }
+    case 'secret_retired': {
+      const { currentVersion, retiredAt } = event;
+      if (!Number.isInteger(currentVersion) || (currentVersion as number) < 2 || !isDate(retiredAt))
+        return null;
+      return {
+        type: 'secret_retired',
+        apiKeyId,
+        organizationId,
+        currentVersion: currentVersion as number,
+        retiredAt,
+      };
+    }
+    default:
+      return null;
+  }
 }

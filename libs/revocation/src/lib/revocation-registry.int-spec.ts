@@ -88,6 +88,16 @@ describe('RevocationRegistry (PostgreSQL source, Redis bus)', () => {
     return id;
   }
 
+  /** A rotation written straight to the table: version `currentVersion`, older secrets retiring at `retiresAt`. */
+  async function rotateInDatabase(id: string, currentVersion: number, retiresAt: Date): Promise<void> {
+    await dataSource.query(
+      `UPDATE api_keys SET key_version = $2, previous_key_hash = $3, previous_key_last4 = 'prev',
+                           previous_retires_at = $4, rotated_at = $5
+        WHERE id = $1`,
+      [id, currentVersion, randomBytes(32), retiresAt, ago(60_000)],
+    );
+  }
+
   /** A revocation written straight to the table, as another node (or an operator) would: nothing is broadcast. */
   async function revokeInDatabase(id: string, revokedAt: Date): Promise<void> {
     await dataSource.query(`UPDATE api_keys SET revoked_at = $2 WHERE id = $1`, [id, revokedAt]);
@@ -186,5 +196,75 @@ describe('RevocationRegistry (PostgreSQL source, Redis bus)', () => {
     await registry.reconcile();
 
     expect(registry.isRevoked(id)).toBe(true);
+  });
+
+  it('loads retirements from PostgreSQL: grace periods still running and recent ones, not older ones', async () => {
+    const running = await insertKey();
+    const recent = await insertKey();
+    const old = await insertKey();
+    const never = await insertKey();
+    await rotateInDatabase(running, 2, new Date(NOW.getTime() + 3_600_000));
+    await rotateInDatabase(recent, 3, ago(5 * 60_000));
+    await rotateInDatabase(old, 2, ago(RETENTION_MS + 60_000));
+
+    const { registry } = await startRegistry(uniqueChannel());
+
+    expect(registry.isRevoked(running, 1)).toBe(false); // its grace period ends in an hour
+    expect(registry.isRevoked(running, 2)).toBe(false);
+    expect(registry.isRevoked(recent, 2)).toBe(true);
+    expect(registry.isRevoked(recent, 3)).toBe(false);
+    // Past the retention every token of the old version has expired; nothing needs remembering.
+    expect(registry.isRevoked(old, 1)).toBe(false);
+    expect(registry.isRevoked(never, 1)).toBe(false);
+    expect([running, recent, old, never].map((id) => registry.isRevoked(id))).toEqual([
+      false,
+      false,
+      false,
+      false,
+    ]);
+  });
+
+  it('picks up a rotation finished directly in the database at the next reconcile', async () => {
+    const id = await insertKey();
+    await rotateInDatabase(id, 2, new Date(NOW.getTime() + 86_400_000));
+    const { registry } = await startRegistry(uniqueChannel());
+    const heard: string[] = [];
+    registry.onRevoked((apiKeyId) => heard.push(apiKeyId));
+    expect(registry.isRevoked(id, 1)).toBe(false);
+
+    await dataSource.query(
+      `UPDATE api_keys SET previous_key_hash = NULL, previous_key_last4 = NULL, previous_retires_at = $2
+        WHERE id = $1`,
+      [id, ago(1_000)],
+    );
+    await registry.reconcile();
+
+    expect(registry.isRevoked(id, 1)).toBe(true);
+    expect(registry.isRevoked(id, 2)).toBe(false);
+    expect(heard).toEqual([id]);
+  });
+
+  it('shares a secret_retired event with another registry through Redis', async () => {
+    const channel = uniqueChannel();
+    const { registry: first, bus } = await startRegistry(channel);
+    const { registry: second } = await startRegistry(channel);
+    await waitForSubscribers(channel, 2);
+    const id = await insertKey();
+    const publisher = bus['publisher'];
+    if (publisher.status !== 'ready') await once(publisher, 'ready');
+
+    await expect(
+      first.revoke({
+        type: 'secret_retired',
+        apiKeyId: id,
+        organizationId,
+        currentVersion: 2,
+        retiredAt: ago(1_000).toISOString(),
+      }),
+    ).resolves.toBe(true);
+
+    await waitFor(() => second.isRevoked(id, 1), 'the retirement to reach the second registry');
+    expect(second.isRevoked(id, 2)).toBe(false);
+    expect(second.isRevoked(id)).toBe(false);
   });
 });

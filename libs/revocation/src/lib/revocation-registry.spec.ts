@@ -1,7 +1,12 @@
 import { Logger } from '@nestjs/common';
 import type { Clock, RevocationEvent } from '@gatehouse/contracts';
 import { RevocationBus, type RevocationHandler } from './revocation-bus';
-import { RevocationRegistry, type RevocationSource, type RevokedKey } from './revocation-registry';
+import {
+  RevocationRegistry,
+  type RetiredSecret,
+  type RevocationSource,
+  type RevokedKey,
+} from './revocation-registry';
 
 const KEY_A = '11111111-1111-4111-8111-111111111111';
 const KEY_B = '22222222-2222-4222-8222-222222222222';
@@ -53,6 +58,7 @@ class FakeBus extends RevocationBus {
 
 class FakeSource implements RevocationSource {
   rows: RevokedKey[] = [];
+  retirements: RetiredSecret[] = [];
   failure: Error | undefined;
   readonly calls: Date[] = [];
   /** When set, the next query waits until `release` is called. */
@@ -64,6 +70,14 @@ class FakeSource implements RevocationSource {
     if (this.gate) await this.gate;
     if (this.failure) throw this.failure;
     return this.rows.filter((row) => row.revokedAt.getTime() >= since.getTime());
+  }
+
+  readonly retiredCalls: Date[] = [];
+
+  async retiredSince(since: Date): Promise<RetiredSecret[]> {
+    this.retiredCalls.push(since);
+    if (this.failure) throw this.failure;
+    return this.retirements.filter((row) => row.retiredAt.getTime() >= since.getTime());
   }
 
   hold(): void {
@@ -82,6 +96,20 @@ function event(
   reason: 'revoked' | 'deleted' = 'revoked',
 ): RevocationEvent {
   return { type: 'key_revoked', apiKeyId, organizationId: ORG, revokedAt: revokedAt.toISOString(), reason };
+}
+
+function retired(apiKeyId: string, currentVersion: number, retiredAt: Date): RevocationEvent {
+  return {
+    type: 'secret_retired',
+    apiKeyId,
+    organizationId: ORG,
+    currentVersion,
+    retiredAt: retiredAt.toISOString(),
+  };
+}
+
+function minutesAfter(minutes: number, from: Date = START): Date {
+  return new Date(from.getTime() + minutes * 60_000);
 }
 
 function minutesBefore(minutes: number, from: Date = START): Date {
@@ -312,6 +340,189 @@ describe('RevocationRegistry', () => {
 
       await expect(registry.revoke(event(KEY_B, minutesBefore(0)))).resolves.toBe(false);
       expect(registry.isRevoked(KEY_B)).toBe(true);
+    });
+  });
+
+  describe('retired secrets (rotation)', () => {
+    it('refuses versions below the current one only from the retirement on', async () => {
+      await registry.start();
+      bus.deliver(retired(KEY_A, 2, minutesAfter(10)));
+
+      expect(registry.isRevoked(KEY_A, 1)).toBe(false);
+      clock.advance(10 * 60_000 - 1);
+      expect(registry.isRevoked(KEY_A, 1)).toBe(false);
+      clock.advance(1);
+      expect(registry.isRevoked(KEY_A, 1)).toBe(true);
+      clock.advance(60 * 60_000);
+      expect(registry.isRevoked(KEY_A, 1)).toBe(true);
+    });
+
+    it('never refuses the current version or a newer one, nor other keys', async () => {
+      await registry.start();
+      bus.deliver(retired(KEY_A, 3, minutesBefore(1)));
+
+      expect(registry.isRevoked(KEY_A, 2)).toBe(true);
+      expect(registry.isRevoked(KEY_A, 1)).toBe(true);
+      expect(registry.isRevoked(KEY_A, 3)).toBe(false);
+      expect(registry.isRevoked(KEY_A, 4)).toBe(false);
+      expect(registry.isRevoked(KEY_B, 1)).toBe(false);
+    });
+
+    it('checks only whole-key revocation when no version is given, and does not count retirements as revoked keys', async () => {
+      await registry.start();
+      bus.deliver(retired(KEY_A, 2, minutesBefore(1)));
+
+      expect(registry.isRevoked(KEY_A)).toBe(false);
+      expect(registry.size).toBe(0);
+    });
+
+    it('refuses every version of a revoked key, retired or not', async () => {
+      await registry.start();
+      bus.deliver(retired(KEY_A, 2, minutesAfter(60)));
+      bus.deliver(event(KEY_A, minutesBefore(0)));
+
+      expect(registry.isRevoked(KEY_A, 1)).toBe(true);
+      expect(registry.isRevoked(KEY_A, 2)).toBe(true);
+    });
+
+    it('lets a finish (same version, earlier retirement) replace the end of the grace period', async () => {
+      await registry.start();
+      bus.deliver(retired(KEY_A, 2, minutesAfter(24 * 60)));
+      expect(registry.isRevoked(KEY_A, 1)).toBe(false);
+
+      bus.deliver(retired(KEY_A, 2, START));
+
+      expect(registry.isRevoked(KEY_A, 1)).toBe(true);
+    });
+
+    it('ignores a late copy of the rotation start once the rotation was finished', async () => {
+      await registry.start();
+      bus.deliver(retired(KEY_A, 2, START)); // finish
+      bus.deliver(retired(KEY_A, 2, minutesAfter(24 * 60))); // the start, delivered late
+
+      expect(registry.isRevoked(KEY_A, 1)).toBe(true);
+    });
+
+    it('lets a newer rotation replace an older one, and ignores an older one arriving late', async () => {
+      await registry.start();
+      bus.deliver(retired(KEY_A, 2, minutesBefore(30)));
+      bus.deliver(retired(KEY_A, 3, minutesAfter(60)));
+
+      expect(registry.isRevoked(KEY_A, 2)).toBe(false); // version 2 is in its grace period now
+      expect(registry.isRevoked(KEY_A, 3)).toBe(false);
+
+      bus.deliver(retired(KEY_A, 2, minutesBefore(60))); // stale
+      expect(registry.isRevoked(KEY_A, 2)).toBe(false);
+      clock.advance(60 * 60_000);
+      expect(registry.isRevoked(KEY_A, 2)).toBe(true);
+      expect(registry.isRevoked(KEY_A, 3)).toBe(false);
+    });
+    // rotation (2 -> 3, with a grace period) replaces the first one's (1 -> 2, already past) and tokens of
+    // version 1 are accepted again until the new grace period ends; the database (previous_retires_at) forgets
+    // the first retirement too, so a reconcile cannot restore it. A rotation can only start once the previous
+    // one has ended, so every version below currentVersion - 1 is already retired: isRevoked should refuse
+    // `keyVersion < currentVersion - 1` unconditionally (or keep the highest already-passed retirement).
+    it('keeps refusing a version retired by an earlier rotation when the next rotation starts', async () => {
+      await registry.start();
+      bus.deliver(retired(KEY_A, 2, minutesBefore(5))); // rotation 1 -> 2, finished five minutes ago
+      expect(registry.isRevoked(KEY_A, 1)).toBe(true);
+
+      bus.deliver(retired(KEY_A, 3, minutesAfter(24 * 60))); // rotation 2 -> 3 with a day of grace
+
+      expect(registry.isRevoked(KEY_A, 2)).toBe(false);
+      expect(registry.isRevoked(KEY_A, 1)).toBe(true);
+    });
+
+    it('notifies listeners when a retirement is new or moves, not when it is repeated or stale', async () => {
+      const listener = jest.fn();
+      registry.onRevoked(listener);
+      await registry.start();
+
+      bus.deliver(retired(KEY_A, 2, minutesAfter(60)));
+      bus.deliver(retired(KEY_A, 2, minutesAfter(60)));
+      bus.deliver(retired(KEY_A, 2, START));
+      bus.deliver(retired(KEY_A, 2, minutesAfter(60)));
+      bus.deliver(retired(KEY_A, 3, minutesAfter(60)));
+      bus.deliver(retired(KEY_A, 2, START));
+
+      expect(listener.mock.calls).toEqual([[KEY_A], [KEY_A], [KEY_A]]);
+    });
+
+    it('reconciles retirements from the source over the retention window', async () => {
+      const listener = jest.fn();
+      registry.onRevoked(listener);
+      source.retirements = [
+        { apiKeyId: KEY_A, currentVersion: 2, retiredAt: minutesBefore(5) },
+        { apiKeyId: KEY_B, currentVersion: 4, retiredAt: minutesAfter(60) },
+      ];
+
+      await registry.start();
+
+      expect(source.retiredCalls).toEqual([new Date(START.getTime() - RETENTION_MS)]);
+      expect(registry.isRevoked(KEY_A, 1)).toBe(true);
+      expect(registry.isRevoked(KEY_A, 2)).toBe(false);
+      expect(registry.isRevoked(KEY_B, 3)).toBe(false);
+      expect(listener.mock.calls).toEqual([[KEY_A], [KEY_B]]);
+
+      clock.advance(60 * 60_000);
+      expect(registry.isRevoked(KEY_B, 3)).toBe(true);
+    });
+
+    it('picks up a finish it missed on the bus at the next reconcile', async () => {
+      await registry.start();
+      bus.deliver(retired(KEY_A, 2, minutesAfter(24 * 60)));
+      expect(registry.isRevoked(KEY_A, 1)).toBe(false);
+
+      source.retirements = [{ apiKeyId: KEY_A, currentVersion: 2, retiredAt: START }];
+      await registry.reconcile();
+
+      expect(registry.isRevoked(KEY_A, 1)).toBe(true);
+    });
+
+    it('does not let a reconcile of an older rotation undo a newer one heard on the bus', async () => {
+      await registry.start();
+      bus.deliver(retired(KEY_A, 3, minutesBefore(1)));
+
+      source.retirements = [{ apiKeyId: KEY_A, currentVersion: 2, retiredAt: minutesBefore(30) }];
+      await registry.reconcile();
+
+      expect(registry.isRevoked(KEY_A, 2)).toBe(true);
+    });
+
+    it('forgets a retirement once it is older than the retention window, keeping those still ahead', async () => {
+      await registry.start();
+      bus.deliver(retired(KEY_A, 2, minutesBefore(1)));
+      bus.deliver(retired(KEY_B, 2, minutesAfter(24 * 60)));
+
+      clock.advance(RETENTION_MS + 60_000);
+      await registry.reconcile();
+
+      // Every token of version 1 of KEY_A has expired by now; KEY_B's grace period is still running.
+      expect(registry.isRevoked(KEY_A, 1)).toBe(false);
+      clock.advance(24 * 60 * 60_000);
+      expect(registry.isRevoked(KEY_B, 1)).toBe(true);
+    });
+
+    it('keeps the known retirements when the source fails', async () => {
+      await registry.start();
+      bus.deliver(retired(KEY_A, 2, minutesBefore(90))); // would be pruned by a successful reconcile
+
+      source.failure = new Error('connection reset');
+      await registry.reconcile();
+
+      expect(registry.isRevoked(KEY_A, 1)).toBe(true);
+      expect(warn).toHaveBeenCalledWith(expect.stringContaining('connection reset'));
+    });
+
+    it('applies a retirement made on this node at once and publishes it', async () => {
+      await registry.start();
+      const retirement = retired(KEY_C, 2, START);
+
+      await expect(registry.revoke(retirement)).resolves.toBe(true);
+
+      expect(registry.isRevoked(KEY_C, 1)).toBe(true);
+      expect(registry.isRevoked(KEY_C)).toBe(false);
+      expect(bus.published).toEqual([retirement]);
     });
   });
 });

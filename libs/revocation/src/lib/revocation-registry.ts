@@ -7,9 +7,17 @@ export interface RevokedKey {
   revokedAt: Date;
 }
 
-/** Reads revocations newer than a point in time from the source of truth. */
+export interface RetiredSecret {
+  apiKeyId: string;
+  /** Tokens with a lower `key_version` die at `retiredAt`. */
+  currentVersion: number;
+  retiredAt: Date;
+}
+
+/** Reads revocations and rotations newer than a point in time from the source of truth. */
 export interface RevocationSource {
   revokedSince(since: Date): Promise<RevokedKey[]>;
+  retiredSince(since: Date): Promise<RetiredSecret[]>;
 }
 
 export interface RevocationRegistryOptions {
@@ -30,6 +38,7 @@ type RevokedListener = (apiKeyId: string) => void;
 export class RevocationRegistry {
   private readonly logger = new Logger(RevocationRegistry.name);
   private readonly revoked = new Map<string, number>();
+  private readonly retired = new Map<string, { currentVersion: number; retiredAt: number }>();
   private readonly listeners: RevokedListener[] = [];
   private timer: NodeJS.Timeout | undefined;
   private lastReconciledAt: Date | undefined;
@@ -57,8 +66,19 @@ export class RevocationRegistry {
     await this.bus.close();
   }
 
-  isRevoked(apiKeyId: string): boolean {
-    return this.revoked.has(apiKeyId);
+  /**
+   * True when the key is revoked, or when `keyVersion` names a secret that a rotation has retired. Without a
+   * version only whole-key revocation is checked (authenticate knows which secret matched by itself).
+   */
+  isRevoked(apiKeyId: string, keyVersion?: number): boolean {
+    if (this.revoked.has(apiKeyId)) return true;
+    if (keyVersion === undefined) return false;
+    const retirement = this.retired.get(apiKeyId);
+    if (retirement === undefined) return false;
+    // A rotation starts only after the previous one ended, so anything older than the secret being replaced
+    // is retired already, whatever the newest retirement's time.
+    if (keyVersion < retirement.currentVersion - 1) return true;
+    return keyVersion < retirement.currentVersion && this.clock.now().getTime() >= retirement.retiredAt;
   }
 
   get ready(): boolean {
@@ -80,7 +100,18 @@ export class RevocationRegistry {
   }
 
   apply(event: RevocationEvent): void {
-    this.remember(event.apiKeyId, new Date(event.revokedAt));
+    switch (event.type) {
+      case 'key_revoked':
+        this.remember(event.apiKeyId, new Date(event.revokedAt));
+        break;
+      case 'secret_retired':
+        this.retire({
+          apiKeyId: event.apiKeyId,
+          currentVersion: event.currentVersion,
+          retiredAt: new Date(event.retiredAt),
+        });
+        break;
+    }
   }
 
   /** Concurrent calls share one query. Failures are logged and the last known set stays in force. */
@@ -95,8 +126,12 @@ export class RevocationRegistry {
     const now = this.clock.now();
     const since = new Date(now.getTime() - this.options.retentionMs);
     try {
-      const rows = await this.source.revokedSince(since);
-      for (const row of rows) this.remember(row.apiKeyId, row.revokedAt);
+      const [revoked, retired] = await Promise.all([
+        this.source.revokedSince(since),
+        this.source.retiredSince(since),
+      ]);
+      for (const row of revoked) this.remember(row.apiKeyId, row.revokedAt);
+      for (const row of retired) this.retire(row);
       this.prune(since.getTime());
       this.lastReconciledAt = now;
     } catch (error) {
@@ -109,6 +144,25 @@ export class RevocationRegistry {
   private remember(apiKeyId: string, revokedAt: Date): void {
     if (this.revoked.has(apiKeyId)) return;
     this.revoked.set(apiKeyId, revokedAt.getTime());
+    this.notify(apiKeyId);
+  }
+
+  /** A newer rotation replaces an older one; for the same rotation the earlier retirement time wins. */
+  private retire(secret: RetiredSecret): void {
+    const known = this.retired.get(secret.apiKeyId);
+    const retiredAt = secret.retiredAt.getTime();
+    if (
+      known &&
+      (known.currentVersion > secret.currentVersion ||
+        (known.currentVersion === secret.currentVersion && known.retiredAt <= retiredAt))
+    ) {
+      return;
+    }
+    this.retired.set(secret.apiKeyId, { currentVersion: secret.currentVersion, retiredAt });
+    this.notify(secret.apiKeyId);
+  }
+
+  private notify(apiKeyId: string): void {
     for (const listener of this.listeners) {
       try {
         listener(apiKeyId);
@@ -122,6 +176,9 @@ export class RevocationRegistry {
   private prune(olderThan: number): void {
     for (const [apiKeyId, revokedAt] of this.revoked) {
       if (revokedAt < olderThan) this.revoked.delete(apiKeyId);
+    }
+    for (const [apiKeyId, { retiredAt }] of this.retired) {
+      if (retiredAt < olderThan) this.retired.delete(apiKeyId);
     }
   }
 }

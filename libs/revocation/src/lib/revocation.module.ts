@@ -33,6 +33,18 @@ export function createPostgresRevocationSource(repository: Repository<ApiKeyEnti
       });
       return rows.map((row) => ({ apiKeyId: row.id, revokedAt: row.revokedAt as Date }));
     },
+    async retiredSince(since: Date) {
+      const rows = await repository.find({
+        select: { id: true, keyVersion: true, previousRetiresAt: true },
+        // Retirements still ahead (a grace period running) or recent enough for its tokens to be alive.
+        where: { previousRetiresAt: MoreThan(since) },
+      });
+      return rows.map((row) => ({
+        apiKeyId: row.id,
+        currentVersion: row.keyVersion,
+        retiredAt: row.previousRetiresAt as Date,
+      }));
+    },
   };
 }
 

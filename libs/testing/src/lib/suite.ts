@@ -7,6 +7,8 @@ export interface SuiteOptions {
   /** How many findings-service instances to run; the gateway uses the first. */
   findingsInstances?: number;
   env?: Record<string, string>;
+  /** Variables for admin-api only (e.g. its OIDC_* settings), on top of `env`. */
+  adminEnv?: Record<string, string>;
 }
 
 export interface BootstrapOutput {
@@ -68,7 +70,7 @@ export async function startSuite(options: SuiteOptions = {}): Promise<RunningSui
     );
     const verifierEnv = { ...env, JWKS_URL: `${auth.url}/api/v1/auth/jwks` };
     const [admin, ...findings] = await Promise.all([
-      track(startService('admin-api', verifierEnv)),
+      track(startService('admin-api', { ...verifierEnv, ...options.adminEnv })),
       ...Array.from({ length: options.findingsInstances ?? 1 }, () =>
         track(startService('findings-service', verifierEnv)),
       ),

@@ -11,6 +11,8 @@ function cachedKey(overrides: Partial<CachedApiKey> = {}): CachedApiKey {
     clientId: 'ci-runner',
     permissions: ['read:findings'],
     keyHash: Buffer.from(`${suffix}`.padEnd(64, 'a'), 'hex'),
+    keyVersion: 1,
+    secretRetiresAt: null,
     expiresAt: null,
     revokedAt: null,
     ...overrides,
@@ -75,6 +77,42 @@ describe('ApiKeyCache', () => {
       cache.evict(key.id);
 
       expect(cache.get(key.keyHash)).toBeUndefined();
+    });
+
+    it('drops every secret of a rotating key: the current one and the one being replaced', () => {
+      const cache = new ApiKeyCache(30_000);
+      const current = cachedKey({ keyVersion: 2 });
+      const previous: CachedApiKey = {
+        ...current,
+        keyHash: Buffer.alloc(32, 0x11),
+        keyVersion: 1,
+        secretRetiresAt: new Date('2030-01-02T12:00:00.000Z'),
+      };
+      const other = cachedKey();
+      cache.set(current);
+      cache.set(previous);
+      cache.set(other);
+      expect(cache.get(previous.keyHash)).toBe(previous);
+
+      cache.evict(current.id);
+
+      expect(cache.get(current.keyHash)).toBeUndefined();
+      expect(cache.get(previous.keyHash)).toBeUndefined();
+      expect(cache.get(other.keyHash)).toBe(other);
+    });
+
+    it('still drops the other secret of a key after one of them was pushed out for size', () => {
+      const cache = new ApiKeyCache(30_000, 2);
+      const current = cachedKey({ keyVersion: 2 });
+      const previous: CachedApiKey = { ...current, keyHash: Buffer.alloc(32, 0x22), keyVersion: 1 };
+      cache.set(current);
+      cache.set(previous);
+      cache.set(cachedKey()); // pushes `current` out
+
+      cache.evict(current.id);
+
+      expect(cache.get(current.keyHash)).toBeUndefined();
+      expect(cache.get(previous.keyHash)).toBeUndefined();
     });
 
     it('ignores an unknown id and a repeated eviction', () => {

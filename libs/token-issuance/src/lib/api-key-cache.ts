@@ -1,31 +1,40 @@
 import { LRUCache } from 'lru-cache';
 import type { Permission } from '@gatehouse/contracts';
 
-/** What authenticate needs of a key, cached by secret hash for a short time. */
+/** What authenticate needs of a key, cached by the hash of the secret that matched. */
 export interface CachedApiKey {
   id: string;
   organizationId: string;
   clientId: string;
   permissions: Permission[];
+  /** Hash of the secret this entry answers for: the current one, or the previous one during a rotation. */
   keyHash: Buffer;
+  /** Version of that secret, carried into tokens as `key_version`. */
+  keyVersion: number;
+  /** Set when the entry is for a rotated-out secret: it stops working then. */
+  secretRetiresAt: Date | null;
   expiresAt: Date | null;
   revokedAt: Date | null;
 }
 
 /**
  * Spares authenticate its one database read for keys seen recently. Entries are dropped at once when a
- * revocation arrives and live at most `ttlMs` otherwise, which bounds how long a missed revocation message
- * could keep a key usable here.
+ * revocation or rotation arrives and live at most `ttlMs` otherwise, which bounds how long a missed message
+ * could keep a secret usable here.
  */
 export class ApiKeyCache {
   private readonly byHash: LRUCache<string, CachedApiKey>;
-  private readonly hashById = new Map<string, string>();
+  private readonly hashesById = new Map<string, Set<string>>();
 
   constructor(ttlMs: number, maxEntries = 10_000) {
     this.byHash = new LRUCache<string, CachedApiKey>({
       max: maxEntries,
       ttl: ttlMs,
-      dispose: (value) => this.hashById.delete(value.id),
+      dispose: (value, hex) => {
+        const hashes = this.hashesById.get(value.id);
+        hashes?.delete(hex);
+        if (hashes?.size === 0) this.hashesById.delete(value.id);
+      },
     });
   }
 
@@ -36,11 +45,13 @@ export class ApiKeyCache {
   set(key: CachedApiKey): void {
     const hex = key.keyHash.toString('hex');
     this.byHash.set(hex, key);
-    this.hashById.set(key.id, hex);
+    const hashes = this.hashesById.get(key.id) ?? new Set<string>();
+    hashes.add(hex);
+    this.hashesById.set(key.id, hashes);
   }
 
+  /** Drops every secret of the key. */
   evict(apiKeyId: string): void {
-    const hex = this.hashById.get(apiKeyId);
-    if (hex !== undefined) this.byHash.delete(hex);
+    for (const hex of [...(this.hashesById.get(apiKeyId) ?? [])]) this.byHash.delete(hex);
   }
 }

@@ -6,6 +6,8 @@ export interface TokenIssuanceOptions {
   signingKeyId?: string;
   allowDevelopmentKey: boolean;
   usageFlushIntervalMs: number;
+  /** Days the per-key usage log is kept. */
+  usageRetentionDays: number;
 }
 
 export const TOKEN_ISSUANCE_OPTIONS = Symbol('TOKEN_ISSUANCE_OPTIONS');

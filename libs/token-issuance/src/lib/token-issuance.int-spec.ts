@@ -17,11 +17,12 @@ import {
 import { generateDevelopmentKeyPem, loadSigningKey, toJwks } from '@gatehouse/crypto';
 import { HealthModule } from '@gatehouse/http';
 import { PersistenceModule, runMigrations } from '@gatehouse/persistence';
-import { RedisRevocationBus, RevocationModule } from '@gatehouse/revocation';
+import { RedisRevocationBus, RevocationModule, RevocationRegistry } from '@gatehouse/revocation';
 import { createTestDatabase, TEST_REDIS_URL, uniqueChannel, type TestDatabase } from '@gatehouse/testing';
 import { PublishedKeys } from './signing-key.provider';
 import { TokenIssuanceModule } from './token-issuance.module';
 import { TokenIssuanceService } from './token-issuance.service';
+import { UsageLog } from './usage-log';
 import { UsageRecorder } from './usage-recorder';
 
 const NOW = new Date('2030-01-01T12:00:00.000Z');
@@ -29,7 +30,21 @@ const ISSUER = 'it';
 const AUDIENCE = 'it-api';
 const IP = '203.0.113.7';
 
-const fixedClock: Clock = { now: () => new Date(NOW.getTime()) };
+/** Fixed unless a test moves it; reset to NOW before every test. */
+class MutableClock implements Clock {
+  private current = NOW.getTime();
+  now(): Date {
+    return new Date(this.current);
+  }
+  set(date: Date): void {
+    this.current = date.getTime();
+  }
+  advance(ms: number): void {
+    this.current += ms;
+  }
+}
+
+const fixedClock = new MutableClock();
 
 async function expectError(promise: Promise<unknown>, code: ErrorCode): Promise<void> {
   const error = await promise.then(
@@ -71,6 +86,7 @@ describe('TokenIssuanceService (PostgreSQL, Redis)', () => {
           signingKeyPem: generateDevelopmentKeyPem(),
           allowDevelopmentKey: false,
           usageFlushIntervalMs: 60_000,
+          usageRetentionDays: 30,
         }),
       ],
     })
@@ -84,13 +100,22 @@ describe('TokenIssuanceService (PostgreSQL, Redis)', () => {
     usage = app.get(UsageRecorder);
     dataSource = app.get(DataSource);
     const bootstrap = await apiKeys.bootstrap('token-org', 'pro');
-    owner = { organizationId: bootstrap.organization.id, permissions: PERMISSIONS, subject: 'test' };
+    owner = {
+      organizationId: bootstrap.organization.id,
+      permissions: PERMISSIONS,
+      type: 'system',
+      subject: 'system:test',
+      ip: null,
+      requestId: null,
+    };
   });
 
   afterAll(async () => {
     await app?.close();
     await database?.drop();
   });
+
+  beforeEach(() => fixedClock.set(NOW));
 
   function newKey(expiresAt?: Date): Promise<CreatedApiKeyView> {
     return apiKeys.create(owner, {
@@ -103,6 +128,16 @@ describe('TokenIssuanceService (PostgreSQL, Redis)', () => {
 
   function authenticate(key: CreatedApiKeyView, clientId = key.client_id) {
     return tokens.authenticate({ apiKey: key.api_key, clientId, ip: IP });
+  }
+
+  async function claimsOf(token: string) {
+    const jwks = createLocalJWKSet(app.get(PublishedKeys).jwks as JSONWebKeySet);
+    const { payload } = await jwtVerify(token, jwks, {
+      issuer: ISSUER,
+      audience: AUDIENCE,
+      currentDate: fixedClock.now(),
+    });
+    return payload;
   }
 
   it('issues a token that verifies against the published JWKS', async () => {
@@ -138,6 +173,7 @@ describe('TokenIssuanceService (PostgreSQL, Redis)', () => {
       api_key_id: key.id,
       client_id: key.client_id,
       permissions: ['read:findings', 'write:findings'],
+      key_version: 1,
     });
   });
 
@@ -267,5 +303,241 @@ describe('TokenIssuanceService (PostgreSQL, Redis)', () => {
     await apiKeys.delete(owner, key.id);
 
     await expectError(authenticate(key), 'api_key_not_found');
+  });
+
+  describe('rotation', () => {
+    let registry: RevocationRegistry;
+
+    beforeAll(() => {
+      registry = app.get(RevocationRegistry);
+    });
+
+    /** The key's secret before the rotation, and the rotated view holding the new one. */
+    async function rotatedKey(
+      graceSeconds: number,
+      expiresAt?: Date,
+    ): Promise<{ old: CreatedApiKeyView; rotated: CreatedApiKeyView }> {
+      const old = await newKey(expiresAt);
+      const rotated = await apiKeys.rotate(owner, old.id, { grace_period_seconds: graceSeconds });
+      return { old, rotated };
+    }
+
+    it('accepts both secrets for the same key during the grace period', async () => {
+      const { old, rotated } = await rotatedKey(3_600);
+      expect(rotated.api_key).not.toBe(old.api_key);
+      expect(rotated).toMatchObject({ id: old.id, key_version: 2, state: 'rotating' });
+
+      const fromNew = await authenticate(rotated);
+      const fromOld = await authenticate(old);
+
+      expect(fromNew.api_key_id).toBe(old.id);
+      expect(fromOld.api_key_id).toBe(old.id);
+      expect(await claimsOf(fromNew.access_token)).toMatchObject({ api_key_id: old.id, key_version: 2 });
+      expect(await claimsOf(fromOld.access_token)).toMatchObject({ api_key_id: old.id, key_version: 1 });
+    });
+
+    it('caps tokens from the previous secret at its retirement, even one cached before the rotation', async () => {
+      const old = await newKey();
+      await authenticate(old); // cached as the current secret, version 1, before the rotation
+      const rotated = await apiKeys.rotate(owner, old.id, { grace_period_seconds: 600 });
+      const retiresAt = new Date(rotated.rotation?.previous_retires_at ?? '');
+      expect(retiresAt).toEqual(new Date(NOW.getTime() + 600_000));
+
+      const fromOld = await authenticate(old);
+
+      expect(fromOld.expires_in).toBe(600);
+      const claims = await claimsOf(fromOld.access_token);
+      expect(claims.key_version).toBe(1);
+      expect((claims.exp as number) * 1000).toBeLessThanOrEqual(retiresAt.getTime());
+      expect((await authenticate(rotated)).expires_in).toBe(ACCESS_TOKEN_TTL_SECONDS);
+    });
+
+    it('refuses the previous secret and tokens of its version once the grace period ends, without a finish', async () => {
+      const { old: cached, rotated: cachedRotated } = await rotatedKey(600);
+      const { old: uncached } = await rotatedKey(600);
+      const token = await authenticate(cached); // the cached path
+      expect(registry.isRevoked(cached.id, 1)).toBe(false);
+
+      fixedClock.advance(600_000 - 1);
+      await expect(authenticate(cached)).resolves.toMatchObject({ api_key_id: cached.id });
+      expect(registry.isRevoked(cached.id, 1)).toBe(false);
+
+      fixedClock.advance(1); // exactly previous_retires_at
+      await expectError(authenticate(cached), 'api_key_revoked');
+      await expectError(authenticate(uncached), 'api_key_revoked'); // read from PostgreSQL
+      expect(registry.isRevoked(cached.id, 1)).toBe(true);
+      expect(registry.isRevoked(cached.id, 2)).toBe(false);
+      // Its tokens were capped at the retirement, so they have expired by now as well.
+      await expect(claimsOf(token.access_token)).rejects.toMatchObject({ code: 'ERR_JWT_EXPIRED' });
+      await expect(authenticate(cachedRotated)).resolves.toMatchObject({ api_key_id: cached.id });
+
+      // Nobody called finish: the view no longer says rotating all the same.
+      const [row] = await dataSource.query<{ previous_key_hash: Buffer | null }[]>(
+        `SELECT previous_key_hash FROM api_keys WHERE id = $1`,
+        [cached.id],
+      );
+      expect(row.previous_key_hash).toEqual(expect.any(Buffer));
+      expect(await apiKeys.get(owner.organizationId, cached.id)).toMatchObject({
+        state: 'active',
+        rotation: null,
+      });
+    });
+
+    it('refuses the previous secret and its tokens at once after finishRotation', async () => {
+      const { old, rotated } = await rotatedKey(86_400);
+      const before = await authenticate(old);
+      expect(await claimsOf(before.access_token)).toMatchObject({ key_version: 1 });
+
+      const finished = await apiKeys.finishRotation(owner, old.id);
+
+      expect(finished).toMatchObject({ state: 'active', key_version: 2, rotation: null });
+      expect(registry.isRevoked(old.id, 1)).toBe(true);
+      expect(registry.isRevoked(old.id, 2)).toBe(false);
+      expect(registry.isRevoked(old.id)).toBe(false);
+      // The previous hash is kept, so the old secret is told it was replaced (401), not that it is unknown.
+      await expectError(authenticate(old), 'api_key_revoked');
+      await expect(authenticate(rotated)).resolves.toMatchObject({ api_key_id: old.id });
+    });
+
+    it('retires the previous secret at once with a grace period of 0', async () => {
+      const old = await newKey();
+      const token = await authenticate(old);
+
+      const rotated = await apiKeys.rotate(owner, old.id, { grace_period_seconds: 0 });
+
+      expect(rotated).toMatchObject({ key_version: 2, state: 'active', rotation: null });
+      expect(registry.isRevoked(old.id, 1)).toBe(true);
+      expect(await claimsOf(token.access_token)).toMatchObject({ key_version: 1 });
+      await expectError(authenticate(old), 'api_key_revoked');
+      expect(await claimsOf((await authenticate(rotated)).access_token)).toMatchObject({ key_version: 2 });
+    });
+    // secret as the previous one, so a secret that was already refused with key_expired authenticates again for
+    // the whole grace period (up to 7 days). Fix: refuse to rotate an expired key (conflict), or store no
+    // previous secret (grace 0) when the key had expired.
+    it('does not bring an expired secret back to life by rotating its key', async () => {
+      const old = await newKey(new Date(NOW.getTime() + 60_000));
+      fixedClock.advance(120_000);
+      await expectError(authenticate(old), 'key_expired');
+
+      await apiKeys.rotate(owner, old.id, { grace_period_seconds: 3_600 }).catch(() => undefined);
+
+      await expect(authenticate(old)).rejects.toBeInstanceOf(GatehouseError);
+    });
+
+    it('evicts both cached secrets when a rotating key is revoked', async () => {
+      const { old, rotated } = await rotatedKey(3_600);
+      await authenticate(old);
+      await authenticate(rotated);
+
+      await apiKeys.revoke(owner, old.id);
+
+      await expectError(authenticate(old), 'api_key_revoked');
+      await expectError(authenticate(rotated), 'api_key_revoked');
+    });
+  });
+
+  describe('usage log', () => {
+    let usageLog: UsageLog;
+
+    beforeAll(() => {
+      usageLog = app.get(UsageLog);
+    });
+
+    interface UsageRow {
+      api_key_id: string;
+      organization_id: string;
+      occurred_at: Date;
+      outcome: string;
+      ip: string | null;
+      user_agent: string | null;
+      request_id: string | null;
+    }
+
+    async function usageRows(apiKeyId: string): Promise<UsageRow[]> {
+      return dataSource.query<UsageRow[]>(
+        `SELECT api_key_id, organization_id, occurred_at, outcome, ip, user_agent, request_id
+           FROM api_key_usage WHERE api_key_id = $1 ORDER BY id`,
+        [apiKeyId],
+      );
+    }
+
+    it('stores every attempt with a known key, successful or refused, with its outcome', async () => {
+      const key = await newKey(new Date(NOW.getTime() + 60_000));
+      const attempt = (clientId: string, requestId: string) =>
+        tokens.authenticate({
+          apiKey: key.api_key,
+          clientId,
+          ip: IP,
+          userAgent: 'scanner/2.0',
+          requestId,
+        });
+      await attempt(key.client_id, 'req-ok');
+      fixedClock.advance(1_000);
+      await expectError(attempt('someone-else', 'req-mismatch'), 'client_id_mismatch');
+      fixedClock.advance(60_000);
+      await expectError(attempt(key.client_id, 'req-expired'), 'key_expired');
+      // Attempts without a known key have no row to belong to.
+      await expectError(
+        tokens.authenticate({ apiKey: 'gth_live_garbage', clientId: key.client_id, ip: IP }),
+        'invalid_api_key',
+      );
+
+      await usageLog.flush();
+
+      expect(usageLog.pendingCount).toBe(0);
+      const base = {
+        api_key_id: key.id,
+        organization_id: owner.organizationId,
+        ip: IP,
+        user_agent: 'scanner/2.0',
+      };
+      expect(await usageRows(key.id)).toEqual([
+        { ...base, occurred_at: NOW, outcome: 'success', request_id: 'req-ok' },
+        {
+          ...base,
+          occurred_at: new Date(NOW.getTime() + 1_000),
+          outcome: 'client_id_mismatch',
+          request_id: 'req-mismatch',
+        },
+        {
+          ...base,
+          occurred_at: new Date(NOW.getTime() + 61_000),
+          outcome: 'key_expired',
+          request_id: 'req-expired',
+        },
+      ]);
+
+      const usage = await apiKeys.listUsage(owner.organizationId, key.id, {});
+      expect(usage.data.map((row) => row.outcome)).toEqual(['key_expired', 'client_id_mismatch', 'success']);
+      const refusals = await apiKeys.listUsage(owner.organizationId, key.id, {
+        outcome: 'client_id_mismatch',
+      });
+      expect(refusals.data).toEqual([
+        {
+          occurred_at: new Date(NOW.getTime() + 1_000).toISOString(),
+          outcome: 'client_id_mismatch',
+          ip: IP,
+          user_agent: 'scanner/2.0',
+          request_id: 'req-mismatch',
+        },
+      ]);
+    });
+
+    it('stores both secrets of a rotation under the one key, and the refusal of a retired one', async () => {
+      const old = await newKey();
+      const rotated = await apiKeys.rotate(owner, old.id, { grace_period_seconds: 60 });
+      await authenticate(old);
+      await authenticate(rotated);
+      fixedClock.advance(60_000);
+      await expectError(authenticate(old), 'api_key_revoked');
+
+      await usageLog.flush();
+
+      expect((await usageRows(old.id)).map((row) => row.outcome)).toEqual([
+        'success',
+        'success',
+        'api_key_revoked',
+      ]);
+    });
   });
 });

@@ -6,12 +6,14 @@ import {
   type OnModuleInit,
 } from '@nestjs/common';
 import { DataSource } from 'typeorm';
+import { CLOCK, type Clock } from '@gatehouse/contracts';
 import { TokenSigner, type SigningKey } from '@gatehouse/crypto';
 import { KEY_CACHE_TTL_MS, RevocationRegistry } from '@gatehouse/revocation';
 import { ApiKeyCache } from './api-key-cache';
 import { ACTIVE_SIGNING_KEY, PublishedKeys, signingKeyProviders } from './signing-key.provider';
 import { TokenIssuanceService } from './token-issuance.service';
 import { TOKEN_ISSUANCE_OPTIONS, type TokenIssuanceOptions } from './token-issuance-options';
+import { UsageLog } from './usage-log';
 import { UsageRecorder } from './usage-recorder';
 
 @Injectable()
@@ -19,17 +21,19 @@ class TokenIssuanceLifecycle implements OnModuleInit, OnApplicationShutdown {
   constructor(
     private readonly cache: ApiKeyCache,
     private readonly usage: UsageRecorder,
+    private readonly usageLog: UsageLog,
     private readonly revocations: RevocationRegistry,
   ) {}
 
   onModuleInit(): void {
     this.revocations.onRevoked((apiKeyId) => this.cache.evict(apiKeyId));
     this.usage.start();
+    this.usageLog.start();
   }
 
   /** Batched last-used writes are flushed before the process exits. */
   async onApplicationShutdown(): Promise<void> {
-    await this.usage.stop();
+    await Promise.all([this.usage.stop(), this.usageLog.stop()]);
   }
 }
 
@@ -52,6 +56,16 @@ export class TokenIssuanceModule {
           provide: UsageRecorder,
           inject: [DataSource],
           useFactory: (dataSource: DataSource) => new UsageRecorder(dataSource, options.usageFlushIntervalMs),
+        },
+        {
+          provide: UsageLog,
+          inject: [DataSource, CLOCK],
+          useFactory: (dataSource: DataSource, clock: Clock) =>
+            new UsageLog(dataSource, clock, {
+              flushIntervalMs: options.usageFlushIntervalMs,
+              retentionDays: options.usageRetentionDays,
+              maxPending: 10_000,
+            }),
         },
         TokenIssuanceService,
         TokenIssuanceLifecycle,

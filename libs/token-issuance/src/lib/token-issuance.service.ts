@@ -13,17 +13,21 @@ import { ApiKeyEntity } from '@gatehouse/persistence';
 import { RevocationRegistry } from '@gatehouse/revocation';
 import { ApiKeyCache, type CachedApiKey } from './api-key-cache';
 import type { AccessTokenResponse } from './dto/authenticate-client.dto';
+import { UsageLog } from './usage-log';
 import { UsageRecorder } from './usage-recorder';
 
 export interface AuthenticateRequest {
   apiKey: string | undefined;
   clientId: string;
   ip: string;
+  userAgent?: string;
+  requestId?: string;
 }
 
 /**
  * Exchanges a long-lived API key for a short-lived access token. The hot path is one hash, one cache hit or
- * indexed read by hash, one RSA signature; nothing is written synchronously.
+ * indexed read by hash, one RSA signature; nothing is written synchronously (last use and the usage log are
+ * batched).
  */
 @Injectable()
 export class TokenIssuanceService {
@@ -32,6 +36,7 @@ export class TokenIssuanceService {
     private readonly cache: ApiKeyCache,
     private readonly signer: TokenSigner,
     private readonly usage: UsageRecorder,
+    private readonly usageLog: UsageLog,
     private readonly revocations: RevocationRegistry,
     @Inject(CLOCK) private readonly clock: Clock,
   ) {}
@@ -47,11 +52,40 @@ export class TokenIssuanceService {
     if (!key || !constantTimeEqual(key.keyHash, hash)) {
       throw new GatehouseError('api_key_not_found', 'API key not found');
     }
+    const now = this.clock.now();
+    const attempt = (outcome: string) =>
+      this.usageLog.append({
+        apiKeyId: key.id,
+        organizationId: key.organizationId,
+        at: now,
+        outcome,
+        ip,
+        userAgent: request.userAgent ?? null,
+        requestId: request.requestId ?? null,
+      });
+    try {
+      const response = await this.issue(key, clientId, now);
+      this.usage.record(key.id, now, ip);
+      attempt('success');
+      return response;
+    } catch (error) {
+      if (error instanceof GatehouseError) attempt(error.code);
+      throw error;
+    }
+  }
+
+  private async issue(key: CachedApiKey, clientId: string, now: Date): Promise<AccessTokenResponse> {
     if (key.revokedAt || this.revocations.isRevoked(key.id)) {
       throw new GatehouseError('api_key_revoked', 'API key has been revoked');
     }
-    const now = this.clock.now();
     const issuedAt = Math.floor(now.getTime() / 1000);
+    // Whole-second token times again: a secret retiring within this second could only yield an expired token.
+    const retired =
+      (key.secretRetiresAt !== null && key.secretRetiresAt.getTime() < (issuedAt + 1) * 1000) ||
+      this.revocations.isRevoked(key.id, key.keyVersion);
+    if (retired) {
+      throw new GatehouseError('api_key_revoked', 'This secret was replaced by a rotation; use the new one');
+    }
     // Token times have whole-second precision: a key with less than a second left could only yield a token
     // that is already expired, so it counts as expired.
     if (key.expiresAt && key.expiresAt.getTime() < (issuedAt + 1) * 1000) {
@@ -63,22 +97,23 @@ export class TokenIssuanceService {
         'client_id does not match the one registered for this key',
       );
     }
-
-    const keyExpiry = key.expiresAt ? Math.floor(key.expiresAt.getTime() / 1000) : Number.POSITIVE_INFINITY;
-    // A token never outlives the key it was issued from.
-    const expiresAt = Math.min(issuedAt + ACCESS_TOKEN_TTL_SECONDS, keyExpiry);
+    // A token never outlives the key, nor the rotated-out secret, it was issued from.
+    const limits = [issuedAt + ACCESS_TOKEN_TTL_SECONDS];
+    if (key.expiresAt) limits.push(Math.floor(key.expiresAt.getTime() / 1000));
+    if (key.secretRetiresAt) limits.push(Math.floor(key.secretRetiresAt.getTime() / 1000));
+    const expiresAt = Math.min(...limits);
     const signed = await this.signer.sign(
       {
         org: key.organizationId,
         api_key_id: key.id,
         client_id: key.clientId,
         permissions: key.permissions,
+        key_version: key.keyVersion,
       },
       key.clientId,
       issuedAt,
       expiresAt,
     );
-    this.usage.record(key.id, now, ip);
     return {
       access_token: signed.token,
       token_type: TOKEN_TYPE,
@@ -91,25 +126,23 @@ export class TokenIssuanceService {
   private async findByHash(hash: Buffer): Promise<CachedApiKey | undefined> {
     const cached = this.cache.get(hash);
     if (cached) return cached;
-    const row = await this.apiKeys.findOne({
-      select: {
-        id: true,
-        organizationId: true,
-        clientId: true,
-        permissions: true,
-        keyHash: true,
-        expiresAt: true,
-        revokedAt: true,
-      },
-      where: { keyHash: hash },
-    });
-    if (!row?.keyHash) return undefined;
+    // Two partial unique indexes: the current secret, and the previous one during a rotation.
+    const row = await this.apiKeys
+      .createQueryBuilder('k')
+      .where('k.key_hash = :hash OR k.previous_key_hash = :hash', { hash })
+      .getOne();
+    if (!row) return undefined;
+    const matchesCurrent = row.keyHash !== null && row.keyHash.equals(hash);
+    const matchesPrevious = row.previousKeyHash !== null && row.previousKeyHash.equals(hash);
+    if (!matchesCurrent && !matchesPrevious) return undefined;
     const key: CachedApiKey = {
       id: row.id,
       organizationId: row.organizationId,
       clientId: row.clientId,
       permissions: row.permissions,
-      keyHash: row.keyHash,
+      keyHash: matchesCurrent ? (row.keyHash as Buffer) : (row.previousKeyHash as Buffer),
+      keyVersion: matchesCurrent ? row.keyVersion : row.keyVersion - 1,
+      secretRetiresAt: matchesCurrent ? null : row.previousRetiresAt,
       expiresAt: row.expiresAt,
       revokedAt: row.revokedAt,
     };

@@ -1,3 +1,4 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import {
   ArrayMaxSize,
   ArrayMinSize,
@@ -16,16 +17,39 @@ import { API_KEY_ENVIRONMENTS, type ApiKeyEnvironment } from '@gatehouse/crypto'
 export const API_KEY_NAME_MAX = 100;
 
 export class CreateApiKeyDto {
+  @ApiProperty({
+    description: 'A label for people; need not be unique',
+    minLength: 1,
+    maxLength: API_KEY_NAME_MAX,
+    example: 'CI pipeline (main)',
+  })
   @IsString()
   @Length(1, API_KEY_NAME_MAX)
   name!: string;
 
+  @ApiProperty({
+    description:
+      "Identifies the calling client; unique among the organization's keys, and sent to authenticate",
+    minLength: 3,
+    maxLength: 50,
+    pattern: '^[A-Za-z0-9._-]{3,50}$',
+    example: 'ci-pipeline',
+  })
   @IsString()
   @Matches(/^[A-Za-z0-9._-]{3,50}$/, {
     message: 'client_id must be 3–50 characters of letters, digits, ".", "-" and "_"',
   })
   client_id!: string;
 
+  @ApiProperty({
+    description: 'What tokens issued from the key may do; at most the permissions of the caller',
+    enum: PERMISSIONS,
+    isArray: true,
+    minItems: 1,
+    maxItems: PERMISSIONS.length,
+    uniqueItems: true,
+    example: ['write:findings'],
+  })
   @IsArray()
   @ArrayMinSize(1)
   @ArrayMaxSize(PERMISSIONS.length)
@@ -33,10 +57,22 @@ export class CreateApiKeyDto {
   @IsIn(PERMISSIONS, { each: true, message: `each permission must be one of ${PERMISSIONS.join(', ')}` })
   permissions!: Permission[];
 
+  @ApiPropertyOptional({
+    description:
+      'When the key stops working: in the future and within the configured maximum lifetime; never when omitted',
+    type: 'string',
+    format: 'date-time',
+    example: '2030-01-31T00:00:00Z',
+  })
   @IsOptional()
   @IsISO8601({ strict: true }, { message: 'expires_at must be an ISO 8601 date-time' })
   expires_at?: string;
 
+  @ApiPropertyOptional({
+    enum: API_KEY_ENVIRONMENTS,
+    default: 'live',
+    description: 'Prefix of the secret: gth_live_ or gth_test_',
+  })
   @IsOptional()
   @IsIn(API_KEY_ENVIRONMENTS)
   environment?: ApiKeyEnvironment;

@@ -54,4 +54,22 @@ export class ApiKeyEntity {
 
   @Column({ name: 'last_used_ip', type: 'varchar', length: 64, nullable: true })
   lastUsedIp!: string | null;
+
+  /** Version of the current secret; every rotation adds one. Tokens carry it as `key_version`. */
+  @Column({ name: 'key_version', type: 'integer', default: 1 })
+  keyVersion!: number;
+
+  /** During a rotation, the SHA-256 of the secret being replaced; NULL otherwise. */
+  @Column({ name: 'previous_key_hash', type: 'bytea', nullable: true })
+  previousKeyHash!: Buffer | null;
+
+  @Column({ name: 'previous_key_last4', type: 'varchar', length: 4, nullable: true })
+  previousKeyLast4!: string | null;
+
+  /** When the previous secret (and tokens issued from it) stops working: the end of the grace period. */
+  @Column({ name: 'previous_retires_at', type: 'timestamptz', nullable: true })
+  previousRetiresAt!: Date | null;
+
+  @Column({ name: 'rotated_at', type: 'timestamptz', nullable: true })
+  rotatedAt!: Date | null;
 }
