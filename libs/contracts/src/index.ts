@@ -4,3 +4,4 @@ export * from './lib/error-codes';
 export * from './lib/gatehouse-error';
 export * from './lib/permissions';
 export * from './lib/revocation-event';
+export * from './lib/page';

@@ -4,10 +4,13 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { Brackets, IsNull, QueryFailedError, type EntityManager, type Repository } from 'typeorm';
 import {
   CLOCK,
+  decodeCursor,
   GatehouseError,
   missingPermissions,
   PERMISSIONS,
+  toPage,
   type Clock,
+  type Page,
   type Permission,
 } from '@gatehouse/contracts';
 import { generateApiKey } from '@gatehouse/crypto';
@@ -37,10 +40,7 @@ export interface ApiKeysOptions {
 
 export const API_KEYS_OPTIONS = Symbol('API_KEYS_OPTIONS');
 
-export interface ApiKeyPage {
-  data: ApiKeyView[];
-  next_cursor: string | null;
-}
+export type ApiKeyPage = Page<ApiKeyView>;
 
 export interface BootstrapResult {
   organization: { id: string; name: string; plan: Plan; created: boolean };
@@ -52,29 +52,6 @@ export interface BootstrapResult {
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const UNIQUE_VIOLATION = '23505';
-interface Cursor {
-  createdAt: string;
-  id: string;
-}
-
-function encodeCursor(key: ApiKeyEntity): string {
-  return Buffer.from(JSON.stringify({ createdAt: key.createdAt.toISOString(), id: key.id })).toString(
-    'base64url',
-  );
-}
-
-function decodeCursor(cursor: string): Cursor {
-  try {
-    const value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as Partial<Cursor>;
-    if (typeof value.createdAt === 'string' && typeof value.id === 'string' && UUID.test(value.id)) {
-      if (!Number.isNaN(Date.parse(value.createdAt))) return { createdAt: value.createdAt, id: value.id };
-    }
-  } catch {
-    // Falls through to the error below: a cursor is opaque to clients, so any damage is the same mistake.
-  }
-  throw new GatehouseError('validation_failed', 'cursor is invalid; pass next_cursor from a previous page');
-}
-
 function isUniqueViolation(error: unknown): boolean {
   return (
     error instanceof QueryFailedError && (error.driverError as { code?: string }).code === UNIQUE_VIOLATION
@@ -160,18 +137,16 @@ export class ApiKeysService {
         break;
     }
     if (query.cursor) {
-      const cursor = decodeCursor(query.cursor);
-      builder.andWhere('(k.created_at, k.id) < (:cursorCreatedAt, :cursorId)', {
-        cursorCreatedAt: cursor.createdAt,
-        cursorId: cursor.id,
-      });
+      const { at, id } = decodeCursor(query.cursor);
+      builder.andWhere('(k.created_at, k.id) < (:at, :id)', { at, id });
     }
     const rows = await builder.getMany();
-    const page = rows.slice(0, limit);
-    return {
-      data: page.map((key) => toApiKeyView(key, now)),
-      next_cursor: rows.length > limit ? encodeCursor(page[page.length - 1]) : null,
-    };
+    return toPage(
+      rows,
+      limit,
+      (key) => toApiKeyView(key, now),
+      (key) => ({ at: key.createdAt, id: key.id }),
+    );
   }
 
   async get(organizationId: string, id: string): Promise<ApiKeyView> {
@@ -336,11 +311,7 @@ export class ApiKeysService {
   }
 
   /** Authentication attempts with this key, newest first. */
-  async listUsage(
-    organizationId: string,
-    id: string,
-    query: ListUsageDto,
-  ): Promise<{ data: UsageView[]; next_cursor: string | null }> {
+  async listUsage(organizationId: string, id: string, query: ListUsageDto): Promise<Page<UsageView>> {
     const key = await this.findVisible(organizationId, id);
     const limit = query.limit ?? 50;
     const builder = this.usage
@@ -351,31 +322,22 @@ export class ApiKeysService {
       .take(limit + 1);
     if (query.outcome) builder.andWhere('u.outcome = :outcome', { outcome: query.outcome });
     if (query.cursor) {
-      const [occurredAt, rowId] = Buffer.from(query.cursor, 'base64url').toString('utf8').split('|');
-      if (!occurredAt || !rowId || !/^\d{1,19}$/.test(rowId) || Number.isNaN(Date.parse(occurredAt))) {
-        throw new GatehouseError(
-          'validation_failed',
-          'cursor is invalid; pass next_cursor from a previous page',
-        );
-      }
-      builder.andWhere('(u.occurred_at, u.id) < (:occurredAt, :rowId)', { occurredAt, rowId });
+      const { at, id: rowId } = decodeCursor(query.cursor, /^\d{1,19}$/);
+      builder.andWhere('(u.occurred_at, u.id) < (:at, :rowId)', { at, rowId });
     }
     const rows = await builder.getMany();
-    const page = rows.slice(0, limit);
-    const last = page[page.length - 1];
-    return {
-      data: page.map((row) => ({
+    return toPage(
+      rows,
+      limit,
+      (row): UsageView => ({
         occurred_at: row.occurredAt.toISOString(),
         outcome: row.outcome,
         ip: row.ip,
         user_agent: row.userAgent,
         request_id: row.requestId,
-      })),
-      next_cursor:
-        rows.length > limit && last
-          ? Buffer.from(`${last.occurredAt.toISOString()}|${last.id}`).toString('base64url')
-          : null,
-    };
+      }),
+      (row) => ({ at: row.occurredAt, id: row.id }),
+    );
   }
 
   /**

@@ -3,7 +3,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import type { EntityManager, Repository, SelectQueryBuilder } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
-import { CLOCK, GatehouseError, type Clock } from '@gatehouse/contracts';
+import { CLOCK, decodeCursor, toPage, type Clock, type Page } from '@gatehouse/contracts';
 import { AuditEventEntity } from '@gatehouse/persistence';
 import type { Actor } from './actor';
 import { AUDIT_EXPORT_MAX, type ListAuditEventsDto } from './dto/list-audit-events.dto';
@@ -47,7 +47,6 @@ function toView(event: AuditEventEntity): AuditEventView {
 }
 
 const EXPORT_PAGE_SIZE = 200;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** The audit trail: one row per mutation, written in the mutation's own transaction. */
 @Injectable()
@@ -81,23 +80,12 @@ export class AuditService {
     await manager.insert(AuditEventEntity, event as QueryDeepPartialEntity<AuditEventEntity>);
   }
 
-  async list(
-    organizationId: string,
-    query: ListAuditEventsDto,
-  ): Promise<{ data: AuditEventView[]; next_cursor: string | null }> {
+  async list(organizationId: string, query: ListAuditEventsDto): Promise<Page<AuditEventView>> {
     const limit = query.limit ?? 50;
     const rows = await this.filtered(organizationId, query)
       .take(limit + 1)
       .getMany();
-    const page = rows.slice(0, limit);
-    const last = page[page.length - 1];
-    return {
-      data: page.map(toView),
-      next_cursor:
-        rows.length > limit && last
-          ? Buffer.from(`${last.occurredAt.toISOString()}|${last.id}`).toString('base64url')
-          : null,
-    };
+    return toPage(rows, limit, toView, (row) => ({ at: row.occurredAt, id: row.id }));
   }
 
   /**
@@ -112,7 +100,7 @@ export class AuditService {
   private async *lines(
     organizationId: string,
     query: ListAuditEventsDto,
-    first: { data: AuditEventView[]; next_cursor: string | null },
+    first: Page<AuditEventView>,
   ): AsyncGenerator<string> {
     let page = first;
     let sent = 0;
@@ -137,14 +125,8 @@ export class AuditService {
     if (query.since) builder.andWhere('e.occurred_at >= :since', { since: query.since });
     if (query.until) builder.andWhere('e.occurred_at < :until', { until: query.until });
     if (query.cursor) {
-      const [occurredAt, id] = Buffer.from(query.cursor, 'base64url').toString('utf8').split('|');
-      if (!occurredAt || !id || !UUID.test(id) || Number.isNaN(Date.parse(occurredAt))) {
-        throw new GatehouseError(
-          'validation_failed',
-          'cursor is invalid; pass next_cursor from a previous page',
-        );
-      }
-      builder.andWhere('(e.occurred_at, e.id) < (:occurredAt, :id)', { occurredAt, id });
+      const { at, id } = decodeCursor(query.cursor);
+      builder.andWhere('(e.occurred_at, e.id) < (:at, :id)', { at, id });
     }
     return builder;
   }

@@ -3,7 +3,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import type { Repository } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
-import { CLOCK, GatehouseError, type Clock, type KeyPrincipal } from '@gatehouse/contracts';
+import { CLOCK, decodeCursor, toPage, type Clock, type KeyPrincipal, type Page } from '@gatehouse/contracts';
 import { FindingEntity, type FindingLocation, type Severity } from '@gatehouse/persistence';
 import type { IngestFindingsDto } from './dto/ingest-findings.dto';
 import type { ListFindingsDto } from './dto/list-findings.dto';
@@ -26,8 +26,6 @@ export interface IngestResult {
   accepted: number;
   findings: FindingView[];
 }
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 function toView(finding: FindingEntity): FindingView {
   return {
@@ -81,10 +79,7 @@ export class FindingsService {
     return { accepted: entities.length, findings: entities.map(toView) };
   }
 
-  async list(
-    principal: KeyPrincipal,
-    query: ListFindingsDto,
-  ): Promise<{ data: FindingView[]; next_cursor: string | null }> {
+  async list(principal: KeyPrincipal, query: ListFindingsDto): Promise<Page<FindingView>> {
     const limit = query.limit ?? 50;
     const builder = this.findings
       .createQueryBuilder('f')
@@ -94,24 +89,10 @@ export class FindingsService {
       .take(limit + 1);
     if (query.severity) builder.andWhere('f.severity = :severity', { severity: query.severity });
     if (query.cursor) {
-      const [createdAt, id] = Buffer.from(query.cursor, 'base64url').toString('utf8').split('|');
-      if (!createdAt || !id || !UUID.test(id) || Number.isNaN(Date.parse(createdAt))) {
-        throw new GatehouseError(
-          'validation_failed',
-          'cursor is invalid; pass next_cursor from a previous page',
-        );
-      }
-      builder.andWhere('(f.created_at, f.id) < (:createdAt, :id)', { createdAt, id });
+      const { at, id } = decodeCursor(query.cursor);
+      builder.andWhere('(f.created_at, f.id) < (:at, :id)', { at, id });
     }
     const rows = await builder.getMany();
-    const page = rows.slice(0, limit);
-    const last = page[page.length - 1];
-    return {
-      data: page.map(toView),
-      next_cursor:
-        rows.length > limit && last
-          ? Buffer.from(`${last.createdAt.toISOString()}|${last.id}`).toString('base64url')
-          : null,
-    };
+    return toPage(rows, limit, toView, (row) => ({ at: row.createdAt, id: row.id }));
   }
 }
