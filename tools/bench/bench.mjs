@@ -220,15 +220,36 @@ function processCpuTable() {
   return table;
 }
 
+/**
+ * Busy and total CPU time of the machine in seconds. /proc/stat is read directly where it exists because
+ * os.cpus() leaves out softirq and steal time, and loopback networking spends a lot of the former.
+ */
 function machineCpuTimes() {
-  let busy = 0;
-  let total = 0;
-  for (const cpu of os.cpus()) {
-    const { user, nice, sys, idle, irq } = cpu.times;
-    busy += user + nice + sys + irq;
-    total += user + nice + sys + idle + irq;
+  try {
+    const fields = readFileSync('/proc/stat', 'utf8')
+      .split('\n', 1)[0]
+      .trim()
+      .split(/\s+/)
+      .slice(1)
+      .map(Number);
+    const [user, nice, system, idle, iowait, irq, softirq, steal] = fields;
+    const busy = user + nice + system + irq + softirq + steal;
+    return {
+      busy: busy / 100,
+      total: (busy + idle + iowait) / 100,
+      softirq: softirq / 100,
+      steal: steal / 100,
+    };
+  } catch {
+    let busy = 0;
+    let total = 0;
+    for (const cpu of os.cpus()) {
+      const { user, nice, sys, idle, irq } = cpu.times;
+      busy += user + nice + sys + irq;
+      total += user + nice + sys + idle + irq;
+    }
+    return { busy: busy / 1000, total: total / 1000, softirq: null, steal: null };
   }
-  return { busy: busy / 1000, total: total / 1000 };
 }
 
 function cpuSnapshot() {
@@ -247,7 +268,8 @@ async function machineBusyPercent(ms) {
 /**
  * Where the CPU went between two snapshots, in % of one core (200% = both of 2 cores): this process (the
  * load generator), each app, PostgreSQL and Redis (all their processes, which may include other users'
- * work) and everything else on the machine (busy time of the machine minus the named groups).
+ * work), the kernel's softirq time (loopback networking) plus hypervisor steal, and everything else on the
+ * machine (its busy time minus all of the above).
  */
 function cpuBetween(before, after) {
   const wall = Number(after.at - before.at) / 1e9;
@@ -270,11 +292,17 @@ function cpuBetween(before, after) {
   }
   const result = Object.fromEntries(Object.entries(seconds).map(([group, used]) => [group, percent(used)]));
   const machineTotal = after.machine.total - before.machine.total;
-  const machineBusy = after.machine.busy - before.machine.busy;
-  const busy = machineTotal > 0 ? (machineBusy / machineTotal) * os.cpus().length * 100 : null;
-  const named = Object.values(result).reduce((sum, value) => sum + value, 0);
-  result['everything else'] = busy === null ? null : Math.max(0, Math.round((busy - named) * 10) / 10);
-  result['machine busy'] = busy === null ? null : Math.round(busy * 10) / 10;
+  const cores = (seconds) => (machineTotal > 0 ? (seconds / machineTotal) * os.cpus().length * 100 : null);
+  const round = (value) => (value === null ? null : Math.round(value * 10) / 10);
+  const busy = cores(after.machine.busy - before.machine.busy);
+  const kernel =
+    after.machine.softirq === null
+      ? 0
+      : cores(after.machine.softirq - before.machine.softirq + after.machine.steal - before.machine.steal);
+  if (after.machine.softirq !== null) result['softirq+steal'] = round(kernel);
+  const named = Object.values(seconds).reduce((sum, used) => sum + percent(used), 0);
+  result['everything else'] = busy === null ? null : Math.max(0, round(busy - named - kernel));
+  result['machine busy'] = round(busy);
   return result;
 }
 
@@ -574,7 +602,8 @@ function printReport(output) {
   if (cpuNames.length > 0) {
     report(
       `CPU during the measured window, % of one core (${machine.cpus} cores = ${machine.cpus * 100}%; ` +
-        'postgres and redis count all their processes, "everything else" is the rest of the machine):',
+        'postgres and redis count all their processes, softirq+steal is kernel network time and hypervisor ' +
+        'steal, "everything else" is the rest of the machine):',
     );
     report(
       table(

@@ -1,25 +1,40 @@
 import 'reflect-metadata';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { NestFactory } from '@nestjs/core';
-import { ApiKeysService } from '@gatehouse/api-keys';
-import { loadConfig } from '@gatehouse/config';
+import { ApiKeysService, type BootstrapResult } from '@gatehouse/api-keys';
+import { isStandaloneEnvironment, loadConfig } from '@gatehouse/config';
 import { isGatehouseError } from '@gatehouse/contracts';
 import {
   createDatabaseIfMissing,
+  embeddedLayout,
+  EmbeddedDatabaseInUseError,
+  openEmbeddedDatabase,
   PLANS,
+  resolveDataDir,
   revertLastMigration,
   runMigrations,
+  type DatabaseOptions,
   type Plan,
 } from '@gatehouse/persistence';
 import { CliConfig } from './app/cli.config';
 import { CliModule } from './app/cli.module';
+import { requestSuite, SUITE_ROUTES, SuiteNotRunningError } from './app/standalone-client';
 import { StderrLogger } from './app/stderr.logger';
 
 const USAGE = `Usage:
   gatehouse-cli migrate                                   apply pending migrations
   gatehouse-cli revert                                    undo the last migration
   gatehouse-cli bootstrap --org <name> [--plan <plan>]    create an organization and print its owner key once
-                                                          plan: ${PLANS.join(' | ')} (default enterprise)`;
+                                                          plan: ${PLANS.join(' | ')} (default enterprise)
+
+With DATABASE_URL (or REDIS_URL) set, the commands work on that PostgreSQL server. With neither set they work in
+standalone mode, on the embedded database in GATEHOUSE_DATA_DIR (default .data/ at the repository root): bootstrap
+through the running standalone suite (npm start), migrate through it or on the files when it is stopped, revert
+only while it is stopped.`;
+
+/** This bundle is dist/tools/gatehouse-cli/main.js. */
+const WORKSPACE_ROOT = resolve(__dirname, '../../..');
 
 const ORG_NAME = /^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$/;
 
@@ -29,7 +44,7 @@ function log(message: string): void {
   process.stderr.write(`${message}\n`);
 }
 
-async function bootstrap(config: CliConfig, args: string[]): Promise<void> {
+function parseBootstrapArgs(args: string[]): { org: string; plan: Plan } {
   const { values } = parseArgs({
     args,
     options: { org: { type: 'string' }, plan: { type: 'string', default: 'enterprise' } },
@@ -42,21 +57,92 @@ async function bootstrap(config: CliConfig, args: string[]): Promise<void> {
     );
   }
   if (!PLANS.includes(values.plan as Plan)) throw new UsageError(`--plan must be one of ${PLANS.join(', ')}`);
+  return { org, plan: values.plan as Plan };
+}
+
+/** The only place the owner secret is ever printed: one JSON object on stdout. */
+function printBootstrapResult(result: BootstrapResult): void {
+  process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+}
+
+async function bootstrap(config: CliConfig, args: string[]): Promise<void> {
+  const { org, plan } = parseBootstrapArgs(args);
   const app = await NestFactory.createApplicationContext(CliModule.register(config), {
     logger: new StderrLogger(),
     abortOnError: false,
   });
   try {
-    const result = await app.get(ApiKeysService).bootstrap(org, values.plan as Plan);
-    // The only place the owner secret is ever printed.
-    process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    printBootstrapResult(await app.get(ApiKeysService).bootstrap(org, plan));
   } finally {
     await app.close();
   }
 }
 
+/** Standalone mode: PGlite has one owner process, so the database files are opened only when no suite runs. */
+async function standalone(command: string | undefined, args: string[]): Promise<void> {
+  const layout = embeddedLayout(resolveDataDir(WORKSPACE_ROOT));
+  const onTheFiles = async (run: (database: DatabaseOptions) => Promise<void>): Promise<void> => {
+    const embedded = await openEmbeddedDatabase(layout.dataDir);
+    try {
+      await run({ embedded, applicationName: 'gatehouse-cli' });
+    } finally {
+      await embedded.close();
+    }
+  };
+  switch (command) {
+    case 'bootstrap': {
+      const { org, plan } = parseBootstrapArgs(args);
+      const result = await requestSuite<BootstrapResult>(
+        layout.controlSocket,
+        'POST',
+        SUITE_ROUTES.bootstrap,
+        {
+          org,
+          plan,
+        },
+      );
+      printBootstrapResult(result);
+      return;
+    }
+    case 'migrate': {
+      let applied: string[];
+      try {
+        ({ applied } = await requestSuite<{ applied: string[] }>(
+          layout.controlSocket,
+          'POST',
+          SUITE_ROUTES.migrate,
+        ));
+      } catch (error) {
+        if (!(error instanceof SuiteNotRunningError)) throw error;
+        applied = [];
+        await onTheFiles(async (database) => {
+          applied = await runMigrations(database);
+        });
+      }
+      log(applied.length ? `applied: ${applied.join(', ')}` : `database in ${layout.dataDir} is up to date`);
+      return;
+    }
+    case 'revert':
+      try {
+        await onTheFiles((database) => revertLastMigration(database));
+      } catch (error) {
+        if (error instanceof EmbeddedDatabaseInUseError) {
+          throw new Error(
+            `stop the standalone suite (process ${error.ownerPid}) before reverting a migration`,
+          );
+        }
+        throw error;
+      }
+      log('reverted the last migration');
+      return;
+    default:
+      throw new UsageError(command ? `unknown command "${command}"` : 'no command given');
+  }
+}
+
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
+  if (isStandaloneEnvironment()) return standalone(command, rest);
   const config = loadConfig(CliConfig);
   const database = { url: config.DATABASE_URL, applicationName: 'gatehouse-cli' };
   switch (command) {

@@ -9,6 +9,7 @@ import type { AuthServiceConfig } from './auth-service.config';
 @Module({})
 export class AuthServiceModule {
   static register(config: AuthServiceConfig): DynamicModule {
+    const signingKey = config.signingKey();
     return {
       module: AuthServiceModule,
       imports: [
@@ -28,8 +29,11 @@ export class AuthServiceModule {
         TokenIssuanceModule.forRoot({
           issuer: config.JWT_ISSUER,
           audience: config.JWT_AUDIENCE,
-          signingKeyPem: config.signingKeyPem(),
+          signingKeyPem: signingKey?.pem,
           signingKeyId: config.JWT_SIGNING_KEY_ID,
+          signingKeySource: signingKey?.source,
+          nextSigningKey: config.nextSigningKey(),
+          previousSigningKey: config.previousSigningKey(),
           allowDevelopmentKey: !config.isProduction,
           usageFlushIntervalMs: config.USAGE_FLUSH_INTERVAL_MS,
           usageRetentionDays: config.USAGE_RETENTION_DAYS,

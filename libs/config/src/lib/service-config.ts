@@ -42,20 +42,41 @@ export class HttpServiceConfig {
   }
 }
 
+/** PostgreSQL of a service run on its own (`nx serve <app>`, `node dist/apps/<app>/main.js`) without DATABASE_URL. */
+export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/gatehouse';
+
+/** Redis of a service run on its own without REDIS_URL. */
+export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
+
+type Environment = Record<string, string | undefined>;
+
+/**
+ * Both DATABASE_URL and REDIS_URL are optional. With neither set, `npm start` and the CLI work in standalone mode:
+ * the whole suite in one process on an embedded PostgreSQL (PGlite) and an in-process revocation bus. With either
+ * set, they use the servers: the one given, and the default above for the other. A service started on its own
+ * always uses the servers (the defaults above when unset).
+ */
+export function isStandaloneEnvironment(environment: Environment = process.env): boolean {
+  const isSet = (name: string) => (environment[name] ?? '') !== '';
+  return !isSet('DATABASE_URL') && !isSet('REDIS_URL');
+}
+
 /** Variables of services that read PostgreSQL and listen to the revocation bus on Redis. */
 export class DataServiceConfig extends HttpServiceConfig {
+  /** Optional: see {@link isStandaloneEnvironment}. */
   @Sensitive()
   @Matches(/^postgres(ql)?:\/\//, { message: 'DATABASE_URL must be a postgres:// URL' })
-  DATABASE_URL: string = 'postgres://postgres@127.0.0.1:5432/gatehouse';
+  DATABASE_URL: string = DEFAULT_DATABASE_URL;
 
   @IsInt()
   @Min(1)
   @Max(100)
   DATABASE_POOL_SIZE: number = 10;
 
+  /** Optional: see {@link isStandaloneEnvironment}. */
   @Sensitive()
   @Matches(/^rediss?:\/\//, { message: 'REDIS_URL must be a redis:// or rediss:// URL' })
-  REDIS_URL: string = 'redis://127.0.0.1:6379';
+  REDIS_URL: string = DEFAULT_REDIS_URL;
 
   /** Redis pub/sub channel for revocations; separate deployments sharing one Redis use distinct names. */
   @Matches(/^[A-Za-z0-9:._-]{1,100}$/)

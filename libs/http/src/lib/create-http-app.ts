@@ -6,6 +6,12 @@ import type { HttpServiceConfig } from '@gatehouse/config';
 import { redactConfig } from '@gatehouse/config';
 import { GatehouseError } from '@gatehouse/contracts';
 import { ErrorFilter } from './error.filter';
+import {
+  enableGracefulShutdown,
+  GRACEFUL_SERVER_OPTIONS,
+  type GracefulShutdownOptions,
+} from './graceful-shutdown';
+import { bindMetrics, GatehouseMetrics, instrumentHttp, serveMetrics } from './metrics';
 import { buildOpenApiDocument, serveOpenApiDocument, type OpenApiOptions } from './openapi';
 import { REQUEST_ID_HEADER, resolveRequestId } from './request-id';
 import { createValidationPipe } from './validation';
@@ -17,6 +23,8 @@ export interface HttpAppOptions {
   parseJsonBodies?: boolean;
   /** Generates the service's OpenAPI document from its controllers and serves it at `GET /openapi.json`. */
   openApi?: OpenApiOptions;
+  /** Signals, drain and hook timeouts of the graceful shutdown (defaults: SIGTERM and SIGINT, 10 s, 10 s). */
+  shutdown?: GracefulShutdownOptions;
 }
 
 export async function createHttpApp(
@@ -31,8 +39,7 @@ export async function createHttpApp(
     trustProxy: config.TRUSTED_PROXIES
       ? config.TRUSTED_PROXIES.split(',').map((entry) => entry.trim())
       : false,
-    return503OnClosing: true,
-    forceCloseConnections: 'idle',
+    ...GRACEFUL_SERVER_OPTIONS,
   });
   const app = await NestFactory.create<NestFastifyApplication>(module, adapter, {
     bufferLogs: true,
@@ -43,9 +50,16 @@ export async function createHttpApp(
   app.useLogger(app.get(Logger));
   app.useGlobalFilters(new ErrorFilter());
   app.useGlobalPipes(createValidationPipe());
-  app.enableShutdownHooks(['SIGTERM', 'SIGINT']);
+  // Instead of Nest's enableShutdownHooks: drain first (bounded), then the hooks that flush batched writes, exit 0.
+  enableGracefulShutdown(app, options.shutdown);
 
   const fastify = app.getHttpAdapter().getInstance();
+  // Before any route exists: Nest registers its own when the app initializes, in listen() below.
+  const metrics = metricsOf(app);
+  metrics.collectDefaultMetrics();
+  bindMetrics(app, metrics);
+  instrumentHttp(fastify, metrics);
+  serveMetrics(fastify, metrics);
   // Only JSON is spoken; without this, text/plain bodies would reach validation as strings instead of a 415.
   fastify.removeContentTypeParser('text/plain');
   // Fastify's own JSON parser (with prototype-poisoning protection), but failing with our code: Nest would
@@ -70,6 +84,15 @@ export async function createHttpApp(
   await app.listen({ port: config.PORT, host: config.HOST });
   app.get(Logger).log({ config: redactConfig(config), url: await app.getUrl() }, 'listening');
   return app;
+}
+
+/** HealthModule.forRoot() provides the metrics; an app without it still gets its own registry. */
+function metricsOf(app: NestFastifyApplication): GatehouseMetrics {
+  try {
+    return app.get(GatehouseMetrics, { strict: false });
+  } catch {
+    return new GatehouseMetrics('gatehouse');
+  }
 }
 
 /** Start-up failures (a bad variable, an unreachable dependency) end the process with a readable reason. */

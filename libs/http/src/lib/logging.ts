@@ -2,16 +2,27 @@ import type { IncomingMessage } from 'node:http';
 import { LoggerModule } from 'nestjs-pino';
 import type { DynamicModule } from '@nestjs/common';
 import type { LogLevel } from '@gatehouse/config';
+import { METRICS_PATH, SERVICE_NAME } from './metrics';
 import { resolveRequestId } from './request-id';
 
-const QUIET_PATHS = ['/health/', '/metrics'];
+const QUIET_PATHS = ['/health/', METRICS_PATH];
+
+/**
+ * Probes and scrapes are not logged. The logger runs as Nest middleware, which Fastify mounts with a path: there
+ * `req.url` is the rest of the path after the mount point (`/`), and only `originalUrl` has the whole of it.
+ */
+export function isQuiet(req: IncomingMessage & { originalUrl?: string }): boolean {
+  const url = req.originalUrl ?? req.url ?? '';
+  return QUIET_PATHS.some((path) => url.startsWith(path));
+}
 
 /**
  * JSON logs on stdout, one line per request, carrying the request id. Credentials are cut at the serializer,
- * not by redaction afterwards: the request serializer never reads headers at all.
+ * not by redaction afterwards: the request serializer never reads headers at all. The module (global) also provides
+ * the service's name as `SERVICE_NAME`, which labels its metrics.
  */
 export function createLoggerModule(service: string, level: LogLevel): DynamicModule {
-  return LoggerModule.forRoot({
+  const logger = LoggerModule.forRoot({
     pinoHttp: {
       level,
       base: { service },
@@ -19,7 +30,7 @@ export function createLoggerModule(service: string, level: LogLevel): DynamicMod
       formatters: { level: (label: string) => ({ level: label }) },
       genReqId: (req: IncomingMessage) => resolveRequestId(req),
       autoLogging: {
-        ignore: (req: IncomingMessage) => QUIET_PATHS.some((path) => (req.url ?? '').startsWith(path)),
+        ignore: (req: IncomingMessage) => isQuiet(req),
       },
       serializers: {
         req: (req: { id: string; method: string; url: string; remoteAddress?: string }) => ({
@@ -36,4 +47,9 @@ export function createLoggerModule(service: string, level: LogLevel): DynamicMod
       },
     },
   });
+  return {
+    ...logger,
+    providers: [...(logger.providers ?? []), { provide: SERVICE_NAME, useValue: service }],
+    exports: [...(logger.exports ?? []), SERVICE_NAME],
+  };
 }

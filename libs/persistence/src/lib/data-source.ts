@@ -5,6 +5,7 @@ import { ApiKeyEntity } from './entities/api-key.entity';
 import { AuditEventEntity } from './entities/audit-event.entity';
 import { FindingEntity } from './entities/finding.entity';
 import { OrganizationEntity } from './entities/organization.entity';
+import type { EmbeddedDatabase } from './embedded-database';
 import { CreateInitialSchema1763856000000 } from './migrations/1763856000000-CreateInitialSchema';
 import { AddKeyLifecycle1763942400000 } from './migrations/1763942400000-AddKeyLifecycle';
 
@@ -19,17 +20,29 @@ export const ENTITIES = [
 /** Listed explicitly, in order: bundles carry no migration directory to glob. */
 export const MIGRATIONS = [CreateInitialSchema1763856000000, AddKeyLifecycle1763942400000];
 
-export interface DatabaseOptions {
+/** A PostgreSQL server. */
+export interface ServerDatabaseOptions {
   url: string;
   poolSize?: number;
   applicationName?: string;
 }
 
-/** Schema changes only ever come from migrations, run by `npm run db:migrate`. */
+/** The PostgreSQL embedded in this process (standalone mode): always one shared connection, no pool size. */
+export interface EmbeddedDatabaseOptions {
+  embedded: EmbeddedDatabase;
+  applicationName?: string;
+}
+
+export type DatabaseOptions = ServerDatabaseOptions | EmbeddedDatabaseOptions;
+
+export function isEmbeddedDatabaseOptions(options: DatabaseOptions): options is EmbeddedDatabaseOptions {
+  return 'embedded' in options;
+}
+
+/** Schema changes only ever come from migrations, run by `npm run db:migrate` (or at start in standalone mode). */
 export function createDataSourceOptions(options: DatabaseOptions): DataSourceOptions {
-  return {
+  const common = {
     type: 'postgres',
-    url: options.url,
     entities: ENTITIES,
     migrations: MIGRATIONS,
     migrationsTableName: 'gatehouse_migrations',
@@ -38,14 +51,33 @@ export function createDataSourceOptions(options: DatabaseOptions): DataSourceOpt
     migrationsRun: false,
     // Failed queries surface through the error filter; TypeORM's own log would print their parameters.
     logging: false,
-    poolSize: options.poolSize ?? 10,
     applicationName: options.applicationName ?? 'gatehouse',
+  } as const;
+  if (isEmbeddedDatabaseOptions(options)) {
+    return {
+      ...common,
+      // TypeORM builds its pool with `new driver.Pool()`: here a lease of the process's one PGlite connection.
+      driver: options.embedded.driver,
+      poolSize: 1,
+      // PGlite ships plpgsql only: no uuid-ossp to install. gen_random_uuid() is core PostgreSQL.
+      installExtensions: false,
+      uuidExtension: 'pgcrypto',
+    };
+  }
+  return {
+    ...common,
+    url: options.url,
+    poolSize: options.poolSize ?? 10,
     extra: { connectionTimeoutMillis: 5000 },
   };
 }
 
+function singleConnection(options: DatabaseOptions): DatabaseOptions {
+  return isEmbeddedDatabaseOptions(options) ? options : { ...options, poolSize: 1 };
+}
+
 export async function runMigrations(options: DatabaseOptions): Promise<string[]> {
-  const dataSource = await new DataSource(createDataSourceOptions({ ...options, poolSize: 1 })).initialize();
+  const dataSource = await new DataSource(createDataSourceOptions(singleConnection(options))).initialize();
   try {
     const applied = await dataSource.runMigrations({ transaction: 'each' });
     return applied.map((migration) => migration.name);
@@ -55,7 +87,7 @@ export async function runMigrations(options: DatabaseOptions): Promise<string[]>
 }
 
 export async function revertLastMigration(options: DatabaseOptions): Promise<void> {
-  const dataSource = await new DataSource(createDataSourceOptions({ ...options, poolSize: 1 })).initialize();
+  const dataSource = await new DataSource(createDataSourceOptions(singleConnection(options))).initialize();
   try {
     await dataSource.undoLastMigration({ transaction: 'each' });
   } finally {

@@ -2,7 +2,13 @@ import { Injectable, Module, type DynamicModule, type OnModuleInit } from '@nest
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { ReadinessRegistry } from '@gatehouse/http';
-import { createDataSourceOptions, ENTITIES, type DatabaseOptions } from './data-source';
+import {
+  createDataSourceOptions,
+  ENTITIES,
+  isEmbeddedDatabaseOptions,
+  type DatabaseOptions,
+} from './data-source';
+import { hostedEmbeddedDatabase } from './embedded-database';
 
 @Injectable()
 class DatabaseReadiness implements OnModuleInit {
@@ -18,6 +24,16 @@ class DatabaseReadiness implements OnModuleInit {
   }
 }
 
+/**
+ * The server named by the options, except in a process that hosts the embedded database (the standalone suite):
+ * there every app uses that one, so that the apps' modules are the same in both modes.
+ */
+async function resolveDatabase(options: DatabaseOptions): Promise<DatabaseOptions> {
+  if (isEmbeddedDatabaseOptions(options)) return options;
+  const hosted = hostedEmbeddedDatabase();
+  return hosted ? { embedded: await hosted, applicationName: options.applicationName } : options;
+}
+
 @Module({})
 export class PersistenceModule {
   static forRoot(options: DatabaseOptions): DynamicModule {
@@ -25,7 +41,13 @@ export class PersistenceModule {
       module: PersistenceModule,
       global: true,
       imports: [
-        TypeOrmModule.forRoot({ ...createDataSourceOptions(options), retryAttempts: 3, retryDelay: 1000 }),
+        TypeOrmModule.forRootAsync({
+          useFactory: async () => ({
+            ...createDataSourceOptions(await resolveDatabase(options)),
+            retryAttempts: 3,
+            retryDelay: 1000,
+          }),
+        }),
         TypeOrmModule.forFeature(ENTITIES),
       ],
       providers: [DatabaseReadiness],

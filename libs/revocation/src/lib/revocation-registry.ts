@@ -1,5 +1,6 @@
 import { Logger } from '@nestjs/common';
 import type { Clock, RevocationEvent } from '@gatehouse/contracts';
+import { BIND_METRICS, type GatehouseMetrics, type MetricsAware } from '@gatehouse/http';
 import { RevocationBus } from './revocation-bus';
 
 export interface RevokedKey {
@@ -35,7 +36,7 @@ type RevokedListener = (apiKeyId: string) => void;
  * The local revocation set each node checks on every request, so authorizing a request needs no network call.
  * Fed by the bus for speed and by a periodic reconcile from PostgreSQL for certainty.
  */
-export class RevocationRegistry {
+export class RevocationRegistry implements MetricsAware {
   private readonly logger = new Logger(RevocationRegistry.name);
   private readonly revoked = new Map<string, number>();
   private readonly retired = new Map<string, { currentVersion: number; retiredAt: number }>();
@@ -43,6 +44,7 @@ export class RevocationRegistry {
   private timer: NodeJS.Timeout | undefined;
   private lastReconciledAt: Date | undefined;
   private reconciling: Promise<void> | undefined;
+  private metrics: GatehouseMetrics | undefined;
 
   constructor(
     private readonly source: RevocationSource,
@@ -50,6 +52,14 @@ export class RevocationRegistry {
     private readonly clock: Clock,
     private readonly options: RevocationRegistryOptions,
   ) {}
+
+  [BIND_METRICS](metrics: GatehouseMetrics): void {
+    this.metrics = metrics;
+    metrics.revocations.watchSetSize(() => ({
+      key_revoked: this.revoked.size,
+      secret_retired: this.retired.size,
+    }));
+  }
 
   async start(): Promise<void> {
     await this.bus.subscribe(
@@ -144,6 +154,7 @@ export class RevocationRegistry {
   private remember(apiKeyId: string, revokedAt: Date): void {
     if (this.revoked.has(apiKeyId)) return;
     this.revoked.set(apiKeyId, revokedAt.getTime());
+    this.metrics?.revocations.applied.inc({ type: 'key_revoked' });
     this.notify(apiKeyId);
   }
 
@@ -159,6 +170,7 @@ export class RevocationRegistry {
       return;
     }
     this.retired.set(secret.apiKeyId, { currentVersion: secret.currentVersion, retiredAt });
+    this.metrics?.revocations.applied.inc({ type: 'secret_retired' });
     this.notify(secret.apiKeyId);
   }
 

@@ -9,13 +9,23 @@ import { getRepositoryToken } from '@nestjs/typeorm';
 import { MoreThan, type Repository } from 'typeorm';
 import { ACCESS_TOKEN_TTL_SECONDS, CLOCK, systemClock, type Clock } from '@gatehouse/contracts';
 import { ReadinessRegistry } from '@gatehouse/http';
-import { ApiKeyEntity } from '@gatehouse/persistence';
+import { ApiKeyEntity, hostedEmbeddedDatabase } from '@gatehouse/persistence';
+import { InProcessRevocationBus } from './in-process-revocation-bus';
 import { RedisRevocationBus } from './redis-revocation-bus';
 import { RevocationBus } from './revocation-bus';
 import { RevocationRegistry, type RevocationSource } from './revocation-registry';
 
+/** Redis pub/sub between processes, or an in-process channel between apps that share one process. */
+export type RevocationTransport = 'redis' | 'in-process';
+
 export interface RevocationModuleOptions {
-  redisUrl: string;
+  /**
+   * Unset: in-process when this process hosts the embedded database (the standalone suite, where every app runs
+   * in one process), Redis otherwise.
+   */
+  transport?: RevocationTransport;
+  /** Required with the Redis transport. */
+  redisUrl?: string;
   channel: string;
   reconcileIntervalMs: number;
   clockToleranceSeconds: number;
@@ -48,6 +58,21 @@ export function createPostgresRevocationSource(repository: Repository<ApiKeyEnti
   };
 }
 
+export function resolveRevocationTransport(options: RevocationModuleOptions): RevocationTransport {
+  return options.transport ?? (hostedEmbeddedDatabase() ? 'in-process' : 'redis');
+}
+
+function createRevocationBus(options: RevocationModuleOptions): RevocationBus {
+  const transport = resolveRevocationTransport(options);
+  switch (transport) {
+    case 'in-process':
+      return new InProcessRevocationBus({ channel: options.channel });
+    case 'redis':
+      if (!options.redisUrl) throw new Error('the Redis revocation bus needs redisUrl');
+      return new RedisRevocationBus({ url: options.redisUrl, channel: options.channel });
+  }
+}
+
 @Injectable()
 class RevocationLifecycle implements OnModuleInit, OnApplicationShutdown {
   constructor(
@@ -77,10 +102,7 @@ export class RevocationModule {
       providers: [
         RevocationLifecycle,
         { provide: CLOCK, useValue: systemClock },
-        {
-          provide: RevocationBus,
-          useFactory: () => new RedisRevocationBus({ url: options.redisUrl, channel: options.channel }),
-        },
+        { provide: RevocationBus, useFactory: () => createRevocationBus(options) },
         {
           provide: RevocationRegistry,
           inject: [getRepositoryToken(ApiKeyEntity), RevocationBus, CLOCK],

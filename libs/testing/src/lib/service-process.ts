@@ -12,6 +12,16 @@ export interface ServiceProcess {
   output(): string;
   /** SIGTERM, then waits for the exit code. */
   stop(): Promise<number | null>;
+  /** Sends `signal` (if the process still runs) and resolves once it has exited, with how it ended. */
+  signal(signal: NodeJS.Signals): Promise<ProcessExit>;
+  /** Resolves with the output so far once it matches `pattern`; rejects after `timeoutMs` or if the process exits. */
+  waitForOutput(pattern: RegExp, timeoutMs?: number): Promise<string>;
+}
+
+export interface ProcessExit {
+  /** The exit code, or null when a signal ended the process. */
+  code: number | null;
+  signal: NodeJS.Signals | null;
 }
 
 const LISTENING_TIMEOUT_MS = 20_000;
@@ -35,6 +45,37 @@ export function startService(name: ServiceName, env: Record<string, string>): Pr
   });
   let output = '';
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const ended = new Promise<ProcessExit>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+  const waitForOutput = (pattern: RegExp, timeoutMs = 10_000) =>
+    new Promise<string>((resolve, reject) => {
+      const check = () => {
+        if (!pattern.test(output)) return;
+        cleanup();
+        resolve(output);
+      };
+      const onExit = () => {
+        cleanup();
+        reject(new Error(`${name} exited before its output matched ${pattern}:\n${output}`));
+      };
+      const timer = setTimeout(() => {
+        cleanup();
+        reject(new Error(`${name} output did not match ${pattern} within ${timeoutMs} ms:\n${output}`));
+      }, timeoutMs);
+      const cleanup = () => {
+        clearTimeout(timer);
+        child.stdout?.off('data', check);
+        child.stderr?.off('data', check);
+        child.off('exit', onExit);
+      };
+      // Registered after the output collector below, so `output` already holds the chunk when check() runs.
+      child.stdout?.on('data', check);
+      child.stderr?.on('data', check);
+      child.once('exit', onExit);
+      check();
+      if (child.exitCode !== null || child.signalCode !== null) onExit();
+    });
   return new Promise<ServiceProcess>((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
@@ -54,6 +95,11 @@ export function startService(name: ServiceName, env: Record<string, string>): Pr
             if (child.exitCode === null) child.kill('SIGTERM');
             return exited;
           },
+          signal: async (signal: NodeJS.Signals) => {
+            if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+            return ended;
+          },
+          waitForOutput,
         });
       }
     };

@@ -9,6 +9,11 @@ export interface SuiteOptions {
   env?: Record<string, string>;
   /** Variables for admin-api only (e.g. its OIDC_* settings), on top of `env`. */
   adminEnv?: Record<string, string>;
+  /**
+   * Variables for auth-service only (e.g. its JWT_*SIGNING_KEY* settings), on top of `env`. A JWT_SIGNING_KEY
+   * here replaces the generated one and becomes `signingKeyPem`.
+   */
+  authEnv?: Record<string, string>;
 }
 
 export interface BootstrapOutput {
@@ -29,6 +34,12 @@ export interface RunningSuite {
   /** The PEM auth-service signs with, for tests that forge tokens around it. */
   signingKeyPem: string;
   bootstrap(org: string, plan?: string): Promise<BootstrapOutput>;
+  /**
+   * Stops auth-service and starts a new one on the same port, so the verifiers' JWKS_URL and the gateway keep
+   * pointing at it, as a redeployment with changed variables would. `authEnv` replaces the one given at start;
+   * JWT_SIGNING_KEY defaults to the generated key. Updates `auth` and `signingKeyPem`.
+   */
+  restartAuth(authEnv?: Record<string, string>): Promise<ServiceProcess>;
   stop(): Promise<void>;
 }
 
@@ -53,7 +64,13 @@ export async function startSuite(options: SuiteOptions = {}): Promise<RunningSui
     DATABASE_POOL_SIZE: '4',
     ...options.env,
   };
-  const signingKeyPem = generateDevelopmentKeyPem();
+  const generatedKeyPem = generateDevelopmentKeyPem();
+  const authServiceEnv = (authEnv: Record<string, string> = {}) => ({
+    ...env,
+    JWT_SIGNING_KEY: generatedKeyPem,
+    USAGE_FLUSH_INTERVAL_MS: '200',
+    ...authEnv,
+  });
   const started: ServiceProcess[] = [];
   const track = async (service: Promise<ServiceProcess>) => {
     const running = await service;
@@ -61,13 +78,8 @@ export async function startSuite(options: SuiteOptions = {}): Promise<RunningSui
     return running;
   };
   try {
-    const auth = await track(
-      startService('auth-service', {
-        ...env,
-        JWT_SIGNING_KEY: signingKeyPem,
-        USAGE_FLUSH_INTERVAL_MS: '200',
-      }),
-    );
+    const firstAuthEnv = authServiceEnv(options.authEnv);
+    const auth = await track(startService('auth-service', firstAuthEnv));
     const verifierEnv = { ...env, JWKS_URL: `${auth.url}/api/v1/auth/jwks` };
     const [admin, ...findings] = await Promise.all([
       track(startService('admin-api', { ...verifierEnv, ...options.adminEnv })),
@@ -83,14 +95,25 @@ export async function startSuite(options: SuiteOptions = {}): Promise<RunningSui
         FINDINGS_SERVICE_URL: findings[0].url,
       }),
     );
-    return {
+    const suite: RunningSuite = {
       gateway,
       auth,
       admin,
       findings,
       database,
       env,
-      signingKeyPem,
+      signingKeyPem: firstAuthEnv.JWT_SIGNING_KEY,
+      async restartAuth(authEnv?: Record<string, string>) {
+        const previous = suite.auth;
+        const port = new URL(previous.url).port;
+        await previous.stop();
+        const nextEnv = { ...authServiceEnv(authEnv), PORT: port };
+        const restarted = await startService('auth-service', nextEnv);
+        started[started.indexOf(previous)] = restarted;
+        suite.auth = restarted;
+        suite.signingKeyPem = nextEnv.JWT_SIGNING_KEY;
+        return restarted;
+      },
       async bootstrap(org: string, plan?: string) {
         const result = await runCli(['bootstrap', '--org', org, ...(plan ? ['--plan', plan] : [])], env);
         if (result.code !== 0) throw new Error(`bootstrap failed (${result.code}): ${result.stderr}`);
@@ -101,6 +124,7 @@ export async function startSuite(options: SuiteOptions = {}): Promise<RunningSui
         await database.drop();
       },
     };
+    return suite;
   } catch (error) {
     await Promise.all(started.map((service) => service.stop()));
     await database.drop();

@@ -9,6 +9,7 @@ import {
   type Clock,
 } from '@gatehouse/contracts';
 import { constantTimeEqual, hashApiKey, parseApiKey, TokenSigner } from '@gatehouse/crypto';
+import { BIND_METRICS, type GatehouseMetrics, type MetricsAware } from '@gatehouse/http';
 import { ApiKeyEntity } from '@gatehouse/persistence';
 import { RevocationRegistry } from '@gatehouse/revocation';
 import { ApiKeyCache, type CachedApiKey } from './api-key-cache';
@@ -30,7 +31,9 @@ export interface AuthenticateRequest {
  * batched).
  */
 @Injectable()
-export class TokenIssuanceService {
+export class TokenIssuanceService implements MetricsAware {
+  private metrics: GatehouseMetrics | undefined;
+
   constructor(
     @InjectRepository(ApiKeyEntity) private readonly apiKeys: Repository<ApiKeyEntity>,
     private readonly cache: ApiKeyCache,
@@ -41,7 +44,25 @@ export class TokenIssuanceService {
     @Inject(CLOCK) private readonly clock: Clock,
   ) {}
 
+  [BIND_METRICS](metrics: GatehouseMetrics): void {
+    this.metrics = metrics;
+    void metrics.tokenIssuance; // registered now, so that the counters are exposed before the first request
+  }
+
   async authenticate(request: AuthenticateRequest): Promise<AccessTokenResponse> {
+    const tokens = this.metrics?.tokenIssuance;
+    try {
+      const response = await this.exchange(request);
+      tokens?.issued.inc();
+      tokens?.authentications.inc({ outcome: 'success' });
+      return response;
+    } catch (error) {
+      tokens?.authentications.inc({ outcome: error instanceof GatehouseError ? error.code : 'error' });
+      throw error;
+    }
+  }
+
+  private async exchange(request: AuthenticateRequest): Promise<AccessTokenResponse> {
     const { apiKey, clientId, ip } = request;
     if (!apiKey) throw new GatehouseError('missing_api_key', 'Send the API key in the X-API-Key header');
     if (!parseApiKey(apiKey)) {

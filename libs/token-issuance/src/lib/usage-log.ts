@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
 import type { Clock } from '@gatehouse/contracts';
+import { BIND_METRICS, type GatehouseMetrics, type MetricsAware } from '@gatehouse/http';
 
 /** One authentication attempt with a known key. */
 export interface UsageAttempt {
@@ -34,12 +35,14 @@ const DAY_MS = 86_400_000;
  * The per-key usage log, written off the request path: authenticate appends to memory, one multi-row INSERT per
  * interval stores the batch, and rows older than the retention are deleted hourly.
  */
-export class UsageLog {
+export class UsageLog implements MetricsAware {
   private readonly logger = new Logger(UsageLog.name);
   private pending: UsageAttempt[] = [];
   private dropped = 0;
   private flushTimer: NodeJS.Timeout | undefined;
   private pruneTimer: NodeJS.Timeout | undefined;
+  private readonly flushing = new Set<Promise<void>>();
+  private metrics: GatehouseMetrics | undefined;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -54,10 +57,21 @@ export class UsageLog {
     this.pruneTimer.unref();
   }
 
+  [BIND_METRICS](metrics: GatehouseMetrics): void {
+    this.metrics = metrics;
+    void metrics.usageFlushes; // registered now, so that the counters are exposed before the first flush
+  }
+
   async stop(): Promise<void> {
     if (this.flushTimer) clearInterval(this.flushTimer);
     if (this.pruneTimer) clearInterval(this.pruneTimer);
+    // A flush the timer started may still be writing: wait for it, so that a batch it puts back after a failure
+    // is retried below instead of being left in memory when the process exits.
+    await Promise.allSettled([...this.flushing]);
     await this.flush();
+    if (this.pending.length > 0) {
+      this.logger.error(`usage log: ${this.pending.length} attempts could not be written before shutdown`);
+    }
   }
 
   append(attempt: UsageAttempt): void {
@@ -72,7 +86,13 @@ export class UsageLog {
     return this.pending.length;
   }
 
-  async flush(): Promise<void> {
+  flush(): Promise<void> {
+    const flushing: Promise<void> = this.flushBatch().finally(() => this.flushing.delete(flushing));
+    this.flushing.add(flushing);
+    return flushing;
+  }
+
+  private async flushBatch(): Promise<void> {
     if (this.dropped > 0) {
       this.logger.warn(`usage log full: ${this.dropped} attempts were not recorded`);
       this.dropped = 0;
@@ -82,6 +102,7 @@ export class UsageLog {
     this.pending = [];
     try {
       await this.insert(batch);
+      this.metrics?.recordUsageFlush('usage_log', 'success');
     } catch (error) {
       if (isConstraintViolation(error)) {
         // One refused row (e.g. a key whose organization was deleted meanwhile) would fail every retry of the
@@ -93,20 +114,27 @@ export class UsageLog {
       const kept = [...batch, ...this.pending];
       this.dropped += Math.max(0, kept.length - this.options.maxPending);
       this.pending = kept.slice(0, this.options.maxPending);
+      this.metrics?.recordUsageFlush('usage_log', 'failure');
       this.logger.warn(`usage log flush failed, will retry: ${(error as Error).message}`);
     }
   }
 
   private async insertOneByOne(batch: UsageAttempt[]): Promise<void> {
     let refused = 0;
-    for (const attempt of batch) {
+    for (const [index, attempt] of batch.entries()) {
       try {
         await this.insert([attempt]);
       } catch (error) {
-        if (!isConstraintViolation(error)) throw error;
+        if (!isConstraintViolation(error)) {
+          // The database went away mid-way: keep what is not stored yet for the next flush.
+          this.pending = [...batch.slice(index), ...this.pending].slice(0, this.options.maxPending);
+          this.logger.warn(`usage log flush interrupted, will retry: ${(error as Error).message}`);
+          return;
+        }
         refused += 1;
       }
     }
+    this.metrics?.recordUsageFlush('usage_log', refused > 0 ? 'partial' : 'success');
     this.logger.warn(
       `usage log: the database refused ${refused} of ${batch.length} attempts; they were dropped`,
     );

@@ -1,5 +1,6 @@
 import { Logger } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
+import { BIND_METRICS, type GatehouseMetrics, type MetricsAware } from '@gatehouse/http';
 
 interface LastUse {
   at: Date;
@@ -11,10 +12,12 @@ interface LastUse {
  * interval carries every key used since. Only the newest use per key matters, so the map never grows beyond
  * the number of active keys.
  */
-export class UsageRecorder {
+export class UsageRecorder implements MetricsAware {
   private readonly logger = new Logger(UsageRecorder.name);
   private pending = new Map<string, LastUse>();
   private timer: NodeJS.Timeout | undefined;
+  private readonly flushing = new Set<Promise<void>>();
+  private metrics: GatehouseMetrics | undefined;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -26,9 +29,20 @@ export class UsageRecorder {
     this.timer.unref();
   }
 
+  [BIND_METRICS](metrics: GatehouseMetrics): void {
+    this.metrics = metrics;
+    void metrics.usageFlushes; // registered now, so that the counters are exposed before the first flush
+  }
+
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
+    // A flush the timer started may still be writing: wait for it, so that a batch it puts back after a failure
+    // is retried below instead of being left in memory when the process exits.
+    await Promise.allSettled([...this.flushing]);
     await this.flush();
+    if (this.pending.size > 0) {
+      this.logger.error(`${this.pending.size} last-used updates could not be written before shutdown`);
+    }
   }
 
   record(apiKeyId: string, at: Date, ip: string): void {
@@ -42,7 +56,13 @@ export class UsageRecorder {
     return this.pending.size;
   }
 
-  async flush(): Promise<void> {
+  flush(): Promise<void> {
+    const flushing: Promise<void> = this.flushBatch().finally(() => this.flushing.delete(flushing));
+    this.flushing.add(flushing);
+    return flushing;
+  }
+
+  private async flushBatch(): Promise<void> {
     if (this.pending.size === 0) return;
     const batch = this.pending;
     this.pending = new Map();
@@ -61,7 +81,9 @@ export class UsageRecorder {
           WHERE k.id = u.id AND (k.last_used_at IS NULL OR k.last_used_at < u.at)`,
         [ids, times, ips],
       );
+      this.metrics?.recordUsageFlush('last_used', 'success');
     } catch (error) {
+      this.metrics?.recordUsageFlush('last_used', 'failure');
       // Put the batch back (newer entries win) so a database hiccup loses nothing.
       for (const [id, use] of batch) if (!this.pending.has(id)) this.pending.set(id, use);
       this.logger.warn(`last-used flush failed, will retry: ${(error as Error).message}`);

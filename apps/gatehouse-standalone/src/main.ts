@@ -1,0 +1,158 @@
+import 'reflect-metadata';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { createServer, type AddressInfo } from 'node:net';
+import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { isStandaloneEnvironment, loadConfig } from '@gatehouse/config';
+import { openEmbeddedDatabase, resolveDataDir, runMigrations } from '@gatehouse/persistence';
+import { startControlChannel } from './app/control-channel';
+import { hostLog } from './app/host-logger';
+import { StandaloneConfig } from './app/standalone.config';
+import { SuiteLifecycle } from './app/suite-lifecycle';
+
+/**
+ * The whole suite in this one process (standalone mode, the default `npm start`): an embedded PostgreSQL
+ * (PGlite) under the data directory, migrated at start, then the four apps' own bundles loaded side by side, each
+ * on its usual port, with the in-process revocation bus between them, and a control channel for gatehouse-cli.
+ * The apps' code is the same as in their own processes: their persistence and revocation modules use the embedded
+ * database and the in-process bus because this process hosts them.
+ */
+
+/** This bundle is dist/apps/gatehouse-standalone/main.js, next to the apps' bundles. */
+const APPS_DIR = resolve(__dirname, '..');
+const WORKSPACE_ROOT = resolve(__dirname, '../../..');
+const LISTEN_TIMEOUT_MS = 60_000;
+
+type AppName = 'auth-service' | 'findings-service' | 'admin-api' | 'api-gateway';
+const APPS: AppName[] = ['auth-service', 'findings-service', 'admin-api', 'api-gateway'];
+
+const bundleOf = (app: AppName) => join(APPS_DIR, app, 'main.js');
+const loadBundle = createRequire(__filename);
+
+async function freePort(host: string): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((done, fail) => {
+    server.once('error', fail);
+    server.listen(0, host, () => done());
+  });
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((done) => server.close(() => done()));
+  return port;
+}
+
+/** Where this process reaches its own servers: loopback when they listen on every address. */
+function reachableHost(host: string): string {
+  const local = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+  return local.includes(':') ? `[${local}]` : local;
+}
+
+async function waitUntilListening(app: AppName, url: string): Promise<void> {
+  const deadline = Date.now() + LISTEN_TIMEOUT_MS;
+  for (;;) {
+    try {
+      const response = await fetch(`${url}/health/live`, { signal: AbortSignal.timeout(1000) });
+      if (response.ok) return;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline)
+      throw new Error(`${app} did not listen on ${url} within ${LISTEN_TIMEOUT_MS} ms`);
+    await sleep(50);
+  }
+}
+
+/**
+ * Packages that keep process-wide state of their own: Nest's static logger and the DI tokens of its core (which
+ * swagger and the TypeORM module look up), nestjs-pino's root logger, passport's registry of strategies (both
+ * verifying apps register one under the same name). Each app loads its own copy of these, as it would in its own
+ * process. Every other package is shared, so that decorator metadata (class-transformer, class-validator,
+ * TypeORM) stays where the apps' validation and ORM look for it, whenever they load a package lazily.
+ */
+const PER_APP_PACKAGES = [
+  /[\\/]node_modules[\\/]@nestjs[\\/]/,
+  /[\\/]node_modules[\\/](nestjs-pino|passport)[\\/]/,
+];
+
+/**
+ * Runs an app's bundle in this process. Its main() reads the configuration synchronously, before its first
+ * await, so PORT set around the require is the one it gets; every other variable is shared by the four apps.
+ * The previous app has finished starting by then, so its own lazy loads of the per-app packages are done.
+ */
+function startApp(app: AppName, port: number): void {
+  for (const path of Object.keys(loadBundle.cache)) {
+    if (PER_APP_PACKAGES.some((pattern) => pattern.test(path))) delete loadBundle.cache[path];
+  }
+  process.env['PORT'] = String(port);
+  try {
+    loadBundle(bundleOf(app));
+  } finally {
+    delete process.env['PORT'];
+  }
+}
+
+async function main(lifecycle: SuiteLifecycle): Promise<void> {
+  if (!isStandaloneEnvironment()) {
+    throw new Error(
+      'standalone mode embeds PostgreSQL and the revocation bus: unset DATABASE_URL and REDIS_URL, or run the ' +
+        'four services against those servers (npm start does when either is set)',
+    );
+  }
+  const config = loadConfig(StandaloneConfig);
+  const missing = APPS.filter((app) => !existsSync(bundleOf(app)));
+  if (missing.length > 0) throw new Error(`not built: ${missing.join(', ')} (run npm run build)`);
+  // One process, four servers: each app gets its own port variable instead.
+  delete process.env['PORT'];
+
+  const dataDir = resolveDataDir(WORKSPACE_ROOT);
+  hostLog('info', 'opening the embedded database', { data_dir: dataDir });
+  const openedAt = Date.now();
+  const database = await openEmbeddedDatabase(dataDir);
+  lifecycle.onStop('the embedded database', () => database.close());
+  const applied = await runMigrations({ embedded: database, applicationName: 'gatehouse-standalone' });
+  hostLog('info', applied.length ? 'applied migrations' : 'database is up to date', {
+    applied,
+    duration_ms: Date.now() - openedAt,
+  });
+
+  const host = reachableHost(config.HOST);
+  const port = async (configured: number) => (configured === 0 ? freePort(config.HOST) : configured);
+  const ports: Record<AppName, number> = {
+    'auth-service': await port(config.AUTH_SERVICE_PORT),
+    'findings-service': await port(config.FINDINGS_SERVICE_PORT),
+    'admin-api': await port(config.ADMIN_API_PORT),
+    'api-gateway': await port(config.API_GATEWAY_PORT),
+  };
+  const urls = Object.fromEntries(APPS.map((app) => [app, `http://${host}:${ports[app]}`])) as Record<
+    AppName,
+    string
+  >;
+  // The apps find each other here whatever these variables said.
+  Object.assign(process.env, {
+    JWKS_URL: `${urls['auth-service']}/api/v1/auth/jwks`,
+    AUTH_SERVICE_URL: urls['auth-service'],
+    FINDINGS_SERVICE_URL: urls['findings-service'],
+    ADMIN_API_URL: urls['admin-api'],
+  });
+
+  // One after the other: auth-service first (the others fetch its JWKS), the gateway last (it reads the others'
+  // API documents).
+  for (const app of APPS) {
+    startApp(app, ports[app]);
+    await waitUntilListening(app, urls[app]);
+  }
+
+  const status = {
+    gateway: urls['api-gateway'],
+    services: urls,
+    data_dir: database.dataDir,
+    control_socket: database.layout.controlSocket,
+    pid: process.pid,
+  };
+  const control = await startControlChannel(database, config, () => status);
+  lifecycle.onStop('the control channel', () => control.close());
+  hostLog('info', 'standalone suite ready', { ...status, startup_ms: Math.round(process.uptime() * 1000) });
+}
+
+const lifecycle = new SuiteLifecycle();
+main(lifecycle).catch((error: unknown) => lifecycle.fail(error));

@@ -1,0 +1,7 @@
+const { nodeAppConfig } = require('../../tools/webpack/node-app.config');
+
+// Bundles the host only: it loads the four apps' own bundles (dist/apps/<app>/main.js) at run time.
+module.exports = nodeAppConfig({
+  projectRoot: 'apps/gatehouse-standalone',
+  outputPath: 'dist/apps/gatehouse-standalone',
+});

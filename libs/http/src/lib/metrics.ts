@@ -1,0 +1,261 @@
+import type { INestApplicationContext } from '@nestjs/common';
+import { ModulesContainer } from '@nestjs/core';
+import type { FastifyInstance, onResponseHookHandler } from 'fastify';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/** Where every app serves its metrics, outside `/api` so that the gateway never forwards it. */
+export const METRICS_PATH = '/metrics';
+
+/** Injection token of the service's name (`auth-service`, …), provided by `createLoggerModule`. */
+export const SERVICE_NAME = 'GATEHOUSE_SERVICE_NAME';
+
+/** The route label of requests that matched no route, so that scanners cannot create one series per URL. */
+export const UNMATCHED_ROUTE = 'unmatched';
+
+/** Seconds; from a cached token check (sub-millisecond) to a slow findings upload. */
+export const HTTP_DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/** What a revocation set holds: whole revoked keys, and secrets retired by a rotation. */
+export type RevocationKind = 'key_revoked' | 'secret_retired';
+
+/** Which batched write a flush belongs to: last-used times, or the per-key usage log. */
+export type UsageBatch = 'last_used' | 'usage_log';
+
+/** `partial`: the database refused some rows of the batch (they are dropped); `failure`: kept for a retry. */
+export type UsageFlushResult = 'success' | 'partial' | 'failure';
+
+export type RateLimitDecision = 'allowed' | 'rejected';
+
+type HttpLabel = 'method' | 'route' | 'status';
+
+export interface TokenIssuanceMetrics {
+  issued: Counter;
+  authentications: Counter<'outcome'>;
+}
+
+export interface RevocationMetrics {
+  applied: Counter<'type'>;
+  /** Reports the size of a revocation set at every scrape. */
+  watchSetSize(sizes: () => Record<RevocationKind, number>): void;
+}
+
+/**
+ * One Prometheus registry per app (never prom-client's global one, so that several apps in one test process do
+ * not collide), with the `service` label on every series. HTTP metrics and the rate-limit counter exist on every
+ * app; the domain groups are registered the first time a component asks for them, so that a service only
+ * exposes the series it can move.
+ */
+export class GatehouseMetrics {
+  readonly registry = new Registry();
+  readonly httpRequests: Counter<HttpLabel>;
+  readonly httpRequestDuration: Histogram<HttpLabel>;
+  /** Declared now; the rate limiter (a later milestone) increments it, until then both series stay at 0. */
+  readonly rateLimitDecisions: Counter<'decision'>;
+  private defaultMetrics = false;
+  private tokens: TokenIssuanceMetrics | undefined;
+  private revocationGroup: RevocationMetrics | undefined;
+  private usageFlushCounter: Counter<'batch' | 'result'> | undefined;
+
+  constructor(readonly service: string) {
+    this.registry.setDefaultLabels({ service });
+    const registers = [this.registry];
+    this.httpRequests = new Counter({
+      name: 'http_requests_total',
+      help: 'HTTP requests answered, by method, route pattern and status code',
+      labelNames: ['method', 'route', 'status'],
+      registers,
+    });
+    this.httpRequestDuration = new Histogram({
+      name: 'http_request_duration_seconds',
+      help: 'Time from the first byte of a request to the last byte of its response, by route pattern',
+      labelNames: ['method', 'route', 'status'],
+      buckets: HTTP_DURATION_BUCKETS,
+      registers,
+    });
+    this.rateLimitDecisions = new Counter({
+      name: 'gatehouse_rate_limit_decisions_total',
+      help: 'Rate-limit decisions, by decision (the rate limiter is not in place yet: both stay at 0)',
+      labelNames: ['decision'],
+      registers,
+    });
+    for (const decision of ['allowed', 'rejected'] satisfies RateLimitDecision[]) {
+      this.rateLimitDecisions.inc({ decision }, 0);
+    }
+  }
+
+  /** The Node.js process metrics (CPU, memory, event loop lag, GC, handles). Only for a served app. */
+  collectDefaultMetrics(): void {
+    if (this.defaultMetrics) return;
+    this.defaultMetrics = true;
+    collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** Hot path: one labels object, two updates. */
+  observeRequest(method: string, route: string, status: number, durationMs: number): void {
+    const labels = { method, route, status };
+    this.httpRequests.inc(labels);
+    this.httpRequestDuration.observe(labels, durationMs / 1000);
+  }
+
+  get tokenIssuance(): TokenIssuanceMetrics {
+    if (!this.tokens) {
+      const registers = [this.registry];
+      const authentications = new Counter({
+        name: 'gatehouse_authentications_total',
+        help: 'API key authentication attempts, by outcome (`success` or the error code of the refusal)',
+        labelNames: ['outcome'],
+        registers,
+      });
+      authentications.inc({ outcome: 'success' }, 0);
+      this.tokens = {
+        issued: new Counter({
+          name: 'gatehouse_tokens_issued_total',
+          help: 'Access tokens issued',
+          registers,
+        }),
+        authentications,
+      };
+    }
+    return this.tokens;
+  }
+
+  get revocations(): RevocationMetrics {
+    if (!this.revocationGroup) {
+      const registers = [this.registry];
+      const applied = new Counter({
+        name: 'gatehouse_revocations_applied_total',
+        help: "Entries added to this node's revocation set (from the bus, a reconcile or a local revocation)",
+        labelNames: ['type'],
+        registers,
+      });
+      const kinds: RevocationKind[] = ['key_revoked', 'secret_retired'];
+      for (const type of kinds) applied.inc({ type }, 0);
+      const sources: (() => Record<RevocationKind, number>)[] = [];
+      const setSize: Gauge<'type'> = new Gauge({
+        name: 'gatehouse_revocation_set_size',
+        help: "Entries in this node's revocation set, by type",
+        labelNames: ['type'],
+        registers,
+        collect: () => {
+          for (const type of kinds) {
+            setSize.set(
+              { type },
+              sources.reduce((total, sizes) => total + sizes()[type], 0),
+            );
+          }
+        },
+      });
+      this.revocationGroup = { applied, watchSetSize: (sizes) => void sources.push(sizes) };
+    }
+    return this.revocationGroup;
+  }
+
+  get usageFlushes(): Counter<'batch' | 'result'> {
+    if (!this.usageFlushCounter) {
+      const counter = new Counter({
+        name: 'gatehouse_usage_flush_total',
+        help: 'Flushes of batched usage writes that had rows to write, by batch and result',
+        labelNames: ['batch', 'result'],
+        registers: [this.registry],
+      });
+      const batches: UsageBatch[] = ['last_used', 'usage_log'];
+      const results: UsageFlushResult[] = ['success', 'partial', 'failure'];
+      for (const batch of batches) for (const result of results) counter.inc({ batch, result }, 0);
+      this.usageFlushCounter = counter;
+    }
+    return this.usageFlushCounter;
+  }
+
+  recordUsageFlush(batch: UsageBatch, result: UsageFlushResult): void {
+    this.usageFlushes.inc({ batch, result });
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  /** The text exposition format, as served at `/metrics`. */
+  expose(): Promise<string> {
+    return this.registry.metrics();
+  }
+}
+
+/**
+ * Components that Nest builds through factories (the revocation set, the usage batches) cannot have the metrics
+ * injected; they implement this method instead, and `bindMetrics` hands every such provider the app's metrics
+ * before the app initializes.
+ */
+export const BIND_METRICS = Symbol.for('gatehouse.bindMetrics');
+
+export interface MetricsAware {
+  [BIND_METRICS](metrics: GatehouseMetrics): void;
+}
+
+export function isMetricsAware(value: unknown): value is MetricsAware {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as Partial<MetricsAware>)[BIND_METRICS] === 'function'
+  );
+}
+
+/** Hands `metrics` to every metrics-aware provider of the app; returns how many there were. */
+export function bindMetrics(app: INestApplicationContext, metrics: GatehouseMetrics): number {
+  const bound = new Set<MetricsAware>();
+  for (const moduleRef of app.get(ModulesContainer, { strict: false }).values()) {
+    for (const wrapper of moduleRef.providers.values()) {
+      // Request-scoped and not-yet-resolved providers have no static instance; none of ours is either.
+      const instance: unknown = wrapper.isDependencyTreeStatic() ? wrapper.instance : undefined;
+      if (isMetricsAware(instance) && !bound.has(instance)) {
+        bound.add(instance);
+        instance[BIND_METRICS](metrics);
+      }
+    }
+  }
+  return bound.size;
+}
+
+/**
+ * The route label: the registered pattern (`/api/v1/api-keys/:id`), never the URL with its ids. The gateway's
+ * proxied routes are registered as `<prefix>/` and `<prefix>/*`; they count under the prefix.
+ */
+export function routeLabel(url: string | undefined): string {
+  if (!url) return UNMATCHED_ROUTE;
+  let label = url.endsWith('*') ? url.slice(0, -1) : url;
+  if (label.length > 1 && label.endsWith('/')) label = label.slice(0, -1);
+  return label;
+}
+
+/**
+ * Counts and times every request. Each route gets its own `onResponse` hook with its label computed once, when
+ * the route is registered, so the hot path reads no route options and allocates only the labels; the duration
+ * is Fastify's own, from the high-resolution clock it starts before the `onRequest` hooks. Call this before any
+ * route is registered (Nest registers its routes when the app initializes).
+ */
+export function instrumentHttp(fastify: FastifyInstance, metrics: GatehouseMetrics): void {
+  fastify.addHook('onRoute', (route) => {
+    const label = routeLabel(route.url);
+    const observe: onResponseHookHandler = (request, reply, done) => {
+      metrics.observeRequest(request.method, label, reply.statusCode, reply.elapsedTime);
+      done();
+    };
+    const existing = route.onResponse;
+    route.onResponse =
+      existing === undefined ? [observe] : [...(Array.isArray(existing) ? existing : [existing]), observe];
+  });
+  // Requests no route matched reach the not-found handler, which has no route of its own.
+  fastify.addHook('onResponse', (request, reply, done) => {
+    if (request.is404) {
+      metrics.observeRequest(request.method, UNMATCHED_ROUTE, reply.statusCode, reply.elapsedTime);
+    }
+    done();
+  });
+}
+
+/** `GET /metrics`, straight on Fastify: no Nest pipeline, not in the OpenAPI document, not in request logs. */
+export function serveMetrics(fastify: FastifyInstance, metrics: GatehouseMetrics): void {
+  fastify.get(METRICS_PATH, async (_request, reply) => {
+    void reply.header('content-type', metrics.contentType).header('cache-control', 'no-store');
+    return metrics.expose();
+  });
+}
