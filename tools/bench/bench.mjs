@@ -5,6 +5,7 @@
 // It migrates a dedicated database, starts the four built apps on their own ports, bootstraps a throwaway
 // organization, creates a pipeline key through the gateway, runs autocannon against each path and prints a
 // table. The apps are always stopped (SIGTERM, then SIGKILL if they hang) and every step is bounded in time.
+// Each run leaves its organization and findings in the bench database; drop the database to start afresh.
 //
 // Usage: npm run bench            (builds first)
 //        node tools/bench/bench.mjs [--json]   (expects `nx run-many -t build` to have run)
@@ -106,7 +107,7 @@ function redactUrl(url) {
 // ---------------------------------------------------------------------------------------------------------
 // Child processes
 
-/** name -> { child, port, startedAt, readyMs, tail: string[], lines, forwarded, exit: Promise } */
+/** name -> { child, port, startedAt, readyMs, tail (last lines of output), lines (count), exit, ... } */
 const apps = new Map();
 const FORWARD_LINES = 20;
 const TAIL_LINES = 60;
@@ -332,8 +333,9 @@ async function ensureDatabase() {
     await client.end();
     return;
   } catch (error) {
-    if (error.code !== '3D000')
+    if (error.code !== '3D000') {
       throw new Error(`cannot connect to ${redactUrl(DATABASE_URL)}: ${error.message}`);
+    }
   }
   const adminUrl = new URL(DATABASE_URL);
   adminUrl.pathname = '/postgres';
@@ -361,8 +363,9 @@ function runCli(cliArgs, env) {
     killSignal: 'SIGKILL',
     maxBuffer: 16 * 1024 * 1024,
   });
-  if (result.error)
+  if (result.error) {
     throw new Error(`gatehouse-cli ${cliArgs[0]}: ${result.error.message}\n${result.stderr ?? ''}`);
+  }
   if (result.status !== 0) {
     throw new Error(
       `gatehouse-cli ${cliArgs[0]} exited with ${result.signal ?? result.status}:\n${result.stderr.trim()}`,

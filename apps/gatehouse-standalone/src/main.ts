@@ -107,8 +107,14 @@ async function main(lifecycle: SuiteLifecycle): Promise<void> {
   const dataDir = resolveDataDir(WORKSPACE_ROOT);
   hostLog('info', 'opening the embedded database', { data_dir: dataDir });
   const openedAt = Date.now();
-  const database = await openEmbeddedDatabase(dataDir);
-  lifecycle.onStop('the embedded database', () => database.close());
+  const opening = openEmbeddedDatabase(dataDir);
+  // Registered before it is open: a Ctrl-C during the first start lets PGlite finish initializing, then closes it.
+  lifecycle.onStop('the embedded database', async () => {
+    const opened = await opening.catch(() => undefined);
+    await opened?.close();
+  });
+  const database = await opening;
+  if (lifecycle.stopping) return;
   const applied = await runMigrations({ embedded: database, applicationName: 'gatehouse-standalone' });
   hostLog('info', applied.length ? 'applied migrations' : 'database is up to date', {
     applied,
@@ -138,9 +144,11 @@ async function main(lifecycle: SuiteLifecycle): Promise<void> {
   // One after the other: auth-service first (the others fetch its JWKS), the gateway last (it reads the others'
   // API documents).
   for (const app of APPS) {
+    if (lifecycle.stopping) return;
     startApp(app, ports[app]);
     await waitUntilListening(app, urls[app]);
   }
+  if (lifecycle.stopping) return;
 
   const status = {
     gateway: urls['api-gateway'],

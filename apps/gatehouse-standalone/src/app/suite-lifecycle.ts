@@ -3,6 +3,8 @@ import { hostLog } from './host-logger';
 
 /** Each app bounds its own graceful shutdown (10 s drain + 10 s hooks); this is the backstop. */
 const STOP_TIMEOUT_MS = 25_000;
+/** The host's own cleanup (control channel, database) gets this much more before the process ends regardless. */
+const CLEANUP_TIMEOUT_MS = 15_000;
 const SIGNALS: NodeJS.Signals[] = ['SIGTERM', 'SIGINT'];
 
 type Listener = (...args: unknown[]) => void;
@@ -21,7 +23,7 @@ export class SuiteLifecycle {
   private readonly cleanup: { name: string; run: () => Promise<void> }[] = [];
   private readonly hostListeners: ReadonlySet<Listener>;
   private exitCode = 0;
-  private stopping: Promise<void> | undefined;
+  private stopped: Promise<void> | undefined;
 
   constructor() {
     const onSignal = (signal: NodeJS.Signals) => void this.stop(signal, false);
@@ -32,6 +34,11 @@ export class SuiteLifecycle {
       void this.stop('an app ended the process', true);
       return undefined as never;
     };
+  }
+
+  /** True once the suite is stopping: start-up goes no further. */
+  get stopping(): boolean {
+    return this.stopped !== undefined;
   }
 
   /** Cleanup steps run in reverse order of registration, after the apps have stopped. */
@@ -58,12 +65,16 @@ export class SuiteLifecycle {
   }
 
   private stop(reason: string, signalApps: boolean): Promise<void> {
-    this.stopping ??= this.stopAll(reason, signalApps);
-    return this.stopping;
+    this.stopped ??= this.stopAll(reason, signalApps);
+    return this.stopped;
   }
 
   private async stopAll(reason: string, signalApps: boolean): Promise<void> {
     hostLog('info', 'stopping the standalone suite', { reason, apps_running: this.appsRunning() });
+    setTimeout(() => {
+      hostLog('error', 'the standalone suite did not stop in time; exiting');
+      this.exit(1);
+    }, STOP_TIMEOUT_MS + CLEANUP_TIMEOUT_MS);
     // A signal reaches the apps by itself; otherwise they are told the way an orchestrator would tell them.
     if (signalApps && this.appsRunning() > 0) process.emit('SIGTERM', 'SIGTERM');
     const deadline = Date.now() + STOP_TIMEOUT_MS;

@@ -217,16 +217,20 @@ class PgliteDatabase implements EmbeddedDatabase {
 
   /** Each `new driver.Pool()` (one per DataSource) is a lease of the one shared pool; ending it ends the lease. */
   private leaseClass(): EmbeddedPgDriver['Pool'] {
-    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the lease class needs the database, not itself
-    const database = this;
     const shared = this.pool;
+    const lease = () => {
+      if (this.closed) throw new Error('the embedded database is closed');
+      this.pools += 1;
+    };
+    const release = () => {
+      this.pools -= 1;
+    };
     return class SharedPoolLease implements EmbeddedPool {
       private readonly listeners: [string, Listener][] = [];
       private ended = false;
 
       constructor(_options?: unknown) {
-        if (database.closed) throw new Error('the embedded database is closed');
-        database.pools += 1;
+        lease();
       }
 
       on(event: string, listener: Listener): this {
@@ -251,7 +255,7 @@ class PgliteDatabase implements EmbeddedDatabase {
         if (!this.ended) {
           this.ended = true;
           for (const [event, listener] of this.listeners) shared.removeListener(event, listener);
-          database.pools -= 1;
+          release();
         }
         callback?.();
         return Promise.resolve();
