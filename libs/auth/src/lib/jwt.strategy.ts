@@ -48,7 +48,8 @@ export class JwtStrategy extends PassportStrategy(Strategy, JWT_STRATEGY) {
         done: (error: unknown, key?: string) => void,
       ) => {
         resolver.resolve(rawJwt).then(
-          (key) => done(null, key),
+          // jsonwebtoken 9 verifies with a KeyObject; @types/passport-jwt only lists string | Buffer.
+          (key) => done(null, key as unknown as string),
           (error: unknown) => done(error),
         );
       },

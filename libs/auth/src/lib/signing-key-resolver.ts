@@ -35,7 +35,7 @@ export interface SigningKeyResolverOptions {
  */
 export class SigningKeyResolver {
   private readonly keySet: ReturnType<typeof createRemoteJWKSet>;
-  private readonly pems = new WeakMap<object, string>();
+  private readonly keyObjects = new WeakMap<object, KeyObject>();
 
   constructor(jwksUri: string, options: SigningKeyResolverOptions = {}) {
     this.keySet = createRemoteJWKSet(new URL(jwksUri), {
@@ -46,7 +46,7 @@ export class SigningKeyResolver {
   }
 
   /** Resolves to the PEM of the public key that signed the token. */
-  async resolve(rawJwt: string): Promise<string> {
+  async resolve(rawJwt: string): Promise<KeyObject> {
     const header = decodeHeader(rawJwt);
     if (!header) throw new GatehouseError('invalid_token', 'Access token is malformed');
     if (header.alg !== ALLOWED_ALGORITHM) {
@@ -68,11 +68,12 @@ export class SigningKeyResolver {
       );
     }
     // passport-jwt verifies with jsonwebtoken, which takes PEM; convert each key once.
-    let pem = this.pems.get(cryptoKey);
-    if (pem === undefined) {
-      pem = KeyObject.from(cryptoKey).export({ type: 'spki', format: 'pem' }).toString();
-      this.pems.set(cryptoKey, pem);
+    // jsonwebtoken would parse a PEM again on every request; a KeyObject built once per key is reused.
+    let keyObject = this.keyObjects.get(cryptoKey);
+    if (keyObject === undefined) {
+      keyObject = KeyObject.from(cryptoKey);
+      this.keyObjects.set(cryptoKey, keyObject);
     }
-    return pem;
+    return keyObject;
   }
 }
