@@ -101,6 +101,7 @@ describe('standalone mode', () => {
   });
 
   it('keeps its data across a clean stop and a kill -9, on the same data directory', async () => {
+    const tokenBefore = await tokenFor(suite.gateway, owner.api_key, owner.client_id);
     expect(await suite.stop('SIGTERM')).toEqual({ code: 0, signal: null });
     expect(existsSync(join(dataDir.path, 'control.sock'))).toBe(false);
     expect(existsSync(join(dataDir.path, 'pgdata.lock'))).toBe(false);
@@ -110,7 +111,10 @@ describe('standalone mode', () => {
 
     for (const restart of ['after SIGTERM', 'after SIGKILL']) {
       suite = await startStandalone(dataDir.path);
-      // The signing key is new (no JWT_SIGNING_KEY): the stored API key gets a fresh token.
+      // Without JWT_SIGNING_KEY the suite keeps its own key in the data directory, owner-only: tokens issued
+      // before the restart still verify.
+      expect(statSync(join(dataDir.path, 'jwt-signing-key.pem')).mode & 0o777).toBe(0o600);
+      expect((await findings(suite.gateway, tokenBefore)).status).toBe(200);
       const ownerToken = await tokenFor(suite.gateway, owner.api_key, owner.client_id);
       const listed = await findings(suite.gateway, ownerToken);
       expect({ restart, rules: listed.body.data.map((finding) => finding['rule_id']) }).toEqual({

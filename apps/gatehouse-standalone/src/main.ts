@@ -1,10 +1,11 @@
 import 'reflect-metadata';
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createServer, type AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isStandaloneEnvironment, loadConfig } from '@gatehouse/config';
+import { generateDevelopmentKeyPem } from '@gatehouse/crypto';
 import { openEmbeddedDatabase, resolveDataDir, runMigrations } from '@gatehouse/persistence';
 import { startControlChannel } from './app/control-channel';
 import { hostLog } from './app/host-logger';
@@ -91,6 +92,20 @@ function startApp(app: AppName, port: number): void {
   }
 }
 
+/**
+ * Without a configured signing key, auth-service would make a throwaway one at every start and every token would
+ * die with the process. Standalone mode keeps one in the data directory instead (owner-only), made once.
+ */
+function useKeptSigningKey(dataDir: string): void {
+  if (process.env['JWT_SIGNING_KEY'] || process.env['JWT_SIGNING_KEY_FILE']) return;
+  const path = join(dataDir, 'jwt-signing-key.pem');
+  if (!existsSync(path)) {
+    writeFileSync(path, generateDevelopmentKeyPem(), { mode: 0o600, flag: 'wx' });
+    hostLog('info', 'made a token signing key for this data directory', { path });
+  }
+  process.env['JWT_SIGNING_KEY_FILE'] = path;
+}
+
 async function main(lifecycle: SuiteLifecycle): Promise<void> {
   if (!isStandaloneEnvironment()) {
     throw new Error(
@@ -133,6 +148,8 @@ async function main(lifecycle: SuiteLifecycle): Promise<void> {
     AppName,
     string
   >;
+  useKeptSigningKey(database.dataDir);
+
   // The apps find each other here whatever these variables said.
   Object.assign(process.env, {
     JWKS_URL: `${urls['auth-service']}/api/v1/auth/jwks`,
