@@ -4,10 +4,6 @@ import { Sensitive } from './sensitive.decorator';
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
-/** Use with `@Transform(toBoolean)` on boolean variables: env values are strings. */
-export const toBoolean = ({ value }: { value: unknown }): unknown =>
-  typeof value === 'string' ? ['1', 'true', 'yes', 'on'].includes(value.toLowerCase()) : value;
-
 /** Variables every HTTP service shares. Each app extends this with its own and validates it once at start. */
 export class HttpServiceConfig {
   @IsIn(['development', 'production', 'test'])
