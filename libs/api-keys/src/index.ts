@@ -8,3 +8,4 @@ export * from './lib/dto/list-api-keys.dto';
 export * from './lib/dto/list-audit-events.dto';
 export * from './lib/dto/list-usage.dto';
 export * from './lib/dto/rotate-api-key.dto';
+export * from './lib/dto/set-rate-limit.dto';

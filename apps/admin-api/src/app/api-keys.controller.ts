@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, Query } from '@nestjs/common';
 import {
   ApiBearerAuth,
   ApiBody,
@@ -19,6 +19,7 @@ import {
   ListApiKeysDto,
   ListUsageDto,
   RotateApiKeyDto,
+  SetRateLimitDto,
   type Actor,
   type ApiKeyPage,
   type ApiKeyState,
@@ -29,7 +30,17 @@ import {
   type UsageView,
 } from '@gatehouse/api-keys';
 import { Authorize } from '@gatehouse/auth';
-import { PERMISSIONS, type Permission } from '@gatehouse/contracts';
+import {
+  PERMISSIONS,
+  RATE_LIMIT_BURST_MAX,
+  RATE_LIMIT_BURST_MIN,
+  RATE_LIMIT_REQUESTS_PER_MINUTE_MAX,
+  RATE_LIMIT_REQUESTS_PER_MINUTE_MIN,
+  RATE_LIMIT_SOURCES,
+  type EffectiveRateLimit,
+  type Permission,
+  type RateLimitSource,
+} from '@gatehouse/contracts';
 import { API_KEY_ENVIRONMENTS } from '@gatehouse/crypto';
 import { ApiErrors, BEARER_AUTH, BEARER_ERRORS, JSON_BODY_ERRORS } from '@gatehouse/http';
 
@@ -46,6 +57,36 @@ class ApiKeyRotationSchema {
 
   @ApiProperty(DATE_TIME)
   rotated_at!: string;
+}
+
+@ApiSchema({
+  name: 'ApiKeyRateLimit',
+  description: "What the gateway allows this key: its override if set, else its organization plan's limit",
+})
+class ApiKeyRateLimitSchema implements EffectiveRateLimit {
+  @ApiProperty({
+    type: 'integer',
+    minimum: RATE_LIMIT_REQUESTS_PER_MINUTE_MIN,
+    maximum: RATE_LIMIT_REQUESTS_PER_MINUTE_MAX,
+    example: 300,
+  })
+  requests_per_minute!: number;
+
+  @ApiProperty({
+    type: 'integer',
+    minimum: RATE_LIMIT_BURST_MIN,
+    maximum: RATE_LIMIT_BURST_MAX,
+    description: 'Requests allowed at once on top of the sustained rate',
+    example: 50,
+  })
+  burst!: number;
+
+  @ApiProperty({
+    enum: RATE_LIMIT_SOURCES,
+    description:
+      "plan: the organization plan's limit (starter 60/10, pro 300/50, enterprise 1000/100); override: set on the key",
+  })
+  source!: RateLimitSource;
 }
 
 @ApiSchema({ name: 'ApiKey', description: 'A key as the API shows it: never a secret, never a hash' })
@@ -107,6 +148,9 @@ class ApiKeySchema implements ApiKeyView {
 
   @ApiProperty({ type: 'string', nullable: true, example: '203.0.113.7' })
   last_used_ip!: string | null;
+
+  @ApiProperty({ type: () => ApiKeyRateLimitSchema })
+  rate_limit!: ApiKeyRateLimitSchema;
 }
 
 @ApiSchema({
@@ -283,6 +327,44 @@ export class ApiKeysController {
   @ApiErrors(...BEARER_ERRORS, 'not_found')
   revoke(@CurrentActor() actor: Actor, @Param('id') id: string): Promise<ApiKeyView> {
     return this.apiKeys.revoke(actor, id);
+  }
+
+  @Put(':id/rate-limit')
+  @HttpCode(200)
+  @Authorize('write:keys')
+  @ApiOperation({
+    operationId: 'setApiKeyRateLimit',
+    summary: "Override the organization plan's rate limit for an API key",
+    description:
+      'Needs write:keys. The gateway applies the new limit at once; tokens issued from now on carry it in their ' +
+      '`rate_limit` claim. Setting the limit the key already has changes nothing. A revoked key answers 409.',
+  })
+  @KEY_ID
+  @ApiBody({ type: SetRateLimitDto })
+  @ApiOkResponse({ type: ApiKeySchema, description: 'The key, with its new rate limit' })
+  @ApiErrors(...BEARER_ERRORS, ...JSON_BODY_ERRORS, 'not_found', 'conflict')
+  setRateLimit(
+    @CurrentActor() actor: Actor,
+    @Param('id') id: string,
+    @Body() body: SetRateLimitDto,
+  ): Promise<ApiKeyView> {
+    return this.apiKeys.setRateLimit(actor, id, body);
+  }
+
+  @Delete(':id/rate-limit')
+  @HttpCode(200)
+  @Authorize('write:keys')
+  @ApiOperation({
+    operationId: 'clearApiKeyRateLimit',
+    summary: "Return an API key to its organization plan's rate limit",
+    description:
+      "Needs write:keys. Drops the key's override; a key without one changes nothing. A revoked key answers 409.",
+  })
+  @KEY_ID
+  @ApiOkResponse({ type: ApiKeySchema, description: "The key, back on its plan's rate limit" })
+  @ApiErrors(...BEARER_ERRORS, 'not_found', 'conflict')
+  clearRateLimit(@CurrentActor() actor: Actor, @Param('id') id: string): Promise<ApiKeyView> {
+    return this.apiKeys.clearRateLimit(actor, id);
   }
 
   @Delete(':id')

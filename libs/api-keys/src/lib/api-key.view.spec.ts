@@ -1,4 +1,4 @@
-import type { ApiKeyEntity } from '@gatehouse/persistence';
+import { rateLimitOverrideOf, type ApiKeyEntity } from '@gatehouse/persistence';
 import {
   EXPIRING_SOON_MS,
   expiryStatusOf,
@@ -34,6 +34,8 @@ function entity(overrides: Partial<ApiKeyEntity> = {}): ApiKeyEntity {
     previousKeyLast4: null,
     previousRetiresAt: null,
     rotatedAt: null,
+    rateLimitPerMinute: null,
+    rateLimitBurst: null,
     ...overrides,
   };
 }
@@ -128,7 +130,7 @@ describe('expiryStatusOf', () => {
 
 describe('toApiKeyView', () => {
   it('shows the key with ISO dates and a masked preview', () => {
-    expect(toApiKeyView(entity(), NOW)).toEqual({
+    expect(toApiKeyView(entity(), NOW, 'pro')).toEqual({
       id: '7b0c9d1e-2f3a-4b5c-9d6e-aabbccddeeff',
       name: 'CI runner',
       client_id: 'ci-runner',
@@ -146,11 +148,12 @@ describe('toApiKeyView', () => {
       revoked_at: null,
       last_used_at: null,
       last_used_ip: null,
+      rate_limit: { requests_per_minute: 300, burst: 50, source: 'plan' },
     });
   });
 
   it('never exposes the key hash, the organization or the deletion marker', () => {
-    const view = toApiKeyView(entity({ deletedAt: new Date('2029-12-31T00:00:00Z') }), NOW);
+    const view = toApiKeyView(entity({ deletedAt: new Date('2029-12-31T00:00:00Z') }), NOW, 'pro');
     const serialized = JSON.stringify(view);
     expect(view).not.toHaveProperty('keyHash');
     expect(view).not.toHaveProperty('key_hash');
@@ -162,7 +165,11 @@ describe('toApiKeyView', () => {
   });
 
   it('builds the preview as prefix…last4 for test keys too', () => {
-    const view = toApiKeyView(entity({ environment: 'test', keyPrefix: 'gth_test_', keyLast4: '0aB1' }), NOW);
+    const view = toApiKeyView(
+      entity({ environment: 'test', keyPrefix: 'gth_test_', keyLast4: '0aB1' }),
+      NOW,
+      'pro',
+    );
     expect(view.preview).toBe('gth_test_…0aB1');
     expect(view.environment).toBe('test');
   });
@@ -176,6 +183,7 @@ describe('toApiKeyView', () => {
         lastUsedIp: '203.0.113.7',
       }),
       NOW,
+      'pro',
     );
     expect(view).toMatchObject({
       status: 'revoked',
@@ -188,13 +196,13 @@ describe('toApiKeyView', () => {
 
   it('reports the status as of the given time', () => {
     const key = entity({ expiresAt: new Date('2030-01-01T12:00:01.000Z') });
-    expect(toApiKeyView(key, NOW).status).toBe('active');
-    expect(toApiKeyView(key, new Date('2030-01-01T12:00:01.000Z')).status).toBe('expired');
+    expect(toApiKeyView(key, NOW, 'pro').status).toBe('active');
+    expect(toApiKeyView(key, new Date('2030-01-01T12:00:01.000Z'), 'pro').status).toBe('expired');
   });
 
   it('shows a running rotation with both previews, never either hash', () => {
     const retiresAt = new Date('2030-01-02T11:00:00.000Z');
-    const view = toApiKeyView(rotating(retiresAt), NOW);
+    const view = toApiKeyView(rotating(retiresAt), NOW, 'pro');
 
     expect(view).toMatchObject({
       preview: 'gth_live_…n3w4',
@@ -214,19 +222,58 @@ describe('toApiKeyView', () => {
   });
 
   it('drops the rotation once it has ended, keeping the version', () => {
-    const view = toApiKeyView(rotating(NOW), NOW);
+    const view = toApiKeyView(rotating(NOW), NOW, 'pro');
     expect(view).toMatchObject({ state: 'active', status: 'active', key_version: 2, rotation: null });
   });
 
   it('shows no rotation on a revoked key', () => {
-    const view = toApiKeyView(rotating(new Date('2030-01-02T11:00:00.000Z'), { revokedAt: ROTATED_AT }), NOW);
+    const view = toApiKeyView(
+      rotating(new Date('2030-01-02T11:00:00.000Z'), { revokedAt: ROTATED_AT }),
+      NOW,
+      'pro',
+    );
     expect(view).toMatchObject({ state: 'revoked', rotation: null });
   });
 
   it('reports expiry_status next to the status', () => {
     const soon = entity({ expiresAt: new Date(NOW.getTime() + 86_400_000) });
-    expect(toApiKeyView(soon, NOW)).toMatchObject({ status: 'active', expiry_status: 'expiring_soon' });
+    expect(toApiKeyView(soon, NOW, 'pro')).toMatchObject({
+      status: 'active',
+      expiry_status: 'expiring_soon',
+    });
     const gone = entity({ expiresAt: NOW });
-    expect(toApiKeyView(gone, NOW)).toMatchObject({ status: 'expired', expiry_status: 'expired' });
+    expect(toApiKeyView(gone, NOW, 'pro')).toMatchObject({ status: 'expired', expiry_status: 'expired' });
+  });
+});
+
+describe('rate limits in the view', () => {
+  it.each([
+    ['starter', 60, 10],
+    ['pro', 300, 50],
+    ['enterprise', 1000, 100],
+  ] as const)("shows the %s plan's limit for a key without an override", (plan, requestsPerMinute, burst) => {
+    expect(toApiKeyView(entity(), NOW, plan).rate_limit).toEqual({
+      requests_per_minute: requestsPerMinute,
+      burst,
+      source: 'plan',
+    });
+  });
+
+  it("shows the key's override instead of the plan's, whatever the plan", () => {
+    const overridden = entity({ rateLimitPerMinute: 5, rateLimitBurst: 0 });
+    expect(toApiKeyView(overridden, NOW, 'enterprise').rate_limit).toEqual({
+      requests_per_minute: 5,
+      burst: 0,
+      source: 'override',
+    });
+    expect(rateLimitOverrideOf(overridden)).toEqual({ requests_per_minute: 5, burst: 0 });
+  });
+
+  it('treats a half-set override (which the schema refuses) as none', () => {
+    expect(rateLimitOverrideOf(entity({ rateLimitPerMinute: 5 }))).toBeNull();
+    expect(rateLimitOverrideOf(entity({ rateLimitBurst: 5 }))).toBeNull();
+    expect(toApiKeyView(entity({ rateLimitBurst: 5 }), NOW, 'starter').rate_limit).toMatchObject({
+      source: 'plan',
+    });
   });
 });

@@ -1,6 +1,11 @@
-import type { Permission } from '@gatehouse/contracts';
+import {
+  effectiveRateLimit,
+  type EffectiveRateLimit,
+  type Permission,
+  type Plan,
+} from '@gatehouse/contracts';
 import { maskApiKey } from '@gatehouse/crypto';
-import type { ApiKeyEntity } from '@gatehouse/persistence';
+import { rateLimitOverrideOf, type ApiKeyEntity } from '@gatehouse/persistence';
 
 /** A key whose expiry is this close counts as expiring soon. */
 export const EXPIRING_SOON_MS = 7 * 86_400_000;
@@ -30,6 +35,8 @@ export interface ApiKeyView {
   revoked_at: string | null;
   last_used_at: string | null;
   last_used_ip: string | null;
+  /** What the gateway enforces for this key: its override if set, else its organization plan's limit. */
+  rate_limit: EffectiveRateLimit;
 }
 
 export interface CreatedApiKeyView extends ApiKeyView {
@@ -63,7 +70,8 @@ export function statusOf(key: ApiKeyEntity, now: Date): ApiKeyStatus {
   return isRotating(key, now) ? 'rotating' : 'active';
 }
 
-export function toApiKeyView(key: ApiKeyEntity, now: Date): ApiKeyView {
+/** @param plan the plan of the key's organization, which sets the limit of keys without an override */
+export function toApiKeyView(key: ApiKeyEntity, now: Date, plan: Plan): ApiKeyView {
   const rotating = !key.revokedAt && isRotating(key, now);
   return {
     id: key.id,
@@ -90,5 +98,6 @@ export function toApiKeyView(key: ApiKeyEntity, now: Date): ApiKeyView {
     revoked_at: key.revokedAt?.toISOString() ?? null,
     last_used_at: key.lastUsedAt?.toISOString() ?? null,
     last_used_ip: key.lastUsedIp,
+    rate_limit: effectiveRateLimit(plan, rateLimitOverrideOf(key)),
   };
 }

@@ -9,6 +9,7 @@ import {
   type Clock,
   type ErrorCode,
   type Permission,
+  type RateLimitChangedEvent,
   type RevocationEvent,
 } from '@gatehouse/contracts';
 import { hashApiKey } from '@gatehouse/crypto';
@@ -60,6 +61,8 @@ interface ApiKeyRow {
   previous_key_last4: string | null;
   previous_retires_at: Date | null;
   rotated_at: Date | null;
+  rate_limit_per_minute: number | null;
+  rate_limit_burst: number | null;
 }
 
 /** TypeORM logs every failed query (`logging: ['error']`); the expected unique violations need not fill the output. */
@@ -292,6 +295,7 @@ describe('ApiKeysService (PostgreSQL, Redis)', () => {
         revoked_at: null,
         last_used_at: null,
         last_used_ip: null,
+        rate_limit: { requests_per_minute: 300, burst: 50, source: 'plan' },
         api_key: expect.stringMatching(/^gth_test_/),
       });
       const { api_key: _secret, ...view } = created;
@@ -980,6 +984,208 @@ describe('ApiKeysService (PostgreSQL, Redis)', () => {
       expect(await row(key.id)).toMatchObject({ key_version: 1, previous_key_hash: null });
       expect((await service.get(organizationId, rotating.id)).state).toBe('rotating');
       expect(registry.isRevoked(rotating.id, 1)).toBe(false);
+    });
+  });
+
+  describe('rate limit overrides', () => {
+    const PRO = { requests_per_minute: 300, burst: 50, source: 'plan' };
+
+    /** Subscribes like another node would, runs `act`, and returns the rate limit changes heard meanwhile. */
+    async function broadcastsDuring(
+      act: () => Promise<unknown>,
+      expected: number,
+    ): Promise<RevocationEvent[]> {
+      const listener = new RedisRevocationBus({ url: TEST_REDIS_URL, channel });
+      const received: RevocationEvent[] = [];
+      try {
+        await listener.subscribe(
+          (event) => received.push(event),
+          () => undefined,
+        );
+        await act();
+        const deadline = Date.now() + 5_000;
+        while (received.length < expected && Date.now() < deadline) {
+          await new Promise((resolve) => setTimeout(resolve, 10));
+        }
+        // A little longer, so that an unexpected extra message would be caught too.
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        return received;
+      } finally {
+        await listener.close();
+      }
+    }
+
+    it('sets an override: stored, shown in the view with its source, heard by the registry and broadcast', async () => {
+      const organizationId = await newOrganization('pro');
+      const key = await service.create(actor(organizationId), dto());
+      expect(key.rate_limit).toEqual(PRO);
+      const heard: RateLimitChangedEvent[] = [];
+      registry.onRateLimitChanged((event) => heard.push(event));
+
+      let view: ApiKeyView | undefined;
+      const received = await broadcastsDuring(async () => {
+        view = await service.setRateLimit(actor(organizationId), key.id, {
+          requests_per_minute: 120,
+          burst: 20,
+        });
+      }, 1);
+
+      const override = { requests_per_minute: 120, burst: 20, source: 'override' };
+      expect(view).toMatchObject({ id: key.id, status: 'active', rate_limit: override });
+      expect(await row(key.id)).toMatchObject({ rate_limit_per_minute: 120, rate_limit_burst: 20 });
+      expect(await service.get(organizationId, key.id)).toMatchObject({ rate_limit: override });
+      expect((await listAll(organizationId)).find((listed) => listed.id === key.id)?.rate_limit).toEqual(
+        override,
+      );
+      const event: RateLimitChangedEvent = {
+        type: 'rate_limit_changed',
+        apiKeyId: key.id,
+        organizationId,
+        requestsPerMinute: 120,
+        burst: 20,
+        source: 'override',
+        changedAt: START.toISOString(),
+      };
+      expect(received).toEqual([event]);
+      expect(heard).toContainEqual(event);
+      expect(heard.every((change) => change.apiKeyId === key.id)).toBe(true);
+      // A rate limit is not a revocation.
+      expect(registry.isRevoked(key.id)).toBe(false);
+      expect(registry.isRevoked(key.id, 1)).toBe(false);
+    });
+
+    it("clears an override: back to the plan's limit, broadcast with source plan", async () => {
+      // A starter organization creates no keys through the API; its owner key is the one it has.
+      const bootstrapped = await service.bootstrap(`rl-${randomBytes(4).toString('hex')}`, 'starter');
+      const key = bootstrapped.api_key_id;
+      const owner = actor(bootstrapped.organization.id);
+      await service.setRateLimit(owner, key, { requests_per_minute: 5, burst: 0 });
+      clock.advance(60_000);
+
+      let view: ApiKeyView | undefined;
+      const received = await broadcastsDuring(async () => {
+        view = await service.clearRateLimit(owner, key);
+      }, 1);
+
+      const starter = { requests_per_minute: 60, burst: 10, source: 'plan' };
+      expect(view?.rate_limit).toEqual(starter);
+      expect(await row(key)).toMatchObject({ rate_limit_per_minute: null, rate_limit_burst: null });
+      expect(received).toEqual([
+        {
+          type: 'rate_limit_changed',
+          apiKeyId: key,
+          organizationId: owner.organizationId,
+          requestsPerMinute: 60,
+          burst: 10,
+          source: 'plan',
+          changedAt: new Date(START.getTime() + 60_000).toISOString(),
+        },
+      ]);
+    });
+
+    it('changes nothing and broadcasts nothing when the key already has that limit', async () => {
+      const organizationId = await newOrganization();
+      const key = await service.create(actor(organizationId), dto());
+      await service.setRateLimit(actor(organizationId), key.id, { requests_per_minute: 10, burst: 2 });
+
+      const received = await broadcastsDuring(async () => {
+        await expect(
+          service.setRateLimit(actor(organizationId), key.id, { requests_per_minute: 10, burst: 2 }),
+        ).resolves.toMatchObject({ rate_limit: { requests_per_minute: 10, burst: 2, source: 'override' } });
+        await service.clearRateLimit(actor(organizationId), key.id);
+        await expect(service.clearRateLimit(actor(organizationId), key.id)).resolves.toMatchObject({
+          rate_limit: PRO,
+        });
+      }, 1);
+
+      expect(received.map((event) => event.type === 'rate_limit_changed' && event.source)).toEqual(['plan']);
+    });
+
+    it('keeps an override equal to the plan limit as an override', async () => {
+      const organizationId = await newOrganization('pro');
+      const key = await service.create(actor(organizationId), dto());
+
+      const view = await service.setRateLimit(actor(organizationId), key.id, {
+        requests_per_minute: 300,
+        burst: 50,
+      });
+
+      expect(view.rate_limit).toEqual({ ...PRO, source: 'override' });
+    });
+
+    it("answers not_found for another organization's key, a deleted key and a malformed id, touching nothing", async () => {
+      const organizationId = await newOrganization();
+      const otherOrganizationId = await newOrganization();
+      const key = await service.create(actor(organizationId), dto());
+      await service.setRateLimit(actor(organizationId), key.id, { requests_per_minute: 10, burst: 2 });
+      const deleted = await service.create(actor(organizationId), dto());
+      await service.delete(actor(organizationId), deleted.id);
+      const intruder = actor(otherOrganizationId);
+
+      const received = await broadcastsDuring(async () => {
+        await expectError(
+          service.setRateLimit(intruder, key.id, { requests_per_minute: 1, burst: 0 }),
+          'not_found',
+        );
+        await expectError(service.clearRateLimit(intruder, key.id), 'not_found');
+        await expectError(
+          service.setRateLimit(actor(organizationId), deleted.id, { requests_per_minute: 1, burst: 0 }),
+          'not_found',
+        );
+        await expectError(service.clearRateLimit(actor(organizationId), deleted.id), 'not_found');
+        await expectError(service.clearRateLimit(actor(organizationId), 'not-a-uuid'), 'not_found');
+        await expectError(service.clearRateLimit(actor(organizationId), randomUUID()), 'not_found');
+      }, 0);
+
+      expect(received).toEqual([]);
+      expect(await row(key.id)).toMatchObject({ rate_limit_per_minute: 10, rate_limit_burst: 2 });
+    });
+
+    it('answers conflict for a revoked key, touching nothing', async () => {
+      const organizationId = await newOrganization();
+      const key = await service.create(actor(organizationId), dto());
+      await service.setRateLimit(actor(organizationId), key.id, { requests_per_minute: 10, burst: 2 });
+      await service.revoke(actor(organizationId), key.id);
+
+      const error = await expectError(
+        service.setRateLimit(actor(organizationId), key.id, { requests_per_minute: 1, burst: 0 }),
+        'conflict',
+      );
+      expect(error.status).toBe(409);
+      await expectError(service.clearRateLimit(actor(organizationId), key.id), 'conflict');
+
+      expect(await row(key.id)).toMatchObject({ rate_limit_per_minute: 10, rate_limit_burst: 2 });
+    });
+
+    it("shows each organization's plan limit on its keys", async () => {
+      const enterprise = await newOrganization('enterprise');
+      const pro = await newOrganization('pro');
+      const enterpriseKey = await service.create(actor(enterprise), dto());
+      const proKey = await service.create(actor(pro), dto());
+
+      expect(enterpriseKey.rate_limit).toEqual({ requests_per_minute: 1000, burst: 100, source: 'plan' });
+      expect((await service.get(pro, proKey.id)).rate_limit).toEqual(PRO);
+      const listed = await listAll(enterprise);
+      expect(listed.map((view) => view.rate_limit)).toEqual([
+        { requests_per_minute: 1000, burst: 100, source: 'plan' },
+      ]);
+      // Rotating and revoking answer with the same view.
+      const rotated = await service.rotate(actor(enterprise), enterpriseKey.id, { grace_period_seconds: 0 });
+      expect(rotated.rate_limit).toMatchObject({ source: 'plan', requests_per_minute: 1000 });
+      expect((await service.revoke(actor(pro), proKey.id)).rate_limit).toEqual(PRO);
+    });
+
+    it('records the override with the key id and organization, so one change never leaks to another key', async () => {
+      const organizationId = await newOrganization();
+      const [one, two] = [
+        await service.create(actor(organizationId), dto()),
+        await service.create(actor(organizationId), dto()),
+      ];
+
+      await service.setRateLimit(actor(organizationId), one.id, { requests_per_minute: 7, burst: 3 });
+
+      expect((await service.get(organizationId, one.id)).rate_limit).toMatchObject({ source: 'override' });
+      expect((await service.get(organizationId, two.id)).rate_limit).toEqual(PRO);
     });
   });
 

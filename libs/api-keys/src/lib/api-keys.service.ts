@@ -5,6 +5,7 @@ import { Brackets, IsNull, QueryFailedError, type EntityManager, type Repository
 import {
   CLOCK,
   decodeCursor,
+  effectiveRateLimit,
   GatehouseError,
   missingPermissions,
   PERMISSIONS,
@@ -12,9 +13,16 @@ import {
   type Clock,
   type Page,
   type Permission,
+  type Plan,
+  type RateLimit,
 } from '@gatehouse/contracts';
 import { generateApiKey } from '@gatehouse/crypto';
-import { ApiKeyEntity, ApiKeyUsageEntity, OrganizationEntity, type Plan } from '@gatehouse/persistence';
+import {
+  ApiKeyEntity,
+  ApiKeyUsageEntity,
+  OrganizationEntity,
+  rateLimitOverrideOf,
+} from '@gatehouse/persistence';
 import { RevocationRegistry } from '@gatehouse/revocation';
 import type { Actor } from './actor';
 import {
@@ -29,6 +37,7 @@ import type { CreateApiKeyDto } from './dto/create-api-key.dto';
 import { API_KEY_PAGE_SIZE_DEFAULT, type ListApiKeysDto } from './dto/list-api-keys.dto';
 import type { ListUsageDto } from './dto/list-usage.dto';
 import { ROTATION_GRACE_DEFAULT_SECONDS, type RotateApiKeyDto } from './dto/rotate-api-key.dto';
+import type { SetRateLimitDto } from './dto/set-rate-limit.dto';
 
 /** Plans whose organizations may create API keys; the others get 403 plan_not_allowed. */
 export const PLANS_WITH_API_KEYS: readonly Plan[] = ['pro', 'enterprise'];
@@ -90,7 +99,7 @@ export class ApiKeysService {
           `organization "${organization.name}" is on the ${organization.plan} plan`,
       );
     }
-    return this.keys.manager.transaction((manager) => this.insertKey(manager, actor, dto));
+    return this.keys.manager.transaction((manager) => this.insertKey(manager, actor, dto, organization.plan));
   }
 
   async list(organizationId: string, query: ListApiKeysDto): Promise<ApiKeyPage> {
@@ -140,22 +149,27 @@ export class ApiKeysService {
       const { at, id } = decodeCursor(query.cursor);
       builder.andWhere('(k.created_at, k.id) < (:at, :id)', { at, id });
     }
-    const rows = await builder.getMany();
+    const [rows, plan] = await Promise.all([builder.getMany(), this.planOf(organizationId)]);
     return toPage(
       rows,
       limit,
-      (key) => toApiKeyView(key, now),
+      (key) => toApiKeyView(key, now, plan),
       (key) => ({ at: key.createdAt, id: key.id }),
     );
   }
 
   async get(organizationId: string, id: string): Promise<ApiKeyView> {
-    return toApiKeyView(await this.findVisible(organizationId, id), this.clock.now());
+    const [key, plan] = await Promise.all([
+      this.findVisible(organizationId, id),
+      this.planOf(organizationId),
+    ]);
+    return toApiKeyView(key, this.clock.now(), plan);
   }
 
   /** Immediate and final; the row stays for audit. Revoking a revoked key changes nothing. */
   async revoke(actor: Actor, id: string): Promise<ApiKeyView> {
     const key = await this.findVisible(actor.organizationId, id);
+    const plan = await this.planOf(actor.organizationId);
     const now = this.clock.now();
     if (!key.revokedAt) {
       await this.keys.manager.transaction(async (manager) => {
@@ -176,7 +190,7 @@ export class ApiKeysService {
         reason: 'revoked',
       });
     }
-    return toApiKeyView(key, now);
+    return toApiKeyView(key, now, plan);
   }
 
   /** Erases both secret hashes and hides the key from lists; its tokens die like a revoked key's. */
@@ -216,6 +230,7 @@ export class ApiKeysService {
     if (isRotating(key, now)) {
       throw new GatehouseError('conflict', 'This key is already rotating; finish that rotation first');
     }
+    const plan = await this.planOf(actor.organizationId);
     const graceSeconds = dto.grace_period_seconds ?? ROTATION_GRACE_DEFAULT_SECONDS;
     const retiresAt = new Date(now.getTime() + graceSeconds * 1000);
     const generated = generateApiKey(key.environment);
@@ -276,7 +291,7 @@ export class ApiKeysService {
       currentVersion: key.keyVersion,
       retiredAt: retiresAt.toISOString(),
     });
-    return { ...toApiKeyView(key, now), api_key: generated.secret };
+    return { ...toApiKeyView(key, now, plan), api_key: generated.secret };
   }
 
   /** Step two: the previous secret, and every token issued from it, stop working now. */
@@ -286,6 +301,7 @@ export class ApiKeysService {
     if (key.revokedAt || !isRotating(key, now)) {
       throw new GatehouseError('conflict', 'This key has no rotation in progress');
     }
+    const plan = await this.planOf(actor.organizationId);
     const changes: Partial<ApiKeyEntity> = { previousRetiresAt: now };
     await this.keys.manager.transaction(async (manager) => {
       await manager.update(ApiKeyEntity, { id: key.id }, changes);
@@ -307,7 +323,23 @@ export class ApiKeysService {
       currentVersion: key.keyVersion,
       retiredAt: now.toISOString(),
     });
-    return toApiKeyView(key, now);
+    return toApiKeyView(key, now, plan);
+  }
+
+  /**
+   * Overrides the organization plan's rate limit for one key. The gateway hears of it through the broadcast, and
+   * every token issued from now on carries it. Setting the limit the key already has changes nothing.
+   */
+  async setRateLimit(actor: Actor, id: string, dto: SetRateLimitDto): Promise<ApiKeyView> {
+    return this.changeRateLimit(actor, id, {
+      requests_per_minute: dto.requests_per_minute,
+      burst: dto.burst,
+    });
+  }
+
+  /** Drops the key's override: it runs under its organization plan's limit again. */
+  async clearRateLimit(actor: Actor, id: string): Promise<ApiKeyView> {
+    return this.changeRateLimit(actor, id, null);
   }
 
   /** Authentication attempts with this key, newest first. */
@@ -388,12 +420,12 @@ export class ApiKeysService {
         },
         { plan, created },
       );
-      const key = await this.insertKey(manager, actor, {
-        name: 'Owner key',
-        client_id: clientId,
-        permissions: [...PERMISSIONS],
-        environment: 'live',
-      });
+      const key = await this.insertKey(
+        manager,
+        actor,
+        { name: 'Owner key', client_id: clientId, permissions: [...PERMISSIONS], environment: 'live' },
+        organization.plan,
+      );
       return {
         organization: { id: organization.id, name: organization.name, plan: organization.plan, created },
         api_key: key.api_key,
@@ -408,6 +440,7 @@ export class ApiKeysService {
     manager: EntityManager,
     actor: Actor,
     dto: CreateApiKeyDto,
+    plan: Plan,
   ): Promise<CreatedApiKeyView> {
     const missing = missingPermissions(actor.permissions, dto.permissions);
     if (missing.length > 0) {
@@ -441,6 +474,8 @@ export class ApiKeysService {
       previousKeyLast4: null,
       previousRetiresAt: null,
       rotatedAt: null,
+      rateLimitPerMinute: null,
+      rateLimitBurst: null,
     });
     try {
       await manager.insert(ApiKeyEntity, entity);
@@ -466,7 +501,64 @@ export class ApiKeysService {
         expires_at: entity.expiresAt?.toISOString() ?? null,
       },
     );
-    return { ...toApiKeyView(entity, now), api_key: generated.secret };
+    return { ...toApiKeyView(entity, now, plan), api_key: generated.secret };
+  }
+
+  private async changeRateLimit(actor: Actor, id: string, override: RateLimit | null): Promise<ApiKeyView> {
+    const plan = await this.planOf(actor.organizationId);
+    const now = this.clock.now();
+    const changes: Pick<ApiKeyEntity, 'rateLimitPerMinute' | 'rateLimitBurst'> = {
+      rateLimitPerMinute: override?.requests_per_minute ?? null,
+      rateLimitBurst: override?.burst ?? null,
+    };
+    const { key, changed } = await this.keys.manager.transaction(async (manager) => {
+      // Locked until commit, so that the audit row's "before" is the limit this change replaced even when two
+      // admins change the same key at once.
+      const locked = await this.findVisible(actor.organizationId, id, manager);
+      if (locked.revokedAt) {
+        throw new GatehouseError('conflict', 'A revoked key cannot have its rate limit changed');
+      }
+      if (
+        locked.rateLimitPerMinute === changes.rateLimitPerMinute &&
+        locked.rateLimitBurst === changes.rateLimitBurst
+      ) {
+        return { key: locked, changed: false };
+      }
+      const before = effectiveRateLimit(plan, rateLimitOverrideOf(locked));
+      await manager.update(ApiKeyEntity, { id: locked.id }, changes);
+      Object.assign(locked, changes);
+      await this.audit.record(
+        manager,
+        actor,
+        override ? 'api_key.rate_limit_set' : 'api_key.rate_limit_cleared',
+        { type: 'api_key', id: locked.id },
+        { before, after: effectiveRateLimit(plan, override) },
+      );
+      return { key: locked, changed: true };
+    });
+    const view = toApiKeyView(key, now, plan);
+    if (changed) {
+      // After the commit, as for revocations: nobody hears of a limit that might still roll back.
+      await this.revocations.publishRateLimitChange({
+        type: 'rate_limit_changed',
+        apiKeyId: key.id,
+        organizationId: key.organizationId,
+        requestsPerMinute: view.rate_limit.requests_per_minute,
+        burst: view.rate_limit.burst,
+        source: view.rate_limit.source,
+        changedAt: now.toISOString(),
+      });
+    }
+    return view;
+  }
+
+  /** Keys without an override run under their organization plan's limit, which every key view shows. */
+  private async planOf(organizationId: string): Promise<Plan> {
+    const organization = await this.organizations.findOneOrFail({
+      select: { id: true, plan: true },
+      where: { id: organizationId },
+    });
+    return organization.plan;
   }
 
   private checkExpiry(expiresAt: string | undefined, now: Date): Date | null {
@@ -484,9 +576,24 @@ export class ApiKeysService {
     return date;
   }
 
-  /** Another organization's key, a deleted key and a malformed id all answer the same 404. */
-  private async findVisible(organizationId: string, id: string): Promise<ApiKeyEntity> {
-    const key = UUID.test(id) ? await this.keys.findOne({ where: { id, organizationId } }) : null;
+  /**
+   * Another organization's key, a deleted key and a malformed id all answer the same 404. Given a transaction's
+   * manager, the row is read FOR UPDATE in it.
+   */
+  private async findVisible(
+    organizationId: string,
+    id: string,
+    lockIn?: EntityManager,
+  ): Promise<ApiKeyEntity> {
+    let key: ApiKeyEntity | null = null;
+    if (UUID.test(id)) {
+      key = lockIn
+        ? await lockIn.findOne(ApiKeyEntity, {
+            where: { id, organizationId },
+            lock: { mode: 'pessimistic_write' },
+          })
+        : await this.keys.findOne({ where: { id, organizationId } });
+    }
     if (!key || key.deletedAt) throw new GatehouseError('not_found', 'API key not found');
     return key;
   }

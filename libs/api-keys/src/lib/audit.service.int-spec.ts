@@ -321,6 +321,120 @@ describe('AuditService and the audit trail of ApiKeysService (PostgreSQL)', () =
       expect(await allEvents(starter)).toEqual([]);
     });
 
+    it('records setting and clearing a rate limit override with the limits before and after', async () => {
+      const organizationId = await newOrganization('enterprise');
+      const alice = (requestId: string) => actor(organizationId, { requestId });
+      const key = await keys.create(alice('req-create'), dto());
+      clock.advance(SECOND);
+      await keys.setRateLimit(alice('req-set'), key.id, { requests_per_minute: 120, burst: 20 });
+      clock.advance(SECOND);
+      await keys.setRateLimit(alice('req-lower'), key.id, { requests_per_minute: 30, burst: 0 });
+      clock.advance(SECOND);
+      await keys.clearRateLimit(alice('req-clear'), key.id);
+
+      const events = await allEvents(organizationId, { target_id: key.id });
+
+      const common = {
+        id: expect.any(String),
+        actor_type: 'user',
+        actor: 'user:alice',
+        ip: '198.51.100.10',
+        target_type: 'api_key',
+        target_id: key.id,
+      };
+      const plan = { requests_per_minute: 1000, burst: 100, source: 'plan' };
+      expect(events.slice(0, 3)).toEqual([
+        {
+          ...common,
+          occurred_at: at(3),
+          action: 'api_key.rate_limit_cleared',
+          request_id: 'req-clear',
+          details: { before: { requests_per_minute: 30, burst: 0, source: 'override' }, after: plan },
+        },
+        {
+          ...common,
+          occurred_at: at(2),
+          action: 'api_key.rate_limit_set',
+          request_id: 'req-lower',
+          details: {
+            before: { requests_per_minute: 120, burst: 20, source: 'override' },
+            after: { requests_per_minute: 30, burst: 0, source: 'override' },
+          },
+        },
+        {
+          ...common,
+          occurred_at: at(1),
+          action: 'api_key.rate_limit_set',
+          request_id: 'req-set',
+          details: { before: plan, after: { requests_per_minute: 120, burst: 20, source: 'override' } },
+        },
+      ]);
+      expect(events.map((event) => event.action)).toEqual([
+        'api_key.rate_limit_cleared',
+        'api_key.rate_limit_set',
+        'api_key.rate_limit_set',
+        'api_key.created',
+      ]);
+      const filtered = await allEvents(organizationId, { action: 'api_key.rate_limit_set' });
+      expect(filtered.map((event) => event.request_id)).toEqual(['req-lower', 'req-set']);
+    });
+
+    it('writes nothing for a rate limit change that is refused or changes nothing', async () => {
+      const organizationId = await newOrganization();
+      const other = await newOrganization();
+      const owner = actor(organizationId);
+      const key = await keys.create(owner, dto());
+      const revoked = await keys.create(owner, dto());
+      await keys.revoke(owner, revoked.id);
+      await keys.setRateLimit(owner, key.id, { requests_per_minute: 10, burst: 1 });
+      const before = await allEvents(organizationId);
+
+      await keys.setRateLimit(owner, key.id, { requests_per_minute: 10, burst: 1 });
+      await expectError(
+        keys.setRateLimit(actor(other), key.id, { requests_per_minute: 5, burst: 0 }),
+        'not_found',
+      );
+      await expectError(keys.clearRateLimit(actor(other), key.id), 'not_found');
+      await expectError(
+        keys.setRateLimit(owner, revoked.id, { requests_per_minute: 5, burst: 0 }),
+        'conflict',
+      );
+      await expectError(keys.clearRateLimit(owner, revoked.id), 'conflict');
+      await keys.clearRateLimit(owner, key.id);
+      await keys.clearRateLimit(owner, key.id);
+
+      const after = await allEvents(organizationId);
+      expect(after.slice(1)).toEqual(before);
+      expect(after[0]).toMatchObject({ action: 'api_key.rate_limit_cleared', target_id: key.id });
+      expect(await allEvents(other)).toEqual([]);
+    });
+
+    it('rolls an override back when its audit row cannot be written', async () => {
+      const organizationId = await newOrganization();
+      const owner = actor(organizationId);
+      const key = await keys.create(owner, dto());
+      const heard = jest.fn();
+      registry.onRateLimitChanged(heard);
+      await dataSource.query(
+        `ALTER TABLE audit_events ADD CONSTRAINT test_no_overrides CHECK (action <> 'api_key.rate_limit_set') NOT VALID`,
+      );
+      try {
+        await expect(keys.setRateLimit(owner, key.id, { requests_per_minute: 10, burst: 1 })).rejects.toThrow(
+          /test_no_overrides/,
+        );
+      } finally {
+        await dataSource.query(`ALTER TABLE audit_events DROP CONSTRAINT test_no_overrides`);
+      }
+
+      const [row] = await dataSource.query<{ rate_limit_per_minute: number | null }[]>(
+        `SELECT rate_limit_per_minute FROM api_keys WHERE id = $1`,
+        [key.id],
+      );
+      expect(row.rate_limit_per_minute).toBeNull();
+      expect(heard).not.toHaveBeenCalled();
+      expect((await keys.get(organizationId, key.id)).rate_limit).toMatchObject({ source: 'plan' });
+    });
+
     it('rolls the mutation back when its audit row cannot be written', async () => {
       const organizationId = await newOrganization();
       const owner = actor(organizationId);

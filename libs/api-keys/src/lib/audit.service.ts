@@ -15,6 +15,9 @@ export const AUDIT_ACTIONS = [
   'api_key.rotation_finished',
   'api_key.revoked',
   'api_key.deleted',
+  // details: { before, after }, each the effective limit { requests_per_minute, burst, source }
+  'api_key.rate_limit_set',
+  'api_key.rate_limit_cleared',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

@@ -1,4 +1,5 @@
 import type { Permission } from './permissions';
+import type { RateLimit } from './rate-limits';
 
 /** Claims of a Gatehouse access token, beyond the registered ones (iss, aud, sub, iat, nbf, exp, jti). */
 export interface AccessTokenClaims {
@@ -8,6 +9,11 @@ export interface AccessTokenClaims {
   permissions: Permission[];
   /** Which secret of the key the token was issued from; it goes up by one at every rotation. */
   key_version: number;
+  /**
+   * The key's effective rate limit when the token was issued: its override if set, else its organization plan's.
+   * The gateway enforces it per key; a `rate_limit_changed` broadcast may replace it before the token expires.
+   */
+  rate_limit: RateLimit;
 }
 
 interface PrincipalBase {

@@ -15,6 +15,7 @@ const CLAIMS: AccessTokenClaims = {
   client_id: 'ci-runner',
   permissions: ['read:findings', 'write:findings'],
   key_version: 1,
+  rate_limit: { requests_per_minute: 60, burst: 10 },
 };
 
 describe('TokenSigner', () => {

@@ -8,6 +8,7 @@ import { OrganizationEntity } from './entities/organization.entity';
 import type { EmbeddedDatabase } from './embedded-database';
 import { CreateInitialSchema1763856000000 } from './migrations/1763856000000-CreateInitialSchema';
 import { AddKeyLifecycle1763942400000 } from './migrations/1763942400000-AddKeyLifecycle';
+import { AddKeyRateLimits1764028800000 } from './migrations/1764028800000-AddKeyRateLimits';
 
 export const ENTITIES = [
   OrganizationEntity,
@@ -18,7 +19,11 @@ export const ENTITIES = [
 ];
 
 /** Listed explicitly, in order: bundles carry no migration directory to glob. */
-export const MIGRATIONS = [CreateInitialSchema1763856000000, AddKeyLifecycle1763942400000];
+export const MIGRATIONS = [
+  CreateInitialSchema1763856000000,
+  AddKeyLifecycle1763942400000,
+  AddKeyRateLimits1764028800000,
+];
 
 /** A PostgreSQL server. */
 export interface ServerDatabaseOptions {

@@ -5,7 +5,12 @@ import { createDatabaseIfMissing, revertLastMigration, runMigrations } from './d
 
 const INITIAL_TABLES = ['api_keys', 'findings', 'organizations'];
 const TABLES = ['api_key_usage', 'api_keys', 'audit_events', 'findings', 'organizations'];
-const MIGRATION_NAMES = ['CreateInitialSchema1763856000000', 'AddKeyLifecycle1763942400000'];
+const MIGRATION_NAMES = [
+  'CreateInitialSchema1763856000000',
+  'AddKeyLifecycle1763942400000',
+  'AddKeyRateLimits1764028800000',
+];
+const RATE_LIMIT_COLUMNS = ['rate_limit_burst', 'rate_limit_per_minute'];
 const LIFECYCLE_COLUMNS = [
   'key_version',
   'previous_key_hash',
@@ -49,6 +54,18 @@ describe('migrations (PostgreSQL)', () => {
     return result.rows.map((row) => row.column_name);
   }
 
+  async function rateLimitColumns(): Promise<
+    { column_name: string; data_type: string; is_nullable: string }[]
+  > {
+    const result = await client.query<{ column_name: string; data_type: string; is_nullable: string }>(
+      `SELECT column_name, data_type, is_nullable FROM information_schema.columns
+        WHERE table_schema = 'public' AND table_name = 'api_keys' AND column_name = ANY($1::text[])
+        ORDER BY column_name`,
+      [RATE_LIMIT_COLUMNS],
+    );
+    return result.rows;
+  }
+
   async function insertOrganization(): Promise<string> {
     const result = await client.query<{ id: string }>(
       `INSERT INTO organizations (name, plan) VALUES ($1, 'pro') RETURNING id`,
@@ -76,10 +93,14 @@ describe('migrations (PostgreSQL)', () => {
     expect(await tables()).toEqual([]);
   });
 
-  it('creates organizations, api_keys and findings, then the key lifecycle tables, on the first run', async () => {
+  it('creates organizations, api_keys and findings, the key lifecycle tables and the rate limit columns, on the first run', async () => {
     expect(await runMigrations({ url: database.url })).toEqual(MIGRATION_NAMES);
     expect(await tables()).toEqual(TABLES);
     expect(await lifecycleColumns()).toEqual([...LIFECYCLE_COLUMNS].sort());
+    expect(await rateLimitColumns()).toEqual([
+      { column_name: 'rate_limit_burst', data_type: 'integer', is_nullable: 'YES' },
+      { column_name: 'rate_limit_per_minute', data_type: 'integer', is_nullable: 'YES' },
+    ]);
   });
 
   it('applies nothing when run again', async () => {
@@ -105,6 +126,57 @@ describe('migrations (PostgreSQL)', () => {
       previous_retires_at: null,
       rotated_at: null,
     });
+  });
+
+  it('starts a key without a rate limit override', async () => {
+    const id = await insertKey(await insertOrganization(), 'no-override');
+    const result = await client.query(
+      `SELECT rate_limit_per_minute, rate_limit_burst FROM api_keys WHERE id = $1`,
+      [id],
+    );
+    expect(result.rows[0]).toEqual({ rate_limit_per_minute: null, rate_limit_burst: null });
+  });
+
+  it('takes an override with both values set, and clears it with both NULL', async () => {
+    const id = await insertKey(await insertOrganization(), 'with-override');
+    await client.query(`UPDATE api_keys SET rate_limit_per_minute = 1, rate_limit_burst = 0 WHERE id = $1`, [
+      id,
+    ]);
+    await client.query(
+      `UPDATE api_keys SET rate_limit_per_minute = 100000, rate_limit_burst = 10000 WHERE id = $1`,
+      [id],
+    );
+    const set = await client.query(
+      `SELECT rate_limit_per_minute, rate_limit_burst FROM api_keys WHERE id = $1`,
+      [id],
+    );
+    expect(set.rows[0]).toEqual({ rate_limit_per_minute: 100000, rate_limit_burst: 10000 });
+
+    await client.query(
+      `UPDATE api_keys SET rate_limit_per_minute = NULL, rate_limit_burst = NULL WHERE id = $1`,
+      [id],
+    );
+    const cleared = await client.query(
+      `SELECT rate_limit_per_minute, rate_limit_burst FROM api_keys WHERE id = $1`,
+      [id],
+    );
+    expect(cleared.rows[0]).toEqual({ rate_limit_per_minute: null, rate_limit_burst: null });
+  });
+
+  it.each([
+    ['a rate without a burst', 60, null],
+    ['a burst without a rate', null, 10],
+    ['a rate of 0', 0, 10],
+    ['a negative burst', 60, -1],
+  ])('refuses an override with %s', async (_case, perMinute, burst) => {
+    const id = await insertKey(await insertOrganization(), `bad-override-${randomBytes(3).toString('hex')}`);
+    await expect(
+      client.query(`UPDATE api_keys SET rate_limit_per_minute = $2, rate_limit_burst = $3 WHERE id = $1`, [
+        id,
+        perMinute,
+        burst,
+      ]),
+    ).rejects.toMatchObject({ code: '23514', constraint: 'api_keys_rate_limit_override' });
   });
 
   it('refuses two rows with the same previous_key_hash, and allows any number of NULL ones', async () => {
@@ -250,7 +322,33 @@ describe('migrations (PostgreSQL)', () => {
     expect(left.rows[0]).toEqual({ keys: 0, findings: 0 });
   });
 
-  it('reverts the key lifecycle first, leaving the initial schema and its keys', async () => {
+  it('reverts the rate limits first, dropping both columns and their constraint and keeping every key', async () => {
+    const overridden = await insertKey(await insertOrganization(), 'overridden-before-revert');
+    await client.query(`UPDATE api_keys SET rate_limit_per_minute = 5, rate_limit_burst = 1 WHERE id = $1`, [
+      overridden,
+    ]);
+    const before = await client.query(`SELECT count(*)::int AS n FROM api_keys`);
+
+    await revertLastMigration({ url: database.url });
+
+    expect(await tables()).toEqual(TABLES);
+    expect(await rateLimitColumns()).toEqual([]);
+    expect(await lifecycleColumns()).toEqual([...LIFECYCLE_COLUMNS].sort());
+    const constraint = await client.query(
+      `SELECT 1 FROM pg_constraint WHERE conname = 'api_keys_rate_limit_override'`,
+    );
+    expect(constraint.rowCount).toBe(0);
+    const recorded = await client.query<{ name: string }>(
+      `SELECT name FROM gatehouse_migrations ORDER BY id`,
+    );
+    expect(recorded.rows.map((row) => row.name)).toEqual(MIGRATION_NAMES.slice(0, 2));
+    const after = await client.query(`SELECT count(*)::int AS n FROM api_keys`);
+    expect(after.rows[0]).toEqual(before.rows[0]);
+    const kept = await client.query(`SELECT client_id FROM api_keys WHERE id = $1`, [overridden]);
+    expect(kept.rows).toEqual([{ client_id: 'overridden-before-revert' }]);
+  });
+
+  it('reverts the key lifecycle next, leaving the initial schema and its keys', async () => {
     const before = await client.query(`SELECT count(*)::int AS n FROM api_keys`);
 
     await revertLastMigration({ url: database.url });
@@ -273,6 +371,7 @@ describe('migrations (PostgreSQL)', () => {
   it('migrates up again after a revert', async () => {
     expect(await runMigrations({ url: database.url })).toEqual(MIGRATION_NAMES);
     expect(await tables()).toEqual(TABLES);
+    expect((await rateLimitColumns()).map((column) => column.column_name)).toEqual(RATE_LIMIT_COLUMNS);
     const keys = await client.query(`SELECT count(*)::int AS n FROM api_keys`);
     expect(keys.rows[0]).toEqual({ n: 0 });
   });

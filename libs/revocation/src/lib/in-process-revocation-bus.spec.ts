@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import type { KeyRevokedEvent, RevocationEvent } from '@gatehouse/contracts';
+import type { KeyRevokedEvent, RateLimitChangedEvent, RevocationEvent } from '@gatehouse/contracts';
 import { InProcessRevocationBus } from './in-process-revocation-bus';
 import { resolveRevocationTransport } from './revocation.module';
 
@@ -41,6 +41,25 @@ describe('InProcessRevocationBus', () => {
     expect(received).toEqual({ admin: [EVENT], findings: [EVENT], auth: [EVENT] });
     // Each subscriber gets its own copy, as over the network.
     expect(received['findings'][0]).not.toBe(received['auth'][0]);
+  });
+
+  it('carries rate limit changes on the same channel, as in the standalone suite', async () => {
+    const [admin, gateway] = [bus(), bus()];
+    const received: RevocationEvent[] = [];
+    await gateway.subscribe((event) => received.push(event), jest.fn());
+    const change: RateLimitChangedEvent = {
+      type: 'rate_limit_changed',
+      apiKeyId: EVENT.apiKeyId,
+      organizationId: EVENT.organizationId,
+      requestsPerMinute: 300,
+      burst: 50,
+      source: 'plan',
+      changedAt: '2030-01-01T12:00:00.000Z',
+    };
+
+    await expect(admin.publish(change)).resolves.toBe(true);
+
+    expect(received).toEqual([change]);
   });
 
   it('keeps channels apart and stops delivering once closed', async () => {

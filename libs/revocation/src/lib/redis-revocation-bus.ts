@@ -32,9 +32,12 @@ export class RedisRevocationBus extends RevocationBus {
       await this.publisher.publish(this.options.channel, JSON.stringify(event));
       return true;
     } catch (error) {
+      const fallback =
+        event.type === 'rate_limit_changed'
+          ? 'other nodes see the new limit in the next tokens issued for the key'
+          : 'other nodes pick it up at their next reconcile';
       this.logger.warn(
-        `revocation of ${event.apiKeyId} not broadcast (${(error as Error).message}); ` +
-          'other nodes pick it up at their next reconcile',
+        `${event.type} of ${event.apiKeyId} not broadcast (${(error as Error).message}); ${fallback}`,
       );
       return false;
     }

@@ -1,4 +1,4 @@
-import type { KeyRevokedEvent, SecretRetiredEvent } from '@gatehouse/contracts';
+import type { KeyRevokedEvent, RateLimitChangedEvent, SecretRetiredEvent } from '@gatehouse/contracts';
 import { parseRevocationEvent } from './revocation-bus';
 
 const VALID: KeyRevokedEvent = {
@@ -125,6 +125,71 @@ describe('parseRevocationEvent', () => {
       // A key_revoked carrying retirement fields is still judged as key_revoked: it lacks revokedAt.
       expect(parseRevocationEvent(retiredMessage({ type: 'key_revoked' }))).toBeNull();
       expect(parseRevocationEvent(message({ type: 'secret_retired' }))).toBeNull();
+    });
+  });
+
+  describe('rate_limit_changed', () => {
+    const CHANGED: RateLimitChangedEvent = {
+      type: 'rate_limit_changed',
+      apiKeyId: '7b0c9d1e-2f3a-4b5c-9d6e-aabbccddeeff',
+      organizationId: '0f5d3c4e-1a2b-4c3d-8e9f-001122334455',
+      requestsPerMinute: 120,
+      burst: 20,
+      source: 'override',
+      changedAt: '2030-01-02T12:00:00.000Z',
+    };
+
+    function changedMessage(overrides: Record<string, unknown>): string {
+      return JSON.stringify({ ...CHANGED, ...overrides });
+    }
+
+    it('accepts an override and a return to the plan', () => {
+      expect(parseRevocationEvent(JSON.stringify(CHANGED))).toEqual(CHANGED);
+      const plan = { ...CHANGED, requestsPerMinute: 300, burst: 50, source: 'plan' };
+      expect(parseRevocationEvent(JSON.stringify(plan))).toEqual(plan);
+    });
+
+    it('accepts the bounds of an override and keeps only the fields of the event', () => {
+      const parsed = parseRevocationEvent(
+        changedMessage({ requestsPerMinute: 100_000, burst: 0, reason: 'revoked', extra: 1 }),
+      );
+      expect(parsed).toEqual({ ...CHANGED, requestsPerMinute: 100_000, burst: 0 });
+      expect(parsed).not.toHaveProperty('reason');
+      expect(parsed).not.toHaveProperty('extra');
+      expect(parseRevocationEvent(changedMessage({ requestsPerMinute: 1, burst: 10_000 }))).toMatchObject({
+        requestsPerMinute: 1,
+        burst: 10_000,
+      });
+    });
+
+    it.each([0, -1, 100_001, 1.5, '120', null, undefined, Number.NaN])(
+      'rejects the requestsPerMinute %p',
+      (requestsPerMinute) => {
+        expect(parseRevocationEvent(changedMessage({ requestsPerMinute }))).toBeNull();
+      },
+    );
+
+    it.each([-1, 10_001, 2.5, '20', null, undefined])('rejects the burst %p', (burst) => {
+      expect(parseRevocationEvent(changedMessage({ burst }))).toBeNull();
+    });
+
+    it.each(['OVERRIDE', 'tier', '', null, undefined])('rejects the source %p', (source) => {
+      expect(parseRevocationEvent(changedMessage({ source }))).toBeNull();
+    });
+
+    it.each(['now', '', 1893585600000, null, undefined])('rejects the changedAt %p', (changedAt) => {
+      expect(parseRevocationEvent(changedMessage({ changedAt }))).toBeNull();
+    });
+
+    it('rejects a bad apiKeyId or organizationId as for the other events', () => {
+      expect(parseRevocationEvent(changedMessage({ apiKeyId: 'not-a-uuid' }))).toBeNull();
+      expect(parseRevocationEvent(changedMessage({ organizationId: 3 }))).toBeNull();
+    });
+
+    it('is never taken for a revocation, nor a revocation for it', () => {
+      expect(parseRevocationEvent(changedMessage({ type: 'key_revoked' }))).toBeNull();
+      expect(parseRevocationEvent(changedMessage({ type: 'secret_retired' }))).toBeNull();
+      expect(parseRevocationEvent(message({ type: 'rate_limit_changed' }))).toBeNull();
     });
   });
 });

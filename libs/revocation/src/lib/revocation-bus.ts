@@ -1,10 +1,11 @@
-import type { RevocationEvent } from '@gatehouse/contracts';
+import { isValidRateLimit, type RevocationEvent } from '@gatehouse/contracts';
 
 export type RevocationHandler = (event: RevocationEvent) => void;
 
 /**
  * Carries revocations between nodes. Delivery is best effort by design: PostgreSQL is the source of truth and
- * every node reconciles from it, so a lost message delays a revocation by at most one reconcile interval.
+ * every node reconciles from it, so a lost message delays a revocation by at most one reconcile interval. It also
+ * carries rate limit changes, which are not reconciled: new tokens carry the new limit, which bounds a lost one.
  */
 export abstract class RevocationBus {
   /** Resolves to false when the message could not be sent; it never throws. */
@@ -51,6 +52,21 @@ export function parseRevocationEvent(message: string): RevocationEvent | null {
         organizationId,
         currentVersion: currentVersion as number,
         retiredAt,
+      };
+    }
+    case 'rate_limit_changed': {
+      const { requestsPerMinute, burst, source, changedAt } = event;
+      // Out-of-bounds limits are refused like any other malformed field: a limiter must never run on them.
+      if (!isValidRateLimit(requestsPerMinute, burst)) return null;
+      if ((source !== 'override' && source !== 'plan') || !isDate(changedAt)) return null;
+      return {
+        type: 'rate_limit_changed',
+        apiKeyId,
+        organizationId,
+        requestsPerMinute: requestsPerMinute as number,
+        burst: burst as number,
+        source,
+        changedAt,
       };
     }
     default:

@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Logger } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import type { Clock, RevocationEvent } from '@gatehouse/contracts';
+import type { Clock, RateLimitChangedEvent, RevocationEvent } from '@gatehouse/contracts';
 import { ApiKeyEntity, createDataSourceOptions, runMigrations } from '@gatehouse/persistence';
 import {
   createTestDatabase,
@@ -266,5 +266,36 @@ describe('RevocationRegistry (PostgreSQL source, Redis bus)', () => {
     await waitFor(() => second.isRevoked(id, 1), 'the retirement to reach the second registry');
     expect(second.isRevoked(id, 2)).toBe(false);
     expect(second.isRevoked(id)).toBe(false);
+  });
+
+  it('carries a rate_limit_changed event to the listeners of another registry through Redis, revoking nothing', async () => {
+    const channel = uniqueChannel();
+    const { registry: first, bus } = await startRegistry(channel);
+    const { registry: second } = await startRegistry(channel);
+    await waitForSubscribers(channel, 2);
+    const heardBySecond: RateLimitChangedEvent[] = [];
+    second.onRateLimitChanged((event) => heardBySecond.push(event));
+    const revokedOnSecond: string[] = [];
+    second.onRevoked((apiKeyId) => revokedOnSecond.push(apiKeyId));
+    const id = await insertKey();
+    const publisher = bus['publisher'];
+    if (publisher.status !== 'ready') await once(publisher, 'ready');
+    const change: RateLimitChangedEvent = {
+      type: 'rate_limit_changed',
+      apiKeyId: id,
+      organizationId,
+      requestsPerMinute: 42,
+      burst: 7,
+      source: 'override',
+      changedAt: NOW.toISOString(),
+    };
+
+    await expect(first.publishRateLimitChange(change)).resolves.toBe(true);
+
+    await waitFor(() => heardBySecond.length > 0, 'the rate limit change to reach the second registry');
+    expect(heardBySecond).toEqual([change]);
+    expect(second.isRevoked(id)).toBe(false);
+    expect(second.isRevoked(id, 1)).toBe(false);
+    expect(revokedOnSecond).toEqual([]);
   });
 });

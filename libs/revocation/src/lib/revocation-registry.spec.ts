@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import type { Clock, RevocationEvent } from '@gatehouse/contracts';
+import type { Clock, RateLimitChangedEvent, RevocationEvent } from '@gatehouse/contracts';
 import { RevocationBus, type RevocationHandler } from './revocation-bus';
 import {
   RevocationRegistry,
@@ -105,6 +105,18 @@ function retired(apiKeyId: string, currentVersion: number, retiredAt: Date): Rev
     organizationId: ORG,
     currentVersion,
     retiredAt: retiredAt.toISOString(),
+  };
+}
+
+function rateLimitChanged(apiKeyId: string, requestsPerMinute: number, burst: number): RateLimitChangedEvent {
+  return {
+    type: 'rate_limit_changed',
+    apiKeyId,
+    organizationId: ORG,
+    requestsPerMinute,
+    burst,
+    source: 'override',
+    changedAt: START.toISOString(),
   };
 }
 
@@ -523,6 +535,93 @@ describe('RevocationRegistry', () => {
       expect(registry.isRevoked(KEY_C, 1)).toBe(true);
       expect(registry.isRevoked(KEY_C)).toBe(false);
       expect(bus.published).toEqual([retirement]);
+    });
+  });
+
+  describe('rate limit changes', () => {
+    it('reach every onRateLimitChanged listener from the bus, with the whole event', async () => {
+      const first = jest.fn();
+      const second = jest.fn();
+      registry.onRateLimitChanged(first);
+      registry.onRateLimitChanged(second);
+      await registry.start();
+      const change = rateLimitChanged(KEY_A, 120, 20);
+
+      bus.deliver(change);
+
+      expect(first.mock.calls).toEqual([[change]]);
+      expect(second.mock.calls).toEqual([[change]]);
+    });
+
+    it('revoke nothing, retire nothing and do not reach onRevoked listeners', async () => {
+      const revoked = jest.fn();
+      registry.onRevoked(revoked);
+      await registry.start();
+
+      bus.deliver(rateLimitChanged(KEY_A, 1, 0));
+
+      expect(registry.isRevoked(KEY_A)).toBe(false);
+      expect(registry.isRevoked(KEY_A, 1)).toBe(false);
+      expect(registry.size).toBe(0);
+      expect(revoked).not.toHaveBeenCalled();
+    });
+
+    it('are not heard by onRateLimitChanged listeners when a key is revoked or retired', async () => {
+      const listener = jest.fn();
+      registry.onRateLimitChanged(listener);
+      await registry.start();
+
+      bus.deliver(event(KEY_A, minutesBefore(1)));
+      bus.deliver(retired(KEY_B, 2, START));
+
+      expect(listener).not.toHaveBeenCalled();
+    });
+
+    it('are passed on each time they arrive, repeats included: listeners are idempotent', async () => {
+      const listener = jest.fn();
+      registry.onRateLimitChanged(listener);
+      await registry.start();
+      const change = rateLimitChanged(KEY_A, 120, 20);
+
+      bus.deliver(change);
+      bus.deliver(change);
+
+      expect(listener).toHaveBeenCalledTimes(2);
+    });
+
+    it('keep reaching the other listeners when one throws', async () => {
+      const error = jest.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
+      try {
+        const healthy = jest.fn();
+        registry.onRateLimitChanged(() => {
+          throw new Error('boom');
+        });
+        registry.onRateLimitChanged(healthy);
+        await registry.start();
+
+        bus.deliver(rateLimitChanged(KEY_A, 120, 20));
+
+        expect(healthy).toHaveBeenCalledTimes(1);
+        expect(error).toHaveBeenCalledWith(expect.stringContaining('boom'));
+      } finally {
+        error.mockRestore();
+      }
+    });
+
+    it('publishRateLimitChange tells the local listeners and broadcasts, reporting a failed broadcast', async () => {
+      const listener = jest.fn();
+      registry.onRateLimitChanged(listener);
+      await registry.start();
+      const change = rateLimitChanged(KEY_C, 5, 0);
+
+      await expect(registry.publishRateLimitChange(change)).resolves.toBe(true);
+      expect(listener).toHaveBeenCalledWith(change);
+      expect(bus.published).toEqual([change]);
+
+      bus.publishResult = false;
+      await expect(registry.publishRateLimitChange(change)).resolves.toBe(false);
+      expect(listener).toHaveBeenCalledTimes(2);
+      expect(registry.isRevoked(KEY_C)).toBe(false);
     });
   });
 });

@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import type { Clock, RevocationEvent } from '@gatehouse/contracts';
+import type { Clock, RateLimitChangedEvent, RevocationEvent } from '@gatehouse/contracts';
 import { BIND_METRICS, type GatehouseMetrics, type MetricsAware } from '@gatehouse/http';
 import { RevocationBus } from './revocation-bus';
 
@@ -31,6 +31,7 @@ export interface RevocationRegistryOptions {
 }
 
 type RevokedListener = (apiKeyId: string) => void;
+export type RateLimitChangedListener = (event: RateLimitChangedEvent) => void;
 
 /**
  * The local revocation set each node checks on every request, so authorizing a request needs no network call.
@@ -41,6 +42,7 @@ export class RevocationRegistry implements MetricsAware {
   private readonly revoked = new Map<string, number>();
   private readonly retired = new Map<string, { currentVersion: number; retiredAt: number }>();
   private readonly listeners: RevokedListener[] = [];
+  private readonly rateLimitListeners: RateLimitChangedListener[] = [];
   private timer: NodeJS.Timeout | undefined;
   private lastReconciledAt: Date | undefined;
   private reconciling: Promise<void> | undefined;
@@ -103,8 +105,27 @@ export class RevocationRegistry implements MetricsAware {
     this.listeners.push(listener);
   }
 
+  /**
+   * Hears every `rate_limit_changed` event on the subscription this registry already holds (Redis pub/sub, or the
+   * in-process bus of standalone mode), and those published from this node. The registry keeps no state for them.
+   * Delivery is best effort and may repeat (a change published here is heard here, then echoed by the bus) or
+   * arrive out of order: listeners must be idempotent and keep, per key, the event with the later `changedAt`.
+   */
+  onRateLimitChanged(listener: RateLimitChangedListener): void {
+    this.rateLimitListeners.push(listener);
+  }
+
   /** Records a revocation made on this node and tells the others. */
   async revoke(event: RevocationEvent): Promise<boolean> {
+    this.apply(event);
+    return this.bus.publish(event);
+  }
+
+  /**
+   * Tells this node's listeners and every other node that a key's rate limit changed. Resolves to false when the
+   * broadcast failed; it never throws, and nothing retries it (new tokens carry the new limit anyway).
+   */
+  async publishRateLimitChange(event: RateLimitChangedEvent): Promise<boolean> {
     this.apply(event);
     return this.bus.publish(event);
   }
@@ -120,6 +141,10 @@ export class RevocationRegistry implements MetricsAware {
           currentVersion: event.currentVersion,
           retiredAt: new Date(event.retiredAt),
         });
+        break;
+      case 'rate_limit_changed':
+        // Shares the bus, not the meaning: the revocation set is left alone, only its own listeners hear it.
+        this.notifyRateLimitChanged(event);
         break;
     }
   }
@@ -181,6 +206,17 @@ export class RevocationRegistry implements MetricsAware {
       } catch (error) {
         // One failing listener must not stop the revocation from being recorded or the others from hearing it.
         this.logger.error(`revocation listener failed for ${apiKeyId}: ${(error as Error).message}`);
+      }
+    }
+  }
+
+  private notifyRateLimitChanged(event: RateLimitChangedEvent): void {
+    for (const listener of this.rateLimitListeners) {
+      try {
+        listener(event);
+      } catch (error) {
+        // As for revocations: one failing listener must not keep the others from hearing the change.
+        this.logger.error(`rate limit listener failed for ${event.apiKeyId}: ${(error as Error).message}`);
       }
     }
   }

@@ -15,6 +15,7 @@ function cachedKey(overrides: Partial<CachedApiKey> = {}): CachedApiKey {
     secretRetiresAt: null,
     expiresAt: null,
     revokedAt: null,
+    rateLimit: { requests_per_minute: 300, burst: 50 },
     ...overrides,
   };
 }

@@ -1,5 +1,5 @@
 import { LRUCache } from 'lru-cache';
-import type { Permission } from '@gatehouse/contracts';
+import type { Permission, RateLimit } from '@gatehouse/contracts';
 
 /** What authenticate needs of a key, cached by the hash of the secret that matched. */
 export interface CachedApiKey {
@@ -15,12 +15,14 @@ export interface CachedApiKey {
   secretRetiresAt: Date | null;
   expiresAt: Date | null;
   revokedAt: Date | null;
+  /** The key's effective rate limit (its override, else its organization plan's), carried into tokens. */
+  rateLimit: RateLimit;
 }
 
 /**
  * Spares authenticate its one database read for keys seen recently. Entries are dropped at once when a
- * revocation or rotation arrives and live at most `ttlMs` otherwise, which bounds how long a missed message
- * could keep a secret usable here.
+ * revocation, rotation or rate limit change arrives and live at most `ttlMs` otherwise, which bounds how long a
+ * missed message could keep a secret usable, or an old rate limit in new tokens, here.
  */
 export class ApiKeyCache {
   private readonly byHash: LRUCache<string, CachedApiKey>;

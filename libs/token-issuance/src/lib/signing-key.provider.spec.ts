@@ -49,7 +49,14 @@ describe('signing-key providers', () => {
 
   const sign = (key: SigningKey) =>
     new TokenSigner(key, { issuer: 'iss', audience: 'aud' }).sign(
-      { org: 'o', api_key_id: 'k', client_id: 'c', permissions: [], key_version: 1 },
+      {
+        org: 'o',
+        api_key_id: 'k',
+        client_id: 'c',
+        permissions: [],
+        key_version: 1,
+        rate_limit: { requests_per_minute: 60, burst: 10 },
+      },
       'c',
       Math.floor(Date.now() / 1000),
       Math.floor(Date.now() / 1000) + 60,

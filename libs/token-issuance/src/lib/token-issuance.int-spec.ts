@@ -174,6 +174,7 @@ describe('TokenIssuanceService (PostgreSQL, Redis)', () => {
       client_id: key.client_id,
       permissions: ['read:findings', 'write:findings'],
       key_version: 1,
+      rate_limit: { requests_per_minute: 300, burst: 50 },
     });
   });
 
@@ -433,6 +434,102 @@ describe('TokenIssuanceService (PostgreSQL, Redis)', () => {
 
       await expectError(authenticate(old), 'api_key_revoked');
       await expectError(authenticate(rotated), 'api_key_revoked');
+    });
+  });
+
+  describe('rate limit claim', () => {
+    const PRO = { requests_per_minute: 300, burst: 50 };
+
+    async function rateLimitOf(key: CreatedApiKeyView): Promise<unknown> {
+      return (await claimsOf((await authenticate(key)).access_token))['rate_limit'];
+    }
+
+    /** Polls until a token of the key carries `expected`, as a client would after a change heard over Redis. */
+    async function eventually(key: CreatedApiKeyView, expected: unknown): Promise<unknown> {
+      const deadline = Date.now() + 5_000;
+      let seen = await rateLimitOf(key);
+      while (JSON.stringify(seen) !== JSON.stringify(expected) && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+        seen = await rateLimitOf(key);
+      }
+      return seen;
+    }
+
+    it("carries the organization plan's limit, read with the key", async () => {
+      expect(await rateLimitOf(await newKey())).toEqual(PRO);
+
+      const enterprise = await apiKeys.bootstrap(`rl-${randomBytes(4).toString('hex')}`, 'enterprise');
+      const starter = await apiKeys.bootstrap(`rl-${randomBytes(4).toString('hex')}`, 'starter');
+      const ownerToken = (owner: typeof enterprise) =>
+        tokens.authenticate({ apiKey: owner.api_key, clientId: owner.client_id, ip: IP });
+      expect((await claimsOf((await ownerToken(enterprise)).access_token))['rate_limit']).toEqual({
+        requests_per_minute: 1000,
+        burst: 100,
+      });
+      expect((await claimsOf((await ownerToken(starter)).access_token))['rate_limit']).toEqual({
+        requests_per_minute: 60,
+        burst: 10,
+      });
+    });
+
+    it('carries an override in the next token, even for a cached key, and the plan again once cleared', async () => {
+      const key = await newKey();
+      expect(await rateLimitOf(key)).toEqual(PRO); // cached from here on
+
+      await apiKeys.setRateLimit(owner, key.id, { requests_per_minute: 20, burst: 5 });
+      expect(await rateLimitOf(key)).toEqual({ requests_per_minute: 20, burst: 5 });
+
+      await apiKeys.setRateLimit(owner, key.id, { requests_per_minute: 2_000, burst: 0 });
+      expect(await rateLimitOf(key)).toEqual({ requests_per_minute: 2_000, burst: 0 });
+
+      await apiKeys.clearRateLimit(owner, key.id);
+      expect(await rateLimitOf(key)).toEqual(PRO);
+    });
+
+    it('keeps the cached limit for a change made behind its back, until a rate_limit_changed arrives over Redis', async () => {
+      const key = await newKey();
+      expect(await rateLimitOf(key)).toEqual(PRO);
+      // As another admin-api node would have committed it: the row changes, this node hears nothing yet.
+      await dataSource.query(
+        `UPDATE api_keys SET rate_limit_per_minute = 33, rate_limit_burst = 3 WHERE id = $1`,
+        [key.id],
+      );
+      expect(await rateLimitOf(key)).toEqual(PRO);
+
+      const otherNode = new RedisRevocationBus({ url: TEST_REDIS_URL, channel });
+      try {
+        const publisher = otherNode['publisher'];
+        if (publisher.status !== 'ready') await once(publisher, 'ready');
+        await expect(
+          otherNode.publish({
+            type: 'rate_limit_changed',
+            apiKeyId: key.id,
+            organizationId: owner.organizationId,
+            requestsPerMinute: 33,
+            burst: 3,
+            source: 'override',
+            changedAt: NOW.toISOString(),
+          }),
+        ).resolves.toBe(true);
+
+        expect(await eventually(key, { requests_per_minute: 33, burst: 3 })).toEqual({
+          requests_per_minute: 33,
+          burst: 3,
+        });
+      } finally {
+        await otherNode.close();
+      }
+      // The key was not revoked by any of it.
+      await expect(authenticate(key)).resolves.toMatchObject({ api_key_id: key.id });
+    });
+
+    it('carries the override in tokens from both secrets of a rotating key', async () => {
+      const old = await newKey();
+      await apiKeys.setRateLimit(owner, old.id, { requests_per_minute: 77, burst: 7 });
+      const rotated = await apiKeys.rotate(owner, old.id, { grace_period_seconds: 3_600 });
+
+      expect(await rateLimitOf(old)).toEqual({ requests_per_minute: 77, burst: 7 });
+      expect(await rateLimitOf(rotated)).toEqual({ requests_per_minute: 77, burst: 7 });
     });
   });
 

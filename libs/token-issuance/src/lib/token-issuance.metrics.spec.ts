@@ -42,6 +42,8 @@ function row(secret: string): ApiKeyEntity {
     previousRetiresAt: null,
     expiresAt: null,
     revokedAt: null,
+    rateLimitPerMinute: null,
+    rateLimitBurst: null,
   } as unknown as ApiKeyEntity;
 }
 
@@ -50,7 +52,15 @@ async function build(secret: string): Promise<TokenIssuanceService> {
   const stored = row(secret);
   const repository = {
     createQueryBuilder: () => {
-      const builder = { where: () => builder, getOne: async () => stored };
+      const builder = {
+        innerJoin: () => builder,
+        addSelect: () => builder,
+        where: () => builder,
+        getRawAndEntities: async () => ({
+          entities: [stored],
+          raw: [{ k_id: stored.id, organization_plan: 'pro' }],
+        }),
+      };
       return builder;
     },
   } as unknown as Repository<ApiKeyEntity>;

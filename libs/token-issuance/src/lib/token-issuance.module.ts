@@ -27,6 +27,8 @@ class TokenIssuanceLifecycle implements OnModuleInit, OnApplicationShutdown {
 
   onModuleInit(): void {
     this.revocations.onRevoked((apiKeyId) => this.cache.evict(apiKeyId));
+    // The next token of the key reads its new limit from PostgreSQL instead of the cached old one.
+    this.revocations.onRateLimitChanged((event) => this.cache.evict(event.apiKeyId));
     this.usage.start();
     this.usageLog.start();
   }

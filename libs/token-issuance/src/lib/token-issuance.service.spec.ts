@@ -1,6 +1,13 @@
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import type { Repository } from 'typeorm';
-import { GatehouseError, type Clock, type ErrorCode, type Permission } from '@gatehouse/contracts';
+import {
+  GatehouseError,
+  type Clock,
+  type ErrorCode,
+  type Permission,
+  type Plan,
+  type RateLimitChangedEvent,
+} from '@gatehouse/contracts';
 import {
   generateApiKey,
   generateDevelopmentKeyPem,
@@ -10,7 +17,7 @@ import {
   TokenSigner,
   type SigningKey,
 } from '@gatehouse/crypto';
-import type { ApiKeyEntity } from '@gatehouse/persistence';
+import { OrganizationEntity, type ApiKeyEntity } from '@gatehouse/persistence';
 import { RevocationBus, RevocationRegistry, type RevocationSource } from '@gatehouse/revocation';
 import { ApiKeyCache } from './api-key-cache';
 import { TokenIssuanceService, type AuthenticateRequest } from './token-issuance.service';
@@ -44,17 +51,41 @@ const emptySource: RevocationSource = { revokedSince: async () => [], retiredSin
 /** The single read authenticate makes: by hash, matching the current or the previous secret of a key. */
 type Lookup = jest.Mock<Promise<ApiKeyEntity | null>, [Buffer]>;
 
-function repositoryOf(lookup: Lookup, conditions: string[] = []): Repository<ApiKeyEntity> {
+/** What the statement asked for besides the key: the joined entity with its condition, and the extra columns. */
+interface Statement {
+  conditions: string[];
+  joins: { entity: unknown; alias: string; condition: string }[];
+  selects: { selection: string; alias: string }[];
+}
+
+/**
+ * Answers like the real statement: the key row found by `lookup`, with its organization's plan (`planOf`) in
+ * the raw columns, as the join on organizations would.
+ */
+function repositoryOf(lookup: Lookup, statement: Statement, planOf: () => Plan): Repository<ApiKeyEntity> {
   return {
     createQueryBuilder: () => {
       let hash: Buffer | undefined;
       const builder = {
+        innerJoin(entity: unknown, alias: string, condition: string) {
+          statement.joins.push({ entity, alias, condition });
+          return builder;
+        },
+        addSelect(selection: string, alias: string) {
+          statement.selects.push({ selection, alias });
+          return builder;
+        },
         where(condition: string, parameters: { hash: Buffer }) {
-          conditions.push(condition);
+          statement.conditions.push(condition);
           hash = parameters.hash;
           return builder;
         },
-        getOne: () => lookup(hash as Buffer),
+        getRawAndEntities: async () => {
+          const found = await lookup(hash as Buffer);
+          return found
+            ? { entities: [found], raw: [{ k_id: found.id, organization_plan: planOf() }] }
+            : { entities: [], raw: [] };
+        },
       };
       return builder;
     },
@@ -84,6 +115,8 @@ function row(secret: string, overrides: Partial<ApiKeyEntity> = {}): ApiKeyEntit
     previousKeyLast4: null,
     previousRetiresAt: null,
     rotatedAt: null,
+    rateLimitPerMinute: null,
+    rateLimitBurst: null,
     ...overrides,
   };
 }
@@ -92,11 +125,13 @@ describe('TokenIssuanceService', () => {
   let signingKey: SigningKey;
   let secret: string;
   let findOne: Lookup;
-  let conditions: string[];
+  let statement: Statement;
+  let plan: Plan;
   let record: jest.Mock<void, [string, Date, string]>;
   let append: jest.Mock<void, [UsageAttempt]>;
   let now: Date;
   let registry: RevocationRegistry;
+  let cache: ApiKeyCache;
   let service: TokenIssuanceService;
 
   beforeAll(async () => {
@@ -106,7 +141,8 @@ describe('TokenIssuanceService', () => {
   beforeEach(() => {
     secret = generateApiKey('live').secret;
     findOne = jest.fn<Promise<ApiKeyEntity | null>, [Buffer]>().mockResolvedValue(row(secret));
-    conditions = [];
+    statement = { conditions: [], joins: [], selects: [] };
+    plan = 'pro';
     record = jest.fn<void, [string, Date, string]>();
     append = jest.fn<void, [UsageAttempt]>();
     now = NOW;
@@ -116,9 +152,10 @@ describe('TokenIssuanceService', () => {
       reconcileIntervalMs: 5_000,
       retentionMs: 3_600_000,
     });
+    cache = new ApiKeyCache(30_000);
     service = new TokenIssuanceService(
-      repositoryOf(findOne, conditions),
-      new ApiKeyCache(30_000),
+      repositoryOf(findOne, statement, () => plan),
+      cache,
       new TokenSigner(signingKey, { issuer: ISSUER, audience: AUDIENCE }),
       { record } as unknown as UsageRecorder,
       { append } as unknown as UsageLog,
@@ -162,7 +199,9 @@ describe('TokenIssuanceService', () => {
       expect(findOne).toHaveBeenCalledTimes(1);
       expect(findOne.mock.calls[0][0].equals(hashApiKey(secret))).toBe(true);
       // One read matches the current secret or, during a rotation, the previous one.
-      expect(conditions).toEqual([expect.stringMatching(/key_hash = :hash OR .*previous_key_hash = :hash/)]);
+      expect(statement.conditions).toEqual([
+        expect.stringMatching(/key_hash = :hash OR .*previous_key_hash = :hash/),
+      ]);
     });
 
     it('refuses a deleted key (hash erased) with api_key_not_found', async () => {
@@ -270,6 +309,7 @@ describe('TokenIssuanceService', () => {
         client_id: CLIENT_ID,
         permissions: PERMISSIONS,
         key_version: 1,
+        rate_limit: { requests_per_minute: 300, burst: 50 },
         iat: NOW_SECONDS,
         nbf: NOW_SECONDS,
         exp: NOW_SECONDS + 1800,
@@ -512,6 +552,106 @@ describe('TokenIssuanceService', () => {
     it('refuses the previous secret of an expired key with key_expired', async () => {
       serve(rotatingRow(new Date(NOW.getTime() + 86_400_000), { expiresAt: NOW }));
       await expectRefusal(authenticate({ apiKey: previous }), 'key_expired', 401);
+    });
+  });
+
+  describe('rate limit claim', () => {
+    async function claims(token: string) {
+      const { payload } = await jwtVerify(token, createLocalJWKSet(toJwks([signingKey])), {
+        currentDate: now,
+      });
+      return payload;
+    }
+
+    it("reads the key and its organization's plan in the one statement, joined by the organization's id", async () => {
+      await authenticate();
+
+      expect(findOne).toHaveBeenCalledTimes(1);
+      expect(statement.joins).toEqual([
+        { entity: OrganizationEntity, alias: 'o', condition: 'o.id = k.organization_id' },
+      ]);
+      expect(statement.selects).toEqual([{ selection: 'o.plan', alias: 'organization_plan' }]);
+    });
+
+    it.each([
+      ['starter', 60, 10],
+      ['pro', 300, 50],
+      ['enterprise', 1000, 100],
+    ] as const)(
+      "carries the %s plan's limit for a key without an override",
+      async (keyPlan, perMinute, burst) => {
+        plan = keyPlan;
+
+        const { access_token: token } = await authenticate();
+
+        expect((await claims(token))['rate_limit']).toEqual({ requests_per_minute: perMinute, burst });
+      },
+    );
+
+    it("carries the key's override instead of its plan's limit, and nothing about where it came from", async () => {
+      plan = 'enterprise';
+      findOne.mockResolvedValue(row(secret, { rateLimitPerMinute: 12, rateLimitBurst: 0 }));
+
+      const { access_token: token } = await authenticate();
+
+      expect((await claims(token))['rate_limit']).toEqual({ requests_per_minute: 12, burst: 0 });
+    });
+
+    it('carries the same limit for both secrets of a rotating key', async () => {
+      const previous = generateApiKey('live').secret;
+      const entity = row(secret, {
+        keyVersion: 2,
+        previousKeyHash: hashApiKey(previous),
+        previousKeyLast4: previous.slice(-4),
+        previousRetiresAt: new Date(NOW.getTime() + 3_600_000),
+        rateLimitPerMinute: 42,
+        rateLimitBurst: 4,
+      });
+      findOne.mockImplementation(async (hash) =>
+        entity.keyHash?.equals(hash) || entity.previousKeyHash?.equals(hash) ? entity : null,
+      );
+
+      const fromNew = await authenticate();
+      const fromOld = await authenticate({ apiKey: previous });
+
+      expect((await claims(fromNew.access_token))['rate_limit']).toEqual({
+        requests_per_minute: 42,
+        burst: 4,
+      });
+      expect((await claims(fromOld.access_token))['rate_limit']).toEqual({
+        requests_per_minute: 42,
+        burst: 4,
+      });
+    });
+
+    it('keeps serving the cached limit: only an eviction (on a rate_limit_changed event) makes it read again', async () => {
+      await authenticate();
+      findOne.mockResolvedValue(row(secret, { rateLimitPerMinute: 7, rateLimitBurst: 1 }));
+
+      const cached = await authenticate();
+      expect((await claims(cached.access_token))['rate_limit']).toEqual({
+        requests_per_minute: 300,
+        burst: 50,
+      });
+      expect(findOne).toHaveBeenCalledTimes(1);
+
+      // A change heard on the bus reaches the registry's listeners; the module wires the cache's eviction to it.
+      const change: RateLimitChangedEvent = {
+        type: 'rate_limit_changed',
+        apiKeyId: KEY_ID,
+        organizationId: ORG_ID,
+        requestsPerMinute: 7,
+        burst: 1,
+        source: 'override',
+        changedAt: NOW.toISOString(),
+      };
+      registry.onRateLimitChanged((event) => cache.evict(event.apiKeyId));
+      registry.apply(change);
+
+      const fresh = await authenticate();
+      expect((await claims(fresh.access_token))['rate_limit']).toEqual({ requests_per_minute: 7, burst: 1 });
+      expect(findOne).toHaveBeenCalledTimes(2);
+      expect(registry.isRevoked(KEY_ID)).toBe(false);
     });
   });
 });

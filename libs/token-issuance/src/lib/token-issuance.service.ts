@@ -4,13 +4,15 @@ import type { Repository } from 'typeorm';
 import {
   ACCESS_TOKEN_TTL_SECONDS,
   CLOCK,
+  effectiveRateLimit,
   GatehouseError,
   TOKEN_TYPE,
   type Clock,
+  type Plan,
 } from '@gatehouse/contracts';
 import { constantTimeEqual, hashApiKey, parseApiKey, TokenSigner } from '@gatehouse/crypto';
 import { BIND_METRICS, type GatehouseMetrics, type MetricsAware } from '@gatehouse/http';
-import { ApiKeyEntity } from '@gatehouse/persistence';
+import { ApiKeyEntity, OrganizationEntity, rateLimitOverrideOf } from '@gatehouse/persistence';
 import { RevocationRegistry } from '@gatehouse/revocation';
 import { ApiKeyCache, type CachedApiKey } from './api-key-cache';
 import type { AccessTokenResponse } from './dto/authenticate-client.dto';
@@ -130,6 +132,7 @@ export class TokenIssuanceService implements MetricsAware {
         client_id: key.clientId,
         permissions: key.permissions,
         key_version: key.keyVersion,
+        rate_limit: { requests_per_minute: key.rateLimit.requests_per_minute, burst: key.rateLimit.burst },
       },
       key.clientId,
       issuedAt,
@@ -147,12 +150,17 @@ export class TokenIssuanceService implements MetricsAware {
   private async findByHash(hash: Buffer): Promise<CachedApiKey | undefined> {
     const cached = this.cache.get(hash);
     if (cached) return cached;
-    // Two partial unique indexes: the current secret, and the previous one during a rotation.
-    const row = await this.apiKeys
+    // Two partial unique indexes: the current secret, and the previous one during a rotation. The organization
+    // comes along by its primary key in the same statement, for the plan that sets the key's rate limit.
+    const { entities, raw } = await this.apiKeys
       .createQueryBuilder('k')
+      .innerJoin(OrganizationEntity, 'o', 'o.id = k.organization_id')
+      .addSelect('o.plan', 'organization_plan')
       .where('k.key_hash = :hash OR k.previous_key_hash = :hash', { hash })
-      .getOne();
-    if (!row) return undefined;
+      .getRawAndEntities<{ k_id: string; organization_plan: Plan }>();
+    const row = entities[0];
+    const plan = raw.find((columns) => columns.k_id === row?.id)?.organization_plan;
+    if (!row || !plan) return undefined;
     const matchesCurrent = row.keyHash !== null && row.keyHash.equals(hash);
     const matchesPrevious = row.previousKeyHash !== null && row.previousKeyHash.equals(hash);
     if (!matchesCurrent && !matchesPrevious) return undefined;
@@ -166,6 +174,7 @@ export class TokenIssuanceService implements MetricsAware {
       secretRetiresAt: matchesCurrent ? null : row.previousRetiresAt,
       expiresAt: row.expiresAt,
       revokedAt: row.revokedAt,
+      rateLimit: effectiveRateLimit(plan, rateLimitOverrideOf(row)),
     };
     // Revoked keys are not cached: the row already says no, and caching it would only delay a deletion.
     if (!key.revokedAt) this.cache.set(key);

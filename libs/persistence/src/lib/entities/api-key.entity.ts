@@ -1,5 +1,5 @@
 import { Column, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
-import type { Permission } from '@gatehouse/contracts';
+import type { Permission, RateLimit } from '@gatehouse/contracts';
 
 export type ApiKeyEnvironmentColumn = 'live' | 'test';
 
@@ -72,4 +72,23 @@ export class ApiKeyEntity {
 
   @Column({ name: 'rotated_at', type: 'timestamptz', nullable: true })
   rotatedAt!: Date | null;
+
+  /**
+   * An admin's override of the organization plan's rate limit for this key. Both NULL (the plan's limit applies)
+   * or both set: a CHECK constraint holds them together.
+   */
+  @Column({ name: 'rate_limit_per_minute', type: 'integer', nullable: true })
+  rateLimitPerMinute!: number | null;
+
+  @Column({ name: 'rate_limit_burst', type: 'integer', nullable: true })
+  rateLimitBurst!: number | null;
+}
+
+/** The key's own rate limit override, or null when its organization plan's limit applies. */
+export function rateLimitOverrideOf(
+  key: Pick<ApiKeyEntity, 'rateLimitPerMinute' | 'rateLimitBurst'>,
+): RateLimit | null {
+  // The columns are set and cleared together (a CHECK constraint); one without the other is no override.
+  if (key.rateLimitPerMinute === null || key.rateLimitBurst === null) return null;
+  return { requests_per_minute: key.rateLimitPerMinute, burst: key.rateLimitBurst };
 }

@@ -1,7 +1,8 @@
 import { Column, CreateDateColumn, Entity, PrimaryGeneratedColumn } from 'typeorm';
+import type { Plan } from '@gatehouse/contracts';
 
-export const PLANS = ['starter', 'pro', 'enterprise'] as const;
-export type Plan = (typeof PLANS)[number];
+// The plans (and the rate limits they carry) belong to contracts; re-exported for the code that reads them here.
+export { PLANS, type Plan } from '@gatehouse/contracts';
 
 @Entity({ name: 'organizations' })
 export class OrganizationEntity {
