@@ -148,7 +148,7 @@ describe('operations: metrics, request ids, graceful shutdown', () => {
 
   describe('GET /metrics', () => {
     it.each(['api-gateway', 'auth-service', 'admin-api', 'findings-service'] as const)(
-      '%s serves its HTTP, process and rate-limit metrics in the text format',
+      '%s serves its HTTP and process metrics in the text format',
       async (name) => {
         const service = services()[name];
         await request(`${service.url}/health/live`);
@@ -168,13 +168,6 @@ describe('operations: metrics, request ids, graceful shutdown', () => {
         // Default process metrics, with the service label too.
         expect(sample(text, 'process_cpu_user_seconds_total', { service: name })).toBeGreaterThan(0);
         expect(sample(text, 'nodejs_heap_size_used_bytes', { service: name })).toBeGreaterThan(0);
-        // Declared for the rate limiter of a later milestone; 0 until then.
-        expect(
-          sample(text, 'gatehouse_rate_limit_decisions_total', { service: name, decision: 'allowed' }),
-        ).toBe(0);
-        expect(
-          sample(text, 'gatehouse_rate_limit_decisions_total', { service: name, decision: 'rejected' }),
-        ).toBe(0);
         // Every series of this app carries its own service label, and only that one.
         expect(text).not.toMatch(new RegExp(`service="(?!${name}")`));
       },

@@ -1,8 +1,42 @@
-import { IsInt, Matches, Max, Min } from 'class-validator';
-import { HttpServiceConfig } from '@gatehouse/config';
+import {
+  IsIn,
+  IsInt,
+  IsString,
+  Length,
+  Matches,
+  Max,
+  Min,
+  ValidateBy,
+  type ValidationOptions,
+} from 'class-validator';
+import { DEFAULT_REDIS_URL, HttpServiceConfig, Sensitive } from '@gatehouse/config';
+import { isExactOrigin, parseOriginList } from '@gatehouse/gateway';
 
 const HTTP_URL = /^https?:\/\/[^/]+$/;
 const URL_MESSAGE = (name: string) => ({ message: `${name} must be an http(s) origin without a path` });
+
+/** A comma-separated list of exact http(s) origins (CORS_ORIGINS); empty is valid. */
+function IsOriginList(options?: ValidationOptions): PropertyDecorator {
+  return ValidateBy(
+    {
+      name: 'isOriginList',
+      validator: {
+        validate: (value: unknown) =>
+          typeof value === 'string' && parseOriginList(value).every((origin) => isExactOrigin(origin)),
+        defaultMessage: (args) => {
+          const value = typeof args?.value === 'string' ? args.value : '';
+          const wrong = parseOriginList(value).filter((origin) => !isExactOrigin(origin));
+          return (
+            `${args?.property} must be a comma-separated list of exact origins such as ` +
+            `https://dashboard.example.com (http or https, lower case, no path, no trailing slash, no wildcard)` +
+            (wrong.length > 0 ? `; not an origin: ${wrong.join(', ')}` : '')
+          );
+        },
+      },
+    },
+    options,
+  );
+}
 
 export class ApiGatewayConfig extends HttpServiceConfig {
   override PORT: number = 8080;
@@ -27,4 +61,95 @@ export class ApiGatewayConfig extends HttpServiceConfig {
   @Min(1)
   @Max(1024)
   UPSTREAM_CONNECTIONS: number = 128;
+
+  /**
+   * Origins of the dashboards allowed to call the API from a browser (CORS), comma separated, exact; empty: no
+   * CORS headers at all.
+   */
+  @IsOriginList()
+  CORS_ORIGINS: string = '';
+
+  corsOrigins(): string[] {
+    return parseOriginList(this.CORS_ORIGINS);
+  }
+
+  /** Redis for the rate limiter's shared counters and the bus; unused in standalone mode (memory, in-process). */
+  @Sensitive()
+  @Matches(/^rediss?:\/\//, { message: 'REDIS_URL must be a redis:// or rediss:// URL' })
+  REDIS_URL: string = DEFAULT_REDIS_URL;
+
+  /** The revocation channel, on which admin-api also broadcasts per-key rate-limit changes. */
+  @Matches(/^[A-Za-z0-9:._-]{1,100}$/)
+  REVOCATION_CHANNEL: string = 'gatehouse:revocations';
+
+  /** auth-service's JWKS: the gateway verifies Gatehouse tokens to charge the right key's limit. */
+  @Matches(/^https?:\/\//, { message: 'JWKS_URL must be an http(s) URL' })
+  JWKS_URL: string = 'http://127.0.0.1:3001/api/v1/auth/jwks';
+
+  @IsString()
+  @Length(1, 200)
+  JWT_ISSUER: string = 'gatehouse';
+
+  @IsString()
+  @Length(1, 200)
+  JWT_AUDIENCE: string = 'gatehouse-api';
+
+  @IsInt()
+  @Min(0)
+  @Max(300)
+  JWT_CLOCK_TOLERANCE_SECONDS: number = 5;
+
+  /** `false` turns every limit off (to measure the limiter's cost); direct key authentication still works. */
+  @IsIn(['true', 'false'], { message: 'RATE_LIMIT_ENABLED must be true or false' })
+  RATE_LIMIT_ENABLED: string = 'true';
+
+  /** Prefix of the limiter's Redis keys; deployments sharing one Redis use distinct ones. */
+  @Matches(/^[A-Za-z0-9:._-]{1,100}$/)
+  RATE_LIMIT_KEY_PREFIX: string = 'gatehouse:rate-limit';
+
+  /** A limiter call Redis has not answered within this is decided by this instance's local counters. */
+  @IsInt()
+  @Min(10)
+  @Max(5000)
+  RATE_LIMIT_REDIS_TIMEOUT_MS: number = 200;
+
+  /** Authenticate requests per second per API key... */
+  @IsInt()
+  @Min(1)
+  @Max(1_000_000)
+  AUTH_RATE_LIMIT_PER_SECOND: number = 30;
+
+  /** ...plus this many more per second once those are spent. */
+  @IsInt()
+  @Min(0)
+  @Max(1_000_000)
+  AUTH_RATE_LIMIT_BURST: number = 10;
+
+  /** Refused credentials (401, unknown key) tolerated per client IP within the window... */
+  @IsInt()
+  @Min(1)
+  @Max(1_000_000)
+  AUTH_FAILURES_PER_IP: number = 20;
+
+  @IsInt()
+  @Min(1)
+  @Max(86_400)
+  AUTH_FAILURE_WINDOW_SECONDS: number = 60;
+
+  /** ...past which the IP may present no credentials (429) for this long. */
+  @IsInt()
+  @Min(1)
+  @Max(86_400)
+  AUTH_FAILURE_BLOCK_SECONDS: number = 300;
+
+  /** API calls per minute per token that is not a Gatehouse token (dashboard users), plus the burst below. */
+  @IsInt()
+  @Min(1)
+  @Max(100_000)
+  USER_RATE_LIMIT_PER_MINUTE: number = 300;
+
+  @IsInt()
+  @Min(0)
+  @Max(10_000)
+  USER_RATE_LIMIT_BURST: number = 50;
 }

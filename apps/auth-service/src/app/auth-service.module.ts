@@ -4,6 +4,7 @@ import { PersistenceModule } from '@gatehouse/persistence';
 import { RevocationModule } from '@gatehouse/revocation';
 import { TokenIssuanceModule } from '@gatehouse/token-issuance';
 import { AuthController } from './auth.controller';
+import { TokenExchangeController } from './token-exchange.controller';
 import type { AuthServiceConfig } from './auth-service.config';
 
 @Module({})
@@ -39,7 +40,7 @@ export class AuthServiceModule {
           usageRetentionDays: config.USAGE_RETENTION_DAYS,
         }),
       ],
-      controllers: [AuthController],
+      controllers: [AuthController, TokenExchangeController],
     };
   }
 }

@@ -1,8 +1,9 @@
-import type { IncomingHttpHeaders } from 'node:http';
 import proxy from '@fastify/http-proxy';
 import type { FastifyInstance, FastifyReply, RawServerBase, RouteGenericInterface } from 'fastify';
 import { GatehouseError } from '@gatehouse/contracts';
-import { REQUEST_ID_HEADER, toErrorResponse } from '@gatehouse/http';
+import { toErrorResponse } from '@gatehouse/http';
+import { payloadTooLarge, registerBodyLimit, type BodyLimit } from './body-limit';
+import { clientResponseHeaders, forwardedRequestHeaders } from './forwarding-headers';
 
 export interface UpstreamRoute {
   /** Public path prefix, forwarded unchanged. */
@@ -10,55 +11,53 @@ export interface UpstreamRoute {
   upstream: string;
 }
 
+/** Registers hooks on the proxied routes' scope (e.g. rate limiting); may answer a request itself. */
+export type ProxyGuard = (scope: FastifyInstance) => void | Promise<void>;
+
 export interface UpstreamProxyOptions {
   routes: UpstreamRoute[];
   timeoutMs: number;
   connectionsPerUpstream: number;
   bodyLimitBytes: number;
+  /**
+   * Run in order, in the proxied routes' scope, after the body limit's checks and before anything is forwarded.
+   * The gateway-wide hooks (security headers, CORS) run before them, so their answers carry those headers too.
+   */
+  guards?: ProxyGuard[];
 }
 
 /**
- * Headers only the gateway may set. Whatever a client sends under these names is dropped before forwarding,
- * then the gateway writes its own values.
+ * Methods forwarded. Not OPTIONS: the services speak no CORS, so the gateway answers preflights itself (with
+ * CORS_ORIGINS set) or 404s them.
  */
-const GATEWAY_OWNED_HEADERS = [
-  'x-forwarded-for',
-  'x-forwarded-proto',
-  'x-forwarded-host',
-  'x-real-ip',
-  'forwarded',
-];
-
-interface ForwardedRequest {
-  id: string;
-  ip: string;
-  protocol: string;
-}
-
-function forwardedHeaders(request: ForwardedRequest, headers: IncomingHttpHeaders): IncomingHttpHeaders {
-  const rewritten: IncomingHttpHeaders = { ...headers };
-  for (const name of GATEWAY_OWNED_HEADERS) delete rewritten[name];
-  rewritten[REQUEST_ID_HEADER] = request.id;
-  rewritten['x-forwarded-for'] = request.ip;
-  rewritten['x-forwarded-proto'] = request.protocol;
-  return rewritten;
-}
+export const PROXIED_METHODS = ['DELETE', 'GET', 'HEAD', 'PATCH', 'POST', 'PUT'];
 
 type AnyReply = FastifyReply<RouteGenericInterface, RawServerBase>;
 
-function sendUpstreamError(reply: AnyReply, error: { statusCode?: number }): void {
-  const code = error.statusCode === 504 ? 'gateway_timeout' : 'bad_gateway';
-  const message =
-    code === 'gateway_timeout'
-      ? 'The upstream service did not answer in time'
-      : 'The upstream service is unavailable';
-  const response = toErrorResponse(new GatehouseError(code, message), reply.request.id);
-  void reply.status(response.status).headers(response.headers).send(response.body);
+function sendError(reply: AnyReply, error: unknown): void {
+  const request = reply.request;
+  const response = toErrorResponse(error, request.id);
+  // Fastify's own logger is off (pino-http logs every request); pino-http logs `res.err` with the request's line,
+  // so an unexpected error appears once, with its request id, instead of a bare "failed with status code 500".
+  if (response.unexpected) (reply.raw as { err?: unknown }).err = error;
+  void reply.status(response.status).headers(response.headers);
+  // A body not read to its end would otherwise be read and discarded by Node to reuse the connection, however
+  // long it is: close the connection instead, as Fastify does after its own body errors.
+  if (!request.raw.complete) void reply.header('connection', 'close');
+  void reply.send(response.body);
+}
+
+function upstreamFailure(error: { statusCode?: number }): GatehouseError {
+  return error.statusCode === 504
+    ? new GatehouseError('gateway_timeout', 'The upstream service did not answer in time')
+    : new GatehouseError('bad_gateway', 'The upstream service is unavailable');
 }
 
 /**
  * Mounts one keep-alive undici pool per upstream. Bodies are streamed, not parsed, so the gateway never
- * re-parses JSON; the declared Content-Length is checked against the limit before anything is forwarded.
+ * re-parses JSON; they are held to `bodyLimitBytes` (see {@link registerBodyLimit}). Headers are rewritten in
+ * both directions (see forwarding-headers.ts). A service that cannot be reached, or sends no response headers
+ * within `timeoutMs`, gets the client a 502 `bad_gateway` or 504 `gateway_timeout` in the error shape.
  */
 export async function registerUpstreamProxy(
   fastify: FastifyInstance,
@@ -67,31 +66,19 @@ export async function registerUpstreamProxy(
   // One encapsulated scope for every proxied route, with its own error handler: these routes are Fastify's,
   // not Nest's, so Nest's exception filter never sees their errors.
   await fastify.register(async (scope) => {
-    scope.setErrorHandler((error, request, reply) => {
-      const response = toErrorResponse(error, request.id);
-      if (response.unexpected) request.log.error(error);
-      void reply.status(response.status).headers(response.headers).send(response.body);
-    });
+    scope.setErrorHandler((error, _request, reply) => sendError(reply, error));
 
-    scope.addHook('onRequest', (request, _reply, done) => {
-      const declared = Number(request.headers['content-length'] ?? 0);
-      if (declared > options.bodyLimitBytes) {
-        done(
-          new GatehouseError(
-            'payload_too_large',
-            `Request body is larger than ${options.bodyLimitBytes} bytes`,
-          ),
-        );
-        return;
-      }
-      done();
-    });
+    const bodyLimit: BodyLimit = registerBodyLimit(scope, options.bodyLimitBytes);
+    for (const guard of options.guards ?? []) await guard(scope);
 
     for (const route of options.routes) {
       await scope.register(proxy, {
         upstream: route.upstream,
         prefix: route.prefix,
         rewritePrefix: route.prefix,
+        httpMethods: PROXIED_METHODS,
+        // A route hook runs after every scope hook, right before forwarding.
+        preHandler: bodyLimit.refuseExceeded,
         undici: {
           connections: options.connectionsPerUpstream,
           pipelining: 1,
@@ -100,8 +87,15 @@ export async function registerUpstreamProxy(
           bodyTimeout: options.timeoutMs,
         },
         replyOptions: {
-          rewriteRequestHeaders: forwardedHeaders,
-          onError: (reply, { error }) => sendUpstreamError(reply, error as { statusCode?: number }),
+          rewriteRequestHeaders: forwardedRequestHeaders,
+          rewriteHeaders: (headers) => clientResponseHeaders(headers),
+          onError: (reply, { error }) =>
+            sendError(
+              reply,
+              bodyLimit.exceeded(reply.request)
+                ? payloadTooLarge(options.bodyLimitBytes)
+                : upstreamFailure(error as { statusCode?: number }),
+            ),
         },
       });
     }

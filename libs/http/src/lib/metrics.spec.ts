@@ -84,14 +84,21 @@ describe('GatehouseMetrics', () => {
     expect(valueOf(text, `http_request_duration_seconds_bucket{le="0.05",${labels}}`)).toBe(2);
   });
 
-  it('declares the rate-limit decisions at 0', async () => {
-    const text = await new GatehouseMetrics('api-gateway').expose();
-    expect(
-      valueOf(text, 'gatehouse_rate_limit_decisions_total{decision="allowed",service="api-gateway"}'),
-    ).toBe(0);
-    expect(
-      valueOf(text, 'gatehouse_rate_limit_decisions_total{decision="rejected",service="api-gateway"}'),
-    ).toBe(0);
+  it('declares the rate-limit decisions at 0 once the gateway asks for them, for each policy and store', async () => {
+    const metrics = new GatehouseMetrics('api-gateway');
+    expect(await metrics.expose()).not.toContain('gatehouse_rate_limit_decisions_total');
+    metrics
+      .rateLimitDecisions(['authenticate', 'api'])
+      .inc({ policy: 'api', decision: 'rejected', store: 'local' });
+    const text = await metrics.expose();
+    const series = (policy: string, decision: string, store: string) =>
+      valueOf(
+        text,
+        `gatehouse_rate_limit_decisions_total{policy="${policy}",decision="${decision}",store="${store}",service="api-gateway"}`,
+      );
+    expect(series('authenticate', 'allowed', 'shared')).toBe(0);
+    expect(series('authenticate', 'rejected', 'local')).toBe(0);
+    expect(series('api', 'rejected', 'local')).toBe(1);
   });
 
   it('registers a domain group only when a component asks for it, at 0', async () => {
@@ -293,6 +300,6 @@ describe('instrumentHttp and serveMetrics', () => {
     expect(response.headers['content-type']).toBe('text/plain; version=0.0.4; charset=utf-8');
     expect(response.headers['cache-control']).toBe('no-store');
     expect(response.body).toContain('# TYPE http_requests_total counter');
-    expect(response.body).toContain('gatehouse_rate_limit_decisions_total');
+    expect(response.body).toContain('# TYPE http_request_duration_seconds histogram');
   });
 });

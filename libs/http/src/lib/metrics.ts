@@ -24,7 +24,10 @@ export type UsageBatch = 'last_used' | 'usage_log';
 /** `partial`: the database refused some rows of the batch (they are dropped); `failure`: kept for a retry. */
 export type UsageFlushResult = 'success' | 'partial' | 'failure';
 
-export type RateLimitDecision = 'allowed' | 'rejected';
+export type RateLimitOutcome = 'allowed' | 'rejected';
+
+/** `shared`: decided on Redis for every replica; `local`: by this instance alone (no Redis, or Redis down). */
+export type RateLimitStoreKind = 'shared' | 'local';
 
 type HttpLabel = 'method' | 'route' | 'status';
 
@@ -41,20 +44,18 @@ export interface RevocationMetrics {
 
 /**
  * One Prometheus registry per app (never prom-client's global one, so that several apps in one test process do
- * not collide), with the `service` label on every series. HTTP metrics and the rate-limit counter exist on every
- * app; the domain groups are registered the first time a component asks for them, so that a service only
+ * not collide), with the `service` label on every series. HTTP metrics exist on every app; the domain groups are registered the first time a component asks for them, so that a service only
  * exposes the series it can move.
  */
 export class GatehouseMetrics {
   readonly registry = new Registry();
   readonly httpRequests: Counter<HttpLabel>;
   readonly httpRequestDuration: Histogram<HttpLabel>;
-  /** Declared now; the rate limiter (a later milestone) increments it, until then both series stay at 0. */
-  readonly rateLimitDecisions: Counter<'decision'>;
   private defaultMetrics = false;
   private tokens: TokenIssuanceMetrics | undefined;
   private revocationGroup: RevocationMetrics | undefined;
   private usageFlushCounter: Counter<'batch' | 'result'> | undefined;
+  private rateLimitCounter: Counter<'policy' | 'decision' | 'store'> | undefined;
 
   constructor(readonly service: string) {
     this.registry.setDefaultLabels({ service });
@@ -72,15 +73,6 @@ export class GatehouseMetrics {
       buckets: HTTP_DURATION_BUCKETS,
       registers,
     });
-    this.rateLimitDecisions = new Counter({
-      name: 'gatehouse_rate_limit_decisions_total',
-      help: 'Rate-limit decisions, by decision (the rate limiter is not in place yet: both stay at 0)',
-      labelNames: ['decision'],
-      registers,
-    });
-    for (const decision of ['allowed', 'rejected'] satisfies RateLimitDecision[]) {
-      this.rateLimitDecisions.inc({ decision }, 0);
-    }
   }
 
   /** The Node.js process metrics (CPU, memory, event loop lag, GC, handles). Only for a served app. */
@@ -164,6 +156,28 @@ export class GatehouseMetrics {
       this.usageFlushCounter = counter;
     }
     return this.usageFlushCounter;
+  }
+
+  /**
+   * The gateway's limiter decisions, by policy, decision and the store that decided: a rising `local` count means
+   * Redis is unreachable and each replica enforces the limits on its own.
+   */
+  rateLimitDecisions(policies: readonly string[]): Counter<'policy' | 'decision' | 'store'> {
+    if (!this.rateLimitCounter) {
+      const counter = new Counter({
+        name: 'gatehouse_rate_limit_decisions_total',
+        help: 'Rate-limit decisions, by policy, decision (allowed, rejected) and store (shared, local)',
+        labelNames: ['policy', 'decision', 'store'],
+        registers: [this.registry],
+      });
+      const decisions: RateLimitOutcome[] = ['allowed', 'rejected'];
+      const stores: RateLimitStoreKind[] = ['shared', 'local'];
+      for (const policy of policies)
+        for (const decision of decisions)
+          for (const store of stores) counter.inc({ policy, decision, store }, 0);
+      this.rateLimitCounter = counter;
+    }
+    return this.rateLimitCounter;
   }
 
   recordUsageFlush(batch: UsageBatch, result: UsageFlushResult): void {

@@ -14,6 +14,8 @@ export interface SuiteOptions {
    * here replaces the generated one and becomes `signingKeyPem`.
    */
   authEnv?: Record<string, string>;
+  /** Variables for the gateway only (e.g. its rate limits), on top of `env`. */
+  gatewayEnv?: Record<string, string>;
 }
 
 export interface BootstrapOutput {
@@ -40,6 +42,11 @@ export interface RunningSuite {
    * JWT_SIGNING_KEY defaults to the generated key. Updates `auth` and `signingKeyPem`.
    */
   restartAuth(authEnv?: Record<string, string>): Promise<ServiceProcess>;
+  /**
+   * Another gateway replica in front of the same services (stopped with the suite), with `gatewayEnv` on top of
+   * the first one's variables.
+   */
+  startGateway(gatewayEnv?: Record<string, string>): Promise<ServiceProcess>;
   stop(): Promise<void>;
 }
 
@@ -62,6 +69,10 @@ export async function startSuite(options: SuiteOptions = {}): Promise<RunningSui
     JWT_ISSUER: 'gatehouse-test',
     JWT_AUDIENCE: 'gatehouse-test-api',
     DATABASE_POOL_SIZE: '4',
+    // Each suite its own limiter buckets on the shared Redis; every test process comes from 127.0.0.1, so the
+    // per-IP limit on refused credentials is raised out of the way of tests that are refused on purpose.
+    RATE_LIMIT_KEY_PREFIX: `${uniqueChannel()}:rate-limit`,
+    AUTH_FAILURES_PER_IP: '100000',
     ...options.env,
   };
   const generatedKeyPem = generateDevelopmentKeyPem();
@@ -87,14 +98,15 @@ export async function startSuite(options: SuiteOptions = {}): Promise<RunningSui
         track(startService('findings-service', verifierEnv)),
       ),
     ]);
-    const gateway = await track(
-      startService('api-gateway', {
-        ...env,
-        AUTH_SERVICE_URL: auth.url,
-        ADMIN_API_URL: admin.url,
-        FINDINGS_SERVICE_URL: findings[0].url,
-      }),
-    );
+    const gatewayEnv = {
+      ...env,
+      AUTH_SERVICE_URL: auth.url,
+      ADMIN_API_URL: admin.url,
+      FINDINGS_SERVICE_URL: findings[0].url,
+      JWKS_URL: `${auth.url}/api/v1/auth/jwks`,
+      ...options.gatewayEnv,
+    };
+    const gateway = await track(startService('api-gateway', gatewayEnv));
     const suite: RunningSuite = {
       gateway,
       auth,
@@ -113,6 +125,9 @@ export async function startSuite(options: SuiteOptions = {}): Promise<RunningSui
         suite.auth = restarted;
         suite.signingKeyPem = nextEnv.JWT_SIGNING_KEY;
         return restarted;
+      },
+      async startGateway(extraEnv: Record<string, string> = {}) {
+        return track(startService('api-gateway', { ...gatewayEnv, ...extraEnv }));
       },
       async bootstrap(org: string, plan?: string) {
         const result = await runCli(['bootstrap', '--org', org, ...(plan ? ['--plan', plan] : [])], env);

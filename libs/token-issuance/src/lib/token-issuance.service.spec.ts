@@ -275,6 +275,19 @@ describe('TokenIssuanceService', () => {
       await expectRefusal(authenticate({ clientId: 'someone-else' }), 'client_id_mismatch', 401);
       expect(record).not.toHaveBeenCalled();
     });
+
+    it('still refuses a revoked key when no client_id is given (direct key authentication)', async () => {
+      findOne.mockResolvedValue(row(secret, { revokedAt: new Date(NOW.getTime() - 1000) }));
+      await expectRefusal(authenticate({ clientId: null }), 'api_key_revoked', 401);
+    });
+  });
+
+  describe('direct key authentication (no client_id)', () => {
+    it("issues the token for the key's own client_id", async () => {
+      const response = await authenticate({ clientId: null });
+      expect(response.client_id).toBe(CLIENT_ID);
+      expect(record).toHaveBeenCalledTimes(1);
+    });
   });
 
   describe('success', () => {

@@ -21,7 +21,11 @@ import { UsageRecorder } from './usage-recorder';
 
 export interface AuthenticateRequest {
   apiKey: string | undefined;
-  clientId: string;
+  /**
+   * The client_id the caller registered with the key, checked against it. Null for direct key authentication,
+   * where the gateway exchanges a key sent to the API for a token and there is no client_id to compare.
+   */
+  clientId: string | null;
   ip: string;
   userAgent?: string;
   requestId?: string;
@@ -97,7 +101,7 @@ export class TokenIssuanceService implements MetricsAware {
     }
   }
 
-  private async issue(key: CachedApiKey, clientId: string, now: Date): Promise<AccessTokenResponse> {
+  private async issue(key: CachedApiKey, clientId: string | null, now: Date): Promise<AccessTokenResponse> {
     if (key.revokedAt || this.revocations.isRevoked(key.id)) {
       throw new GatehouseError('api_key_revoked', 'API key has been revoked');
     }
@@ -114,7 +118,7 @@ export class TokenIssuanceService implements MetricsAware {
     if (key.expiresAt && key.expiresAt.getTime() < (issuedAt + 1) * 1000) {
       throw new GatehouseError('key_expired', 'API key has expired');
     }
-    if (key.clientId !== clientId) {
+    if (clientId !== null && key.clientId !== clientId) {
       throw new GatehouseError(
         'client_id_mismatch',
         'client_id does not match the one registered for this key',

@@ -1,0 +1,109 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import type { FastifyInstance } from 'fastify';
+import { REQUEST_ID_HEADER } from '@gatehouse/http';
+
+/**
+ * Hop-by-hop headers (RFC 9110 §7.6.1): they describe one connection, never the message, so a proxy drops them
+ * in both directions, together with every header the `Connection` header names. `proxy-connection` is the
+ * non-standard alias some clients still send.
+ *
+ * @fastify/reply-from already drops, towards the upstream, `Connection`, the headers it names and
+ * `Transfer-Encoding`; and, towards the client, `Transfer-Encoding` only (the other ones only for HTTP/2
+ * clients). Undici refuses to send `Upgrade`, which would turn a stray client header into a 502.
+ */
+export const HOP_BY_HOP_HEADERS: readonly string[] = [
+  'connection',
+  'keep-alive',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+];
+
+/**
+ * Headers only the gateway may set towards a service. Whatever a client sends under these names is dropped
+ * before forwarding, then the gateway writes its own values (`X-Forwarded-For`, `X-Forwarded-Proto`).
+ */
+export const GATEWAY_OWNED_HEADERS: readonly string[] = [
+  'x-forwarded-for',
+  'x-forwarded-proto',
+  'x-forwarded-host',
+  'x-forwarded-port',
+  'x-forwarded-prefix',
+  'x-real-ip',
+  'forwarded',
+];
+
+/** Prefix of the headers that carry the gateway's word to a service (identity and the like); never a client's. */
+export const RESERVED_HEADER_PREFIX = 'x-gatehouse-';
+
+/** Upstream headers the client never sees: software banners, and CORS, which is the gateway's alone. */
+const UPSTREAM_ONLY_HEADERS: readonly string[] = ['server', 'x-powered-by'];
+const CORS_HEADER_PREFIX = 'access-control-';
+
+/** The header names a `Connection` value lists (`Connection: keep-alive, x-foo` → keep-alive, x-foo). */
+function connectionOptions(value: string | string[] | number | undefined): string[] {
+  if (value === undefined) return [];
+  const joined = Array.isArray(value) ? value.join(',') : String(value);
+  return joined
+    .split(',')
+    .map((name) => name.trim().toLowerCase())
+    .filter(Boolean);
+}
+
+/** Removes, in place, the hop-by-hop headers and those named by `Connection`; keys must be lower case. */
+export function stripHopByHopHeaders<T extends Record<string, unknown>>(headers: T): T {
+  const named = connectionOptions(headers['connection'] as string | string[] | undefined);
+  for (const name of [...HOP_BY_HOP_HEADERS, ...named]) delete headers[name];
+  return headers;
+}
+
+export interface ForwardedRequest {
+  id: string;
+  ip: string;
+  protocol: string;
+}
+
+/**
+ * The headers sent to a service: the client's, without hop-by-hop and gateway-owned ones, plus the gateway's
+ * request id and forwarding headers. `X-Forwarded-For` is replaced, not appended to: it holds the one client
+ * address the gateway determined (`request.ip`: the peer, or, behind TRUSTED_PROXIES, the address those proxies
+ * reported), so no address a client wrote itself ever reaches a service.
+ */
+export function forwardedRequestHeaders(
+  request: ForwardedRequest,
+  headers: IncomingHttpHeaders,
+): IncomingHttpHeaders {
+  const rewritten = stripHopByHopHeaders({ ...headers });
+  for (const name of GATEWAY_OWNED_HEADERS) delete rewritten[name];
+  rewritten[REQUEST_ID_HEADER] = request.id;
+  rewritten['x-forwarded-for'] = request.ip;
+  rewritten['x-forwarded-proto'] = request.protocol;
+  return rewritten;
+}
+
+/** The headers of a service's response as the client gets them. */
+export function clientResponseHeaders<T extends Record<string, unknown>>(headers: T): T {
+  stripHopByHopHeaders(headers);
+  for (const name of Object.keys(headers)) {
+    if (UPSTREAM_ONLY_HEADERS.includes(name) || name.startsWith(CORS_HEADER_PREFIX)) delete headers[name];
+  }
+  return headers;
+}
+
+/**
+ * Drops every `X-Gatehouse-*` header a client sent, as the first thing done with a request: hooks that run
+ * later (authentication, rate limiting) may set their own for the services, which then reach them untouched.
+ */
+export function registerReservedHeaderFilter(fastify: FastifyInstance): void {
+  fastify.addHook('onRequest', (request, _reply, done) => {
+    const headers = request.raw.headers;
+    for (const name of Object.keys(headers)) {
+      if (name.startsWith(RESERVED_HEADER_PREFIX)) delete headers[name];
+    }
+    done();
+  });
+}

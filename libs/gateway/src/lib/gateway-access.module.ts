@@ -1,0 +1,167 @@
+import {
+  Logger,
+  Module,
+  type DynamicModule,
+  type OnApplicationShutdown,
+  type OnModuleInit,
+} from '@nestjs/common';
+import { PLAN_RATE_LIMITS, type RevocationEvent } from '@gatehouse/contracts';
+import { BIND_METRICS, type GatehouseMetrics, type MetricsAware } from '@gatehouse/http';
+import { hostedEmbeddedDatabase } from '@gatehouse/persistence';
+import {
+  createRateLimitRedisClient,
+  MemoryRateLimitStore,
+  RateLimiter,
+  RedisRateLimitStore,
+  type RateLimitDecision,
+} from '@gatehouse/rate-limit';
+import { InProcessRevocationBus, RedisRevocationBus, type RevocationBus } from '@gatehouse/revocation';
+import { AccessTokenInspector } from './access-token-inspector';
+import { KeyExchange } from './key-exchange';
+import { RATE_LIMIT_POLICIES, type GatewayAccessOptions } from './rate-limit.hook';
+import { RateLimitOverrides } from './rate-limit-overrides';
+
+export interface GatewayAccessSettings {
+  /** Redis for the shared limiter counters and the bus; unused in standalone mode. */
+  redisUrl: string;
+  /** Bus channel carrying `rate_limit_changed` (the revocation channel). */
+  channel: string;
+  keyPrefix: string;
+  redisTimeoutMs: number;
+  rateLimitsEnabled: boolean;
+  authenticate: { perSecond: number; burst: number };
+  failures: { maxFailures: number; windowSeconds: number; blockSeconds: number };
+  user: { perMinute: number; burst: number };
+  jwksUrl: string;
+  issuer: string;
+  audience: string;
+  clockToleranceSeconds: number;
+  authServiceUrl: string;
+  timeoutMs: number;
+  authenticatePath: string;
+  apiPrefixes: string[];
+}
+
+/**
+ * Builds and owns what the gateway's access hook needs: the limiter (Redis, with an in-memory fallback; memory
+ * alone in standalone mode, where the whole suite is one process), the token inspector, the key exchange and the
+ * per-key overrides fed by the bus.
+ */
+export class GatewayAccess implements OnModuleInit, OnApplicationShutdown, MetricsAware {
+  private readonly logger = new Logger(GatewayAccess.name);
+  private readonly limiter: RateLimiter;
+  private readonly bus: RevocationBus;
+  private readonly overrides = new RateLimitOverrides();
+  private readonly inspector: AccessTokenInspector;
+  private metrics: GatehouseMetrics | undefined;
+  readonly options: GatewayAccessOptions;
+
+  constructor(settings: GatewayAccessSettings) {
+    const standalone = hostedEmbeddedDatabase() !== undefined;
+    this.limiter = new RateLimiter({
+      store: standalone
+        ? new MemoryRateLimitStore()
+        : new RedisRateLimitStore(
+            createRateLimitRedisClient(settings.redisUrl, { commandTimeoutMs: settings.redisTimeoutMs }),
+          ),
+      keyPrefix: settings.keyPrefix,
+      onDecision: (bucket, decision) => this.count(bucket, decision),
+      // Fail-open to local, never to unlimited: with Redis unreachable each replica enforces every limit on its
+      // own counters, so N replicas admit at most N times the limit until Redis answers again.
+      onStoreChange: (store, error) => {
+        if (store === 'local') {
+          this.logger.warn(
+            `rate limits are enforced per instance: Redis is unreachable (${error instanceof Error ? error.message : String(error)})`,
+          );
+        } else {
+          this.logger.log('rate limits are shared through Redis again');
+        }
+      },
+    });
+    this.bus = standalone
+      ? new InProcessRevocationBus({ channel: settings.channel })
+      : new RedisRevocationBus({ url: settings.redisUrl, channel: settings.channel });
+    this.inspector = new AccessTokenInspector({
+      jwksUrl: settings.jwksUrl,
+      issuer: settings.issuer,
+      audience: settings.audience,
+      clockToleranceSeconds: settings.clockToleranceSeconds,
+    });
+    const enterprise = PLAN_RATE_LIMITS.enterprise;
+    this.options = {
+      limiter: this.limiter,
+      rateLimitsEnabled: settings.rateLimitsEnabled,
+      authenticateRule: {
+        limit: settings.authenticate.perSecond,
+        burst: settings.authenticate.burst,
+        windowSeconds: 1,
+      },
+      failureRule: settings.failures,
+      userRule: { limit: settings.user.perMinute, burst: settings.user.burst, windowSeconds: 60 },
+      // Tokens issued before the claim existed live at most 30 minutes; they get the highest tier rather than
+      // throttling a paying customer during an upgrade.
+      defaultKeyLimit: { requestsPerMinute: enterprise.requests_per_minute, burst: enterprise.burst },
+      inspector: this.inspector,
+      exchange: new KeyExchange({
+        authServiceUrl: settings.authServiceUrl,
+        timeoutMs: settings.timeoutMs,
+        inspector: this.inspector,
+      }),
+      overrides: this.overrides,
+      authenticatePath: settings.authenticatePath,
+      apiPrefixes: settings.apiPrefixes,
+    };
+  }
+
+  [BIND_METRICS](metrics: GatehouseMetrics): void {
+    this.metrics = metrics;
+    metrics.rateLimitDecisions(RATE_LIMIT_POLICIES);
+  }
+
+  async onModuleInit(): Promise<void> {
+    // Subscribing never waits for Redis; a missed change is bounded by the token lifetime (see RateLimitOverrides).
+    await this.bus.subscribe(
+      (event) => this.onEvent(event),
+      () => undefined,
+    );
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await Promise.all([this.bus.close(), this.limiter.close()]);
+  }
+
+  private onEvent(event: RevocationEvent): void {
+    switch (event.type) {
+      case 'rate_limit_changed':
+        this.overrides.apply(
+          event.apiKeyId,
+          { requestsPerMinute: event.requestsPerMinute, burst: event.burst },
+          new Date(event.changedAt),
+        );
+        return;
+      case 'key_revoked':
+      case 'secret_retired':
+        // The services behind the gateway enforce revocations; the gateway only limits.
+        return;
+    }
+  }
+
+  private count(bucket: string, decision: RateLimitDecision): void {
+    this.metrics?.rateLimitDecisions(RATE_LIMIT_POLICIES).inc({
+      policy: bucket,
+      decision: decision.allowed ? 'allowed' : 'rejected',
+      store: decision.store,
+    });
+  }
+}
+
+@Module({})
+export class GatewayAccessModule {
+  static forRoot(settings: GatewayAccessSettings): DynamicModule {
+    return {
+      module: GatewayAccessModule,
+      providers: [{ provide: GatewayAccess, useFactory: () => new GatewayAccess(settings) }],
+      exports: [GatewayAccess],
+    };
+  }
+}

@@ -1,0 +1,693 @@
+import 'reflect-metadata';
+import { Module, type DynamicModule } from '@nestjs/common';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { EventEmitter } from 'node:events';
+import {
+  createServer,
+  request as httpRequest,
+  type ClientRequest,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type OutgoingHttpHeaders,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
+import type { AddressInfo } from 'node:net';
+import proxy from '@fastify/http-proxy';
+import Fastify from 'fastify';
+import { HttpServiceConfig, loadConfig } from '@gatehouse/config';
+import { GatehouseError } from '@gatehouse/contracts';
+import { createHttpApp, createLoggerModule, HealthModule, toErrorResponse } from '@gatehouse/http';
+import { registerGateway } from './gateway';
+import type { ProxyGuard } from './upstream-proxy';
+
+/**
+ * The gateway as main.ts composes it (createHttpApp + registerGateway), over real HTTP, in front of real local
+ * upstreams that record what reaches them.
+ */
+
+const BODY_LIMIT = 1024;
+const TIMEOUT_MS = 1500;
+const DASHBOARD = 'https://dashboard.example.com';
+
+// ---------------------------------------------------------------------------------------------------------------
+// Upstreams
+
+interface UpstreamRequest {
+  method: string;
+  url: string;
+  headers: IncomingHttpHeaders;
+  /** Body bytes received so far. */
+  bytes: number;
+  /** The whole body arrived. */
+  complete: boolean;
+  /** The connection or the request is over (answered, or aborted by the gateway). */
+  closed: boolean;
+}
+
+type Responder = (request: IncomingMessage, response: ServerResponse, record: UpstreamRequest) => void;
+
+/** An HTTP server that records every request it gets, and lets a test wait for what it expects to see. */
+class RecordingUpstream {
+  readonly requests: UpstreamRequest[] = [];
+  private readonly changes = new EventEmitter();
+  private readonly server: Server;
+  url = '';
+
+  constructor(respond: Responder) {
+    this.server = createServer((request, response) => {
+      const record: UpstreamRequest = {
+        method: request.method ?? '',
+        url: request.url ?? '',
+        headers: request.headers,
+        bytes: 0,
+        complete: false,
+        closed: false,
+      };
+      this.requests.push(record);
+      this.changed();
+      request.on('data', (chunk: Buffer) => {
+        record.bytes += chunk.length;
+        this.changed();
+      });
+      request.on('end', () => {
+        record.complete = true;
+        this.changed();
+        respond(request, response, record);
+      });
+      request.on('close', () => {
+        record.closed = true;
+        this.changed();
+      });
+    });
+  }
+
+  async start(): Promise<this> {
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    return this;
+  }
+
+  /** Resolves with the first request that satisfies `test`, as soon as one does. */
+  until(test: (request: UpstreamRequest) => boolean): Promise<UpstreamRequest> {
+    return new Promise((resolve) => {
+      const check = () => {
+        const found = this.requests.find(test);
+        if (!found) return;
+        this.changes.off('change', check);
+        resolve(found);
+      };
+      this.changes.on('change', check);
+      check();
+    });
+  }
+
+  to(path: string): UpstreamRequest[] {
+    return this.requests.filter((request) => request.url.split('?')[0] === path);
+  }
+
+  async stop(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private changed(): void {
+    this.changes.emit('change');
+  }
+}
+
+/** Echoes what it received; `?extra=1` adds hop-by-hop, banner and CORS headers, `?cache=1` a Cache-Control. */
+const echo: Responder = (request, response, record) => {
+  const query = new URL(request.url ?? '/', 'http://upstream').searchParams;
+  const body = JSON.stringify({
+    method: record.method,
+    url: record.url,
+    headers: record.headers,
+    bytes: record.bytes,
+  });
+  response.setHeader('content-type', 'application/json');
+  if (query.get('cache') === '1') response.setHeader('cache-control', 'public, max-age=300');
+  if (query.get('extra') === '1') {
+    response.setHeader('connection', 'keep-alive, x-hop');
+    response.setHeader('x-hop', 'connection-specific');
+    response.setHeader('keep-alive', 'timeout=99');
+    response.setHeader('proxy-authenticate', 'Basic realm="upstream"');
+    response.setHeader('upgrade', 'h2c');
+    response.setHeader('trailer', 'x-checksum');
+    response.setHeader('x-powered-by', 'Express');
+    response.setHeader('server', 'upstream/1.0');
+    response.setHeader('access-control-allow-origin', '*');
+    response.setHeader('access-control-allow-credentials', 'true');
+    response.setHeader('x-kept', 'yes');
+    // Without Content-Length: chunked, so that the trailer is legal.
+    response.write(body);
+    response.addTrailers({ 'x-checksum': 'abc' });
+    response.end();
+    return;
+  }
+  response.end(body);
+};
+
+// ---------------------------------------------------------------------------------------------------------------
+// Client: node:http, since fetch refuses to send hop-by-hop headers and hides Connection from the answer.
+
+interface Answer {
+  status: number;
+  headers: IncomingHttpHeaders;
+  text: string;
+}
+
+interface SendOptions {
+  method?: string;
+  headers?: OutgoingHttpHeaders;
+  /** Sent with Content-Length. */
+  body?: string;
+  /** Sent chunked, one write each. */
+  chunks?: string[];
+}
+
+const opened: ClientRequest[] = [];
+
+function open(url: string, options: SendOptions = {}): { request: ClientRequest; answer: Promise<Answer> } {
+  const headers: OutgoingHttpHeaders = { ...options.headers };
+  if (options.chunks) headers['transfer-encoding'] = 'chunked';
+  let request!: ClientRequest;
+  const answer = new Promise<Answer>((resolve, reject) => {
+    // A connection of its own for each request: no keep-alive state between tests.
+    request = httpRequest(url, { method: options.method ?? 'GET', headers, agent: false }, (response) => {
+      let text = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => (text += chunk));
+      response.on('end', () =>
+        resolve({ status: response.statusCode ?? 0, headers: response.headers, text }),
+      );
+      response.on('error', reject);
+    });
+    request.on('error', reject);
+  });
+  opened.push(request);
+  return { request, answer };
+}
+
+async function send(url: string, options: SendOptions = {}): Promise<Answer> {
+  const { request, answer } = open(url, options);
+  for (const chunk of options.chunks ?? []) request.write(chunk);
+  request.end(options.body);
+  return answer;
+}
+
+function json(answer: Answer): Record<string, unknown> {
+  return JSON.parse(answer.text) as Record<string, unknown>;
+}
+
+/** What the echo upstream says it received. */
+function echoed(answer: Answer): {
+  method: string;
+  url: string;
+  headers: IncomingHttpHeaders;
+  bytes: number;
+} {
+  expect(answer.status).toBe(200);
+  return json(answer) as never;
+}
+
+function expectError(answer: Answer, status: number, code: string): void {
+  expect(answer.status).toBe(status);
+  expect(answer.headers['content-type']).toMatch(/^application\/json/);
+  expect(json(answer)).toEqual({
+    error: code,
+    message: expect.any(String),
+    request_id: answer.headers['x-request-id'],
+  });
+}
+
+function expectSecurityHeaders(answer: Answer): void {
+  expect(answer.headers).toMatchObject({
+    'x-content-type-options': 'nosniff',
+    'strict-transport-security': 'max-age=31536000; includeSubDomains',
+    'x-frame-options': 'DENY',
+    'referrer-policy': 'no-referrer',
+    'content-security-policy': "default-src 'none';frame-ancestors 'none'",
+  });
+  expect(answer.headers).not.toHaveProperty('x-powered-by');
+  expect(answer.headers).not.toHaveProperty('server');
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The gateway
+
+@Module({})
+class TestGatewayModule {
+  static register(): DynamicModule {
+    return {
+      module: TestGatewayModule,
+      imports: [createLoggerModule('api-gateway', 'silent'), HealthModule.forRoot()],
+    };
+  }
+}
+
+interface GatewaySetup {
+  trustedProxies: string;
+  corsOrigins: string[];
+  routes: { prefix: string; upstream: string }[];
+  guards?: ProxyGuard[];
+}
+
+async function startGateway(setup: GatewaySetup): Promise<{ app: NestFastifyApplication; url: string }> {
+  const config = loadConfig(HttpServiceConfig, {
+    PORT: '0',
+    LOG_LEVEL: 'silent',
+    BODY_LIMIT_BYTES: String(BODY_LIMIT),
+    TRUSTED_PROXIES: setup.trustedProxies,
+  });
+  const app = await createHttpApp(TestGatewayModule.register(), config, {
+    parseJsonBodies: false,
+    configure: (nest) =>
+      registerGateway(nest.getHttpAdapter().getInstance(), {
+        routes: setup.routes,
+        timeoutMs: TIMEOUT_MS,
+        connectionsPerUpstream: 4,
+        bodyLimitBytes: config.BODY_LIMIT_BYTES,
+        corsOrigins: setup.corsOrigins,
+        guards: setup.guards,
+        apiDocs: { info: { title: 'Test', version: '1' } },
+      }),
+  });
+  return { app, url: (await app.getUrl()).replace('[::1]', '127.0.0.1') };
+}
+
+/** A stand-in for the rate limiter to come: a guard that answers 429 itself and sets a gateway header. */
+const fakeRateLimiter: ProxyGuard = (scope) => {
+  scope.addHook('onRequest', (request, reply, done) => {
+    request.headers['x-gatehouse-verified'] = 'by-the-gateway';
+    if (!request.url.startsWith('/api/v1/echo/limited')) {
+      done();
+      return;
+    }
+    const response = toErrorResponse(new GatehouseError('rate_limit_exceeded', 'Slow down'), request.id);
+    void reply
+      .status(response.status)
+      .headers(response.headers)
+      .header('retry-after', '7')
+      .send(response.body);
+  });
+};
+
+describe('api gateway hardening (real HTTP, real upstreams)', () => {
+  let upstream: RecordingUpstream;
+  let slow: RecordingUpstream;
+  let downUrl: string;
+  let gateway: { app: NestFastifyApplication; url: string };
+  /** TRUSTED_PROXIES=127.0.0.1 and no CORS_ORIGINS. */
+  let trusting: { app: NestFastifyApplication; url: string };
+
+  beforeAll(async () => {
+    upstream = await new RecordingUpstream(echo).start();
+    // Answers nothing: the gateway gives up after TIMEOUT_MS.
+    slow = await new RecordingUpstream(() => undefined).start();
+    // A port that was just in use and no longer is: connections are refused.
+    const down = await new RecordingUpstream(echo).start();
+    downUrl = down.url;
+    await down.stop();
+
+    const routes = [
+      { prefix: '/api/v1/echo', upstream: upstream.url },
+      { prefix: '/api/v1/slow', upstream: slow.url },
+      { prefix: '/api/v1/down', upstream: downUrl },
+    ];
+    gateway = await startGateway({
+      trustedProxies: '',
+      corsOrigins: [DASHBOARD],
+      routes,
+      guards: [fakeRateLimiter],
+    });
+    trusting = await startGateway({ trustedProxies: '127.0.0.1', corsOrigins: [], routes });
+  });
+
+  afterAll(async () => {
+    // A test that failed half-way may have left a request open, which would hold the gateway's close.
+    for (const request of opened) request.destroy();
+    await gateway?.app.close();
+    await trusting?.app.close();
+    await upstream?.stop();
+    await slow?.stop();
+  });
+
+  describe('request body limit', () => {
+    it('forwards a chunked body within the limit whole', async () => {
+      const answer = await send(`${gateway.url}/api/v1/echo/small`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        chunks: ['a'.repeat(500), 'b'.repeat(400)],
+      });
+      expect(echoed(answer)).toMatchObject({ method: 'POST', bytes: 900 });
+    });
+
+    it('413 for a declared Content-Length above the limit, before anything is forwarded', async () => {
+      const answer = await send(`${gateway.url}/api/v1/echo/declared`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: 'x'.repeat(BODY_LIMIT + 1),
+      });
+      expectError(answer, 413, 'payload_too_large');
+      expectSecurityHeaders(answer);
+      expect(answer.headers['cache-control']).toBe('no-store');
+      // Refused in onRequest: the proxy never ran, so no upstream request can still be on its way.
+      expect(upstream.to('/api/v1/echo/declared')).toEqual([]);
+    });
+
+    it('answers a declared 1 GiB body at once and closes the connection instead of reading the rest', async () => {
+      // The client asks to keep the connection and sends only the start of its body, then waits.
+      const { request, answer } = open(`${gateway.url}/api/v1/echo/huge`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'content-length': 2 ** 30, connection: 'keep-alive' },
+      });
+      request.write('x'.repeat(BODY_LIMIT));
+      const refused = await answer;
+      expectError(refused, 413, 'payload_too_large');
+      expect(refused.headers['connection']).toBe('close');
+      expect(upstream.to('/api/v1/echo/huge')).toEqual([]);
+    });
+
+    it('413 for a chunked body that crosses the limit while streaming; the upstream never gets all of it', async () => {
+      const path = '/api/v1/echo/chunked';
+      const { request, answer } = open(`${gateway.url}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', origin: DASHBOARD, connection: 'keep-alive' },
+        chunks: [],
+      });
+      // First part, under the limit: it is streamed to the upstream as it comes.
+      request.write('a'.repeat(600));
+      await upstream.until((seen) => seen.url === path && seen.bytes >= 600);
+      // More, which crosses the limit; the client has not finished its body when the answer comes.
+      request.write('b'.repeat(1000));
+
+      const refused = await answer;
+      expectError(refused, 413, 'payload_too_large');
+      expectSecurityHeaders(refused);
+      expect(refused.headers['access-control-allow-origin']).toBe(DASHBOARD);
+      expect(refused.headers['connection']).toBe('close');
+
+      const seen = await upstream.until((candidate) => candidate.url === path && candidate.closed);
+      expect(seen.complete).toBe(false);
+      expect(seen.bytes).toBeGreaterThanOrEqual(600);
+      expect(seen.bytes).toBeLessThanOrEqual(BODY_LIMIT);
+      expect(upstream.to(path)).toHaveLength(1);
+    });
+
+    it('413 for a chunked body sent at once; no upstream request gets to its end', async () => {
+      const answer = await send(`${gateway.url}/api/v1/echo/burst`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/octet-stream' },
+        chunks: ['c'.repeat(3000), 'd'.repeat(3000)],
+      });
+      expectError(answer, 413, 'payload_too_large');
+      // The body stream failed before its end, so an upstream request (if one started) can never complete.
+      expect(upstream.to('/api/v1/echo/burst').filter((seen) => seen.complete)).toEqual([]);
+    });
+
+    it("is needed: Fastify's bodyLimit does not apply to the raw stream @fastify/http-proxy forwards", async () => {
+      const bare = Fastify({ bodyLimit: BODY_LIMIT });
+      await bare.register(proxy, {
+        upstream: upstream.url,
+        prefix: '/api/v1/echo',
+        rewritePrefix: '/api/v1/echo',
+      });
+      await bare.listen({ port: 0, host: '127.0.0.1' });
+      try {
+        const answer = await send(
+          `http://127.0.0.1:${(bare.server.address() as AddressInfo).port}/api/v1/echo/bare`,
+          {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            chunks: ['e'.repeat(3000), 'f'.repeat(3000)],
+          },
+        );
+        expect(echoed(answer).bytes).toBe(6000);
+      } finally {
+        await bare.close();
+      }
+    });
+  });
+
+  describe('headers towards the upstream', () => {
+    it('strips hop-by-hop headers and those named in Connection', async () => {
+      // Chunked, since Node's client sends a Trailer header only with a chunked body.
+      const answer = await send(`${gateway.url}/api/v1/echo/hop`, {
+        method: 'POST',
+        chunks: ['{}'],
+        headers: {
+          'content-type': 'application/json',
+          connection: 'keep-alive, x-connection-specific',
+          'x-connection-specific': '1',
+          'keep-alive': 'timeout=5',
+          'proxy-authorization': 'Basic Zm9vOmJhcg==',
+          'proxy-connection': 'keep-alive',
+          te: 'trailers',
+          trailer: 'x-checksum',
+          // Forwarded, undici would refuse it and the client would get a 502.
+          upgrade: 'h2c',
+          'x-kept': 'yes',
+        },
+      });
+      const { headers } = echoed(answer);
+      for (const name of [
+        'x-connection-specific',
+        'keep-alive',
+        'proxy-authorization',
+        'proxy-connection',
+        'te',
+        'trailer',
+        'upgrade',
+      ]) {
+        expect(headers).not.toHaveProperty(name);
+      }
+      // The gateway's own connection to the upstream: its pool's keep-alive, nothing of the client's.
+      expect(headers['connection']).toBe('keep-alive');
+      expect(headers['x-kept']).toBe('yes');
+    });
+
+    it('strips client X-Gatehouse-* headers; those the gateway sets reach the upstream', async () => {
+      const answer = await send(`${gateway.url}/api/v1/echo/identity`, {
+        headers: {
+          'x-gatehouse-org': 'victim-org',
+          'X-Gatehouse-Verified': 'by-the-client',
+          'x-gatehouse-': 'empty-suffix',
+        },
+      });
+      const { headers } = echoed(answer);
+      expect(Object.keys(headers).filter((name) => name.startsWith('x-gatehouse-'))).toEqual([
+        'x-gatehouse-verified',
+      ]);
+      expect(headers['x-gatehouse-verified']).toBe('by-the-gateway');
+    });
+
+    it('strips the client forwarding headers and forwards the peer address when no proxy is trusted', async () => {
+      const answer = await send(`${gateway.url}/api/v1/echo/xff`, {
+        headers: {
+          'x-forwarded-for': '203.0.113.9',
+          'x-forwarded-proto': 'https',
+          'x-forwarded-host': 'evil.example',
+          'x-real-ip': '203.0.113.9',
+          forwarded: 'for=203.0.113.9;proto=https',
+        },
+      });
+      const { headers } = echoed(answer);
+      expect(headers['x-forwarded-for']).toBe('127.0.0.1');
+      expect(headers['x-forwarded-proto']).toBe('http');
+      expect(headers).not.toHaveProperty('x-forwarded-host');
+      expect(headers).not.toHaveProperty('x-real-ip');
+      expect(headers).not.toHaveProperty('forwarded');
+    });
+
+    it('behind a trusted proxy, forwards the client address that proxy reported, and only that one', async () => {
+      const single = echoed(
+        await send(`${trusting.url}/api/v1/echo/xff`, {
+          headers: { 'x-forwarded-for': '203.0.113.9', 'x-forwarded-proto': 'https' },
+        }),
+      );
+      expect(single.headers['x-forwarded-for']).toBe('203.0.113.9');
+      expect(single.headers['x-forwarded-proto']).toBe('https');
+
+      // The leftmost entry was written by the client itself: only the trusted proxy's own entry counts.
+      const chain = echoed(
+        await send(`${trusting.url}/api/v1/echo/xff`, {
+          headers: { 'x-forwarded-for': '198.51.100.1, 203.0.113.9' },
+        }),
+      );
+      expect(chain.headers['x-forwarded-for']).toBe('203.0.113.9');
+
+      const direct = echoed(await send(`${trusting.url}/api/v1/echo/xff`));
+      expect(direct.headers['x-forwarded-for']).toBe('127.0.0.1');
+    });
+
+    it("forwards a well-formed client request id, and the gateway's own instead of any other", async () => {
+      const kept = await send(`${gateway.url}/api/v1/echo/id`, {
+        headers: { 'x-request-id': 'trace-12345678' },
+      });
+      expect(kept.headers['x-request-id']).toBe('trace-12345678');
+      expect(echoed(kept).headers['x-request-id']).toBe('trace-12345678');
+
+      for (const unsafe of ['short', 'has spaces in it', 'x'.repeat(129), 'quote"injection{}']) {
+        const replaced = await send(`${gateway.url}/api/v1/echo/id`, { headers: { 'x-request-id': unsafe } });
+        const id = replaced.headers['x-request-id'];
+        expect(id).toMatch(/^[0-9a-f-]{36}$/);
+        expect(echoed(replaced).headers['x-request-id']).toBe(id);
+      }
+    });
+  });
+
+  describe('headers towards the client', () => {
+    it('strips hop-by-hop headers, banners and upstream CORS headers from a proxied response', async () => {
+      const answer = await send(`${gateway.url}/api/v1/echo/out?extra=1`);
+      expect(answer.status).toBe(200);
+      expect(answer.headers['x-kept']).toBe('yes');
+      expect(answer.headers).not.toHaveProperty('x-hop');
+      expect(answer.headers).not.toHaveProperty('proxy-authenticate');
+      expect(answer.headers).not.toHaveProperty('upgrade');
+      expect(answer.headers).not.toHaveProperty('trailer');
+      expect(answer.headers).not.toHaveProperty('access-control-allow-origin');
+      expect(answer.headers).not.toHaveProperty('access-control-allow-credentials');
+      // The test client asks for Connection: close; the upstream's Keep-Alive must not contradict it.
+      expect(answer.headers['connection']).toBe('close');
+      expect(answer.headers).not.toHaveProperty('keep-alive');
+      expectSecurityHeaders(answer);
+    });
+
+    it('security headers and Cache-Control: no-store on a proxied 200', async () => {
+      const answer = await send(`${gateway.url}/api/v1/echo/plain`);
+      expect(answer.status).toBe(200);
+      expectSecurityHeaders(answer);
+      expect(answer.headers['cache-control']).toBe('no-store');
+      expect(answer.headers['x-request-id']).toBeDefined();
+    });
+
+    it("keeps the upstream's own Cache-Control (the JWKS is cacheable)", async () => {
+      const answer = await send(`${gateway.url}/api/v1/echo/jwks?cache=1`);
+      expect(answer.status).toBe(200);
+      expect(answer.headers['cache-control']).toBe('public, max-age=300');
+      expectSecurityHeaders(answer);
+    });
+
+    it('security headers on a 404 of the gateway itself', async () => {
+      const answer = await send(`${gateway.url}/api/v1/nope`);
+      expectError(answer, 404, 'not_found');
+      expectSecurityHeaders(answer);
+      expect(answer.headers['cache-control']).toBe('no-store');
+    });
+
+    it('security headers on its own routes (health)', async () => {
+      const answer = await send(`${gateway.url}/health/live`);
+      expect(answer.status).toBe(200);
+      expectSecurityHeaders(answer);
+    });
+  });
+
+  describe('upstream failures', () => {
+    it('502 bad_gateway, with the security headers, when the upstream is down', async () => {
+      const answer = await send(`${gateway.url}/api/v1/down/anything`, { headers: { origin: DASHBOARD } });
+      expectError(answer, 502, 'bad_gateway');
+      expectSecurityHeaders(answer);
+      expect(answer.headers['access-control-allow-origin']).toBe(DASHBOARD);
+      expect(answer.headers['cache-control']).toBe('no-store');
+    });
+
+    it('504 gateway_timeout when the upstream sends no response headers in time; its request is cut', async () => {
+      const answer = await send(`${gateway.url}/api/v1/slow/report`);
+      expectError(answer, 504, 'gateway_timeout');
+      expectSecurityHeaders(answer);
+      const seen = await slow.until((request) => request.url === '/api/v1/slow/report' && request.closed);
+      expect(seen.method).toBe('GET');
+    });
+  });
+
+  describe('CORS', () => {
+    const exposed = 'X-Request-Id, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, Retry-After';
+
+    it('an allowed origin gets its Access-Control-Allow-Origin on a proxied response, without credentials', async () => {
+      const answer = await send(`${gateway.url}/api/v1/echo/cors?extra=1`, {
+        headers: { origin: DASHBOARD },
+      });
+      expect(answer.status).toBe(200);
+      expect(answer.headers['access-control-allow-origin']).toBe(DASHBOARD);
+      expect(answer.headers['access-control-expose-headers']).toBe(exposed);
+      expect(answer.headers['vary']).toMatch(/\bOrigin\b/);
+      expect(answer.headers).not.toHaveProperty('access-control-allow-credentials');
+    });
+
+    it('another origin gets no Access-Control-Allow-Origin', async () => {
+      const answer = await send(`${gateway.url}/api/v1/echo/cors?extra=1`, {
+        headers: { origin: 'https://evil.example.com' },
+      });
+      expect(answer.status).toBe(200);
+      expect(answer.headers).not.toHaveProperty('access-control-allow-origin');
+    });
+
+    it('answers a preflight itself, without forwarding it', async () => {
+      const answer = await send(`${gateway.url}/api/v1/echo/preflight`, {
+        method: 'OPTIONS',
+        headers: {
+          origin: DASHBOARD,
+          'access-control-request-method': 'POST',
+          'access-control-request-headers': 'authorization, content-type',
+        },
+      });
+      expect(answer.status).toBe(204);
+      expect(answer.headers).toMatchObject({
+        'access-control-allow-origin': DASHBOARD,
+        'access-control-allow-methods': 'GET, POST, PUT, DELETE, OPTIONS',
+        'access-control-allow-headers': 'Authorization, Content-Type, X-API-Key, X-Request-Id',
+        'access-control-max-age': '600',
+      });
+      expect(answer.headers).not.toHaveProperty('access-control-allow-credentials');
+      expectSecurityHeaders(answer);
+      expect(upstream.to('/api/v1/echo/preflight')).toEqual([]);
+    });
+
+    it('answers a preflight from another origin without Access-Control-Allow-Origin', async () => {
+      const answer = await send(`${gateway.url}/api/v1/echo/preflight-evil`, {
+        method: 'OPTIONS',
+        headers: { origin: 'https://evil.example.com', 'access-control-request-method': 'DELETE' },
+      });
+      expect(answer.status).toBe(204);
+      expect(answer.headers).not.toHaveProperty('access-control-allow-origin');
+      expect(upstream.to('/api/v1/echo/preflight-evil')).toEqual([]);
+    });
+
+    it('puts the CORS and security headers on a 404 and on a guard’s 429 too', async () => {
+      const missing = await send(`${gateway.url}/api/v1/nope`, { headers: { origin: DASHBOARD } });
+      expectError(missing, 404, 'not_found');
+      expect(missing.headers['access-control-allow-origin']).toBe(DASHBOARD);
+
+      const limited = await send(`${gateway.url}/api/v1/echo/limited`, { headers: { origin: DASHBOARD } });
+      expectError(limited, 429, 'rate_limit_exceeded');
+      expect(limited.headers['retry-after']).toBe('7');
+      expect(limited.headers['access-control-allow-origin']).toBe(DASHBOARD);
+      expectSecurityHeaders(limited);
+      expect(upstream.to('/api/v1/echo/limited')).toEqual([]);
+    });
+
+    it('checks the body limit before the guards', async () => {
+      const answer = await send(`${gateway.url}/api/v1/echo/limited`, {
+        method: 'POST',
+        body: 'x'.repeat(BODY_LIMIT + 1),
+      });
+      expectError(answer, 413, 'payload_too_large');
+    });
+
+    it('without CORS_ORIGINS: no CORS header at all, and a preflight is a 404 of the gateway', async () => {
+      const answer = await send(`${trusting.url}/api/v1/echo/no-cors`, { headers: { origin: DASHBOARD } });
+      expect(answer.status).toBe(200);
+      expect(Object.keys(answer.headers).filter((name) => name.startsWith('access-control-'))).toEqual([]);
+
+      const preflight = await send(`${trusting.url}/api/v1/echo/no-cors-preflight`, {
+        method: 'OPTIONS',
+        headers: { origin: DASHBOARD, 'access-control-request-method': 'POST' },
+      });
+      expectError(preflight, 404, 'not_found');
+      expect(Object.keys(preflight.headers).filter((name) => name.startsWith('access-control-'))).toEqual([]);
+      expectSecurityHeaders(preflight);
+      expect(upstream.to('/api/v1/echo/no-cors-preflight')).toEqual([]);
+    });
+  });
+});

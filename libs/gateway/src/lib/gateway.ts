@@ -1,0 +1,46 @@
+import type { FastifyInstance } from 'fastify';
+import { registerApiDocs, type OpenApiInfo } from './api-docs';
+import { registerCors } from './cors';
+import { registerReservedHeaderFilter } from './forwarding-headers';
+import { registerSecurityHeaders } from './security-headers';
+import { registerUpstreamProxy, type ProxyGuard, type UpstreamRoute } from './upstream-proxy';
+
+export interface GatewayOptions {
+  routes: UpstreamRoute[];
+  /** Response headers within this, or 504; also the timeout of the API documents' fetches. */
+  timeoutMs: number;
+  connectionsPerUpstream: number;
+  bodyLimitBytes: number;
+  /** Exact origins allowed by CORS; empty: no CORS. */
+  corsOrigins: readonly string[];
+  /** Hooks of the proxied routes, after the gateway's own checks (see `UpstreamProxyOptions.guards`). */
+  guards?: ProxyGuard[];
+  apiDocs: { info: OpenApiInfo };
+}
+
+/**
+ * Everything the gateway mounts on the app's Fastify instance, in the order its hooks run for a request:
+ * 1. client `X-Gatehouse-*` headers dropped, before any hook could set the gateway's own;
+ * 2. security headers (and `Cache-Control: no-store` by default), so that every later answer carries them;
+ * 3. CORS: preflights answered, and the CORS headers of allowed origins on every later answer;
+ * 4. the proxied routes' own checks: the body limit, then the `guards` (rate limiting), then forwarding;
+ * 5. the merged API documents at /api/docs.
+ * A hook that may answer by itself belongs after 1–3 (add it as a guard), so its 413s and 429s carry them.
+ */
+export async function registerGateway(fastify: FastifyInstance, options: GatewayOptions): Promise<void> {
+  registerReservedHeaderFilter(fastify);
+  await registerSecurityHeaders(fastify);
+  await registerCors(fastify, { origins: options.corsOrigins });
+  await registerUpstreamProxy(fastify, {
+    routes: options.routes,
+    timeoutMs: options.timeoutMs,
+    connectionsPerUpstream: options.connectionsPerUpstream,
+    bodyLimitBytes: options.bodyLimitBytes,
+    guards: options.guards,
+  });
+  await registerApiDocs(fastify, {
+    routes: options.routes,
+    info: options.apiDocs.info,
+    timeoutMs: options.timeoutMs,
+  });
+}

@@ -1,0 +1,119 @@
+import { LRUCache } from 'lru-cache';
+import { GatehouseError } from '@gatehouse/contracts';
+import { hashApiKey } from '@gatehouse/crypto';
+import { REQUEST_ID_HEADER } from '@gatehouse/http';
+import type { AccessTokenInspector, TokenIdentity } from './access-token-inspector';
+
+/** auth-service's route that turns a key alone (no client_id) into a token; the gateway never exposes it. */
+export const TOKEN_EXCHANGE_PATH = '/internal/v1/token-exchange';
+
+export interface ExchangedToken {
+  accessToken: string;
+  identity: TokenIdentity;
+}
+
+/** auth-service said no (unknown, revoked, expired key…): its answer goes to the client as it is. */
+export class ExchangeRefused extends Error {
+  constructor(
+    readonly status: number,
+    readonly body: unknown,
+  ) {
+    super(`token exchange refused with ${status}`);
+  }
+}
+
+export interface ExchangeContext {
+  requestId: string;
+  ip: string;
+  userAgent: string | undefined;
+}
+
+export interface KeyExchangeOptions {
+  authServiceUrl: string;
+  timeoutMs: number;
+  inspector: AccessTokenInspector;
+  /** A cached token is renewed this long before it expires, so that it never expires in flight. */
+  renewBeforeSeconds?: number;
+  cacheSize?: number;
+  now?: () => number;
+}
+
+/**
+ * Direct key authentication: a request that carries an API key instead of a token is given a token for that key,
+ * obtained from auth-service once and reused until shortly before it expires. Entries are keyed by the key's
+ * SHA-256, never by the key itself. A revoked key's cached token is refused by the service behind (it checks
+ * revocation on every request); the gateway then drops the entry, so the next request asks auth-service again
+ * and gets the refusal.
+ */
+export class KeyExchange {
+  private readonly tokens: LRUCache<string, ExchangedToken>;
+  private readonly pending = new Map<string, Promise<ExchangedToken>>();
+  private readonly now: () => number;
+  private readonly renewBeforeSeconds: number;
+
+  constructor(private readonly options: KeyExchangeOptions) {
+    this.tokens = new LRUCache({ max: options.cacheSize ?? 10_000 });
+    this.now = options.now ?? (() => Date.now() / 1000);
+    this.renewBeforeSeconds = options.renewBeforeSeconds ?? 60;
+  }
+
+  async exchange(apiKey: string, context: ExchangeContext): Promise<ExchangedToken> {
+    const id = hashApiKey(apiKey).toString('base64url');
+    const cached = this.tokens.get(id);
+    if (cached && cached.identity.expiresAt - this.renewBeforeSeconds > this.now()) return cached;
+    // Concurrent first requests of one pipeline share one exchange instead of each signing a token.
+    const inFlight = this.pending.get(id);
+    if (inFlight) return inFlight;
+    const request = this.request(apiKey, context)
+      .then((exchanged) => {
+        if (exchanged.identity.expiresAt - this.renewBeforeSeconds > this.now())
+          this.tokens.set(id, exchanged);
+        return exchanged;
+      })
+      .finally(() => this.pending.delete(id));
+    this.pending.set(id, request);
+    return request;
+  }
+
+  /** Forgets the key's token, e.g. after a service refused it. */
+  evict(apiKey: string): void {
+    this.tokens.delete(hashApiKey(apiKey).toString('base64url'));
+  }
+
+  private async request(apiKey: string, context: ExchangeContext): Promise<ExchangedToken> {
+    let response: Response;
+    try {
+      response = await fetch(`${this.options.authServiceUrl}${TOKEN_EXCHANGE_PATH}`, {
+        method: 'POST',
+        headers: {
+          'x-api-key': apiKey,
+          [REQUEST_ID_HEADER]: context.requestId,
+          'x-forwarded-for': context.ip,
+          ...(context.userAgent ? { 'user-agent': context.userAgent } : {}),
+        },
+        signal: AbortSignal.timeout(this.options.timeoutMs),
+      });
+    } catch (error) {
+      throw (error as Error).name === 'TimeoutError'
+        ? new GatehouseError('gateway_timeout', 'The authentication service did not answer in time')
+        : new GatehouseError('bad_gateway', 'The authentication service is unavailable');
+    }
+    const body: unknown = await response.json().catch(() => undefined);
+    if (response.status !== 200) {
+      if (response.status >= 400 && response.status < 500 && body !== undefined) {
+        throw new ExchangeRefused(response.status, body);
+      }
+      throw new GatehouseError('bad_gateway', 'The authentication service failed to issue a token');
+    }
+    const accessToken = (body as { access_token?: unknown } | undefined)?.access_token;
+    const identity =
+      typeof accessToken === 'string' ? await this.options.inspector.inspect(accessToken) : undefined;
+    if (typeof accessToken !== 'string' || !identity) {
+      throw new GatehouseError(
+        'bad_gateway',
+        'The authentication service issued a token the gateway cannot verify',
+      );
+    }
+    return { accessToken, identity };
+  }
+}
