@@ -100,6 +100,34 @@ describe('standalone mode', () => {
     expect(reauthenticate.status).toBe(401);
   });
 
+  it("limits a key's API calls in memory, and applies an override at once over the in-process bus", async () => {
+    const gateway = suite.gateway;
+    const ownerToken = await tokenFor(gateway, owner.api_key, owner.client_id);
+    const created = await request(`${gateway}/api/v1/api-keys`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ownerToken}` },
+      body: { name: 'limited', client_id: 'limited', permissions: ['read:findings'] },
+    });
+    const token = await tokenFor(gateway, created.body['api_key'] as string, 'limited');
+    const first = await findings(gateway, token);
+    expect(first.headers.get('x-ratelimit-limit')).toBe('1000');
+
+    const override = await request(`${gateway}/api/v1/api-keys/${String(created.body['id'])}/rate-limit`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${ownerToken}` },
+      body: { requests_per_minute: 3, burst: 1 },
+    });
+    expect(override.status).toBe(200);
+    // In-process: the change reached the gateway before the PUT returned.
+    const statuses: number[] = [];
+    for (let i = 0; i < 6; i += 1) {
+      const response = await findings(gateway, token);
+      expect(response.headers.get('x-ratelimit-limit')).toBe('3');
+      statuses.push(response.status);
+    }
+    expect(statuses).toEqual([200, 200, 200, 200, 429, 429]);
+  });
+
   it('keeps its data across a clean stop and a kill -9, on the same data directory', async () => {
     const tokenBefore = await tokenFor(suite.gateway, owner.api_key, owner.client_id);
     expect(await suite.stop('SIGTERM')).toEqual({ code: 0, signal: null });
