@@ -89,8 +89,10 @@ describe('KeyExchange against an HTTP auth-service', () => {
     const concurrent = await Promise.all(Array.from({ length: 5 }, () => exchange.exchange(key, CONTEXT)));
     expect(new Set(concurrent.map((result) => result.accessToken))).toEqual(new Set(['token-1']));
     clock = NOW + 1800 - 61;
+    expect(exchange.peek(key)).toMatchObject({ accessToken: 'token-1' });
     await expect(exchange.exchange(key, CONTEXT)).resolves.toMatchObject({ accessToken: 'token-1' });
     clock = NOW + 1800 - 59;
+    expect(exchange.peek(key)).toBeUndefined();
     await expect(exchange.exchange(key, CONTEXT)).resolves.toMatchObject({ accessToken: 'token-2' });
     expect(seen).toHaveLength(2);
   });

@@ -57,10 +57,16 @@ export class KeyExchange {
     this.renewBeforeSeconds = options.renewBeforeSeconds ?? 60;
   }
 
+  /** The key's cached token if it is not due for renewal: no network call. */
+  peek(apiKey: string): ExchangedToken | undefined {
+    const cached = this.tokens.get(hashApiKey(apiKey).toString('base64url'));
+    return cached && cached.identity.expiresAt - this.renewBeforeSeconds > this.now() ? cached : undefined;
+  }
+
   async exchange(apiKey: string, context: ExchangeContext): Promise<ExchangedToken> {
+    const cached = this.peek(apiKey);
+    if (cached) return cached;
     const id = hashApiKey(apiKey).toString('base64url');
-    const cached = this.tokens.get(id);
-    if (cached && cached.identity.expiresAt - this.renewBeforeSeconds > this.now()) return cached;
     // Concurrent first requests of one pipeline share one exchange instead of each signing a token.
     const inFlight = this.pending.get(id);
     if (inFlight) return inFlight;

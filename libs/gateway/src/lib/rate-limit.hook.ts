@@ -167,10 +167,12 @@ export function registerGatewayAccess(scope: FastifyInstance, options: GatewayAc
         return;
       }
       case 'api_key': {
-        if (!(await notBlocked(request, reply))) return reply;
-        let exchanged;
+        // A key with a cached token was accepted already: only a key auth-service must be asked about counts as
+        // an attempt a blocked IP may not make.
+        let exchanged = options.exchange.peek(credentials.apiKey);
+        if (!exchanged && !(await notBlocked(request, reply))) return reply;
         try {
-          exchanged = await options.exchange.exchange(credentials.apiKey, {
+          exchanged ??= await options.exchange.exchange(credentials.apiKey, {
             requestId: request.id,
             ip: request.ip,
             userAgent: request.headers['user-agent'],
