@@ -1,15 +1,5 @@
-import {
-  IsIn,
-  IsInt,
-  IsString,
-  Length,
-  Matches,
-  Max,
-  Min,
-  ValidateBy,
-  type ValidationOptions,
-} from 'class-validator';
-import { DEFAULT_REDIS_URL, HttpServiceConfig, Sensitive } from '@gatehouse/config';
+import { IsIn, IsInt, Matches, Max, Min, ValidateBy, type ValidationOptions } from 'class-validator';
+import { ClusterServiceConfig } from '@gatehouse/config';
 import { isExactOrigin, parseOriginList } from '@gatehouse/gateway';
 
 const HTTP_URL = /^https?:\/\/[^/]+$/;
@@ -38,7 +28,8 @@ function IsOriginList(options?: ValidationOptions): PropertyDecorator {
   );
 }
 
-export class ApiGatewayConfig extends HttpServiceConfig {
+/** Besides its own variables, the gateway takes REDIS_URL, REVOCATION_CHANNEL and JWT_* like every app. */
+export class ApiGatewayConfig extends ClusterServiceConfig {
   override PORT: number = 8080;
 
   @Matches(HTTP_URL, URL_MESSAGE('AUTH_SERVICE_URL'))
@@ -73,31 +64,9 @@ export class ApiGatewayConfig extends HttpServiceConfig {
     return parseOriginList(this.CORS_ORIGINS);
   }
 
-  /** Redis for the rate limiter's shared counters and the bus; unused in standalone mode (memory, in-process). */
-  @Sensitive()
-  @Matches(/^rediss?:\/\//, { message: 'REDIS_URL must be a redis:// or rediss:// URL' })
-  REDIS_URL: string = DEFAULT_REDIS_URL;
-
-  /** The revocation channel, on which admin-api also broadcasts per-key rate-limit changes. */
-  @Matches(/^[A-Za-z0-9:._-]{1,100}$/)
-  REVOCATION_CHANNEL: string = 'gatehouse:revocations';
-
   /** auth-service's JWKS: the gateway verifies Gatehouse tokens to charge the right key's limit. */
   @Matches(/^https?:\/\//, { message: 'JWKS_URL must be an http(s) URL' })
   JWKS_URL: string = 'http://127.0.0.1:3001/api/v1/auth/jwks';
-
-  @IsString()
-  @Length(1, 200)
-  JWT_ISSUER: string = 'gatehouse';
-
-  @IsString()
-  @Length(1, 200)
-  JWT_AUDIENCE: string = 'gatehouse-api';
-
-  @IsInt()
-  @Min(0)
-  @Max(300)
-  JWT_CLOCK_TOLERANCE_SECONDS: number = 5;
 
   /** `false` turns every limit off (to measure the limiter's cost); direct key authentication still works. */
   @IsIn(['true', 'false'], { message: 'RATE_LIMIT_ENABLED must be true or false' })

@@ -57,18 +57,12 @@ export function isStandaloneEnvironment(environment: Environment = process.env):
   return !isSet('DATABASE_URL') && !isSet('REDIS_URL');
 }
 
-/** Variables of services that read PostgreSQL and listen to the revocation bus on Redis. */
-export class DataServiceConfig extends HttpServiceConfig {
-  /** Optional: see {@link isStandaloneEnvironment}. */
-  @Sensitive()
-  @Matches(/^postgres(ql)?:\/\//, { message: 'DATABASE_URL must be a postgres:// URL' })
-  DATABASE_URL: string = DEFAULT_DATABASE_URL;
-
-  @IsInt()
-  @Min(1)
-  @Max(100)
-  DATABASE_POOL_SIZE: number = 10;
-
+/**
+ * Variables every app of one deployment agrees on: the Redis that carries the bus (and the gateway's rate-limit
+ * counters) and the issuer, audience and clock tolerance of its tokens. The gateway verifies tokens too, to charge
+ * each key's rate limit.
+ */
+export class ClusterServiceConfig extends HttpServiceConfig {
   /** Optional: see {@link isStandaloneEnvironment}. */
   @Sensitive()
   @Matches(/^rediss?:\/\//, { message: 'REDIS_URL must be a redis:// or rediss:// URL' })
@@ -77,12 +71,6 @@ export class DataServiceConfig extends HttpServiceConfig {
   /** Redis pub/sub channel for revocations; separate deployments sharing one Redis use distinct names. */
   @Matches(/^[A-Za-z0-9:._-]{1,100}$/)
   REVOCATION_CHANNEL: string = 'gatehouse:revocations';
-
-  /** How often each node re-reads recent revocations from PostgreSQL to cover missed broadcasts. */
-  @IsInt()
-  @Min(100)
-  @Max(300_000)
-  REVOCATION_RECONCILE_MS: number = 5000;
 
   @IsString()
   @Length(1, 200)
@@ -97,6 +85,25 @@ export class DataServiceConfig extends HttpServiceConfig {
   @Min(0)
   @Max(300)
   JWT_CLOCK_TOLERANCE_SECONDS: number = 5;
+}
+
+/** Variables of services that read PostgreSQL and listen to the revocation bus on Redis. */
+export class DataServiceConfig extends ClusterServiceConfig {
+  /** Optional: see {@link isStandaloneEnvironment}. */
+  @Sensitive()
+  @Matches(/^postgres(ql)?:\/\//, { message: 'DATABASE_URL must be a postgres:// URL' })
+  DATABASE_URL: string = DEFAULT_DATABASE_URL;
+
+  @IsInt()
+  @Min(1)
+  @Max(100)
+  DATABASE_POOL_SIZE: number = 10;
+
+  /** How often each node re-reads recent revocations from PostgreSQL to cover missed broadcasts. */
+  @IsInt()
+  @Min(100)
+  @Max(300_000)
+  REVOCATION_RECONCILE_MS: number = 5000;
 }
 
 /** Variables of services that verify access tokens. */
