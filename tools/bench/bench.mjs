@@ -1,11 +1,28 @@
 #!/usr/bin/env node
-// Load benchmark of the two hot paths a pipeline uses, measured end to end through the gateway:
+// Load benchmark of the two hot paths a pipeline uses, through the gateway and against the services directly:
 //   1. POST /api/v1/auth/m2m/authenticate  (API key -> RS256 access token)
-//   2. POST /api/v1/findings               (Bearer token, one finding per request)
-// It migrates a dedicated database, starts the four built apps on their own ports, bootstraps a throwaway
-// organization, creates a pipeline key through the gateway, runs autocannon against each path and prints a
-// table. The apps are always stopped (SIGTERM, then SIGKILL if they hang) and every step is bounded in time.
-// Each run leaves its organization and findings in the bench database; drop the database to start afresh.
+//   2. POST /api/v1/findings               (Bearer token, or the API key itself, one finding per request)
+// and the RS256 signing ceiling of this machine (tools/bench/sign-ceiling.mjs, a plain jose SignJWT loop in one
+// process, as auth-service is one process), so that authenticate ÷ ceiling can be printed.
+//
+// It migrates a dedicated database, measures the signing ceiling while nothing else of the bench runs, starts the
+// four built apps on their own ports, bootstraps a throwaway enterprise organization, creates through the gateway
+// one key for authenticate and BENCH_PIPELINE_KEYS pipeline keys, each with the highest per-key rate-limit
+// override (100 000/min + burst 10 000), and runs autocannon per scenario. Each round has two gateway phases, the
+// gateway restarted in between with the same upstreams:
+//   rate limits on   authenticate via the gateway, authenticate against auth-service directly, findings via the
+//                    gateway (Bearer), findings against findings-service directly, findings via the gateway with
+//                    X-API-Key (direct key authentication);
+//   rate limits off  (RATE_LIMIT_ENABLED=false) the three gateway scenarios again.
+// With limits on, the authenticate limit is raised for the run (AUTH_RATE_LIMIT_PER_SECOND/BURST below) so that
+// every request is still decided by the limiter but admitted; the findings connections are spread round-robin
+// over the pipeline keys. Every response must be 2xx (a 429 fails the run). Rounds after the first swap the order
+// of the two phases (on/off, off/on, …) so that drift of the shared machine cancels out.
+//
+// It prints gateway overhead % = (direct − gateway) ÷ direct, authenticate ÷ signing ceiling, and the limiter's
+// cost % = (limits off − limits on) ÷ limits off, flagged above 10 %. The apps are always stopped (SIGTERM, then
+// SIGKILL if they hang) and every step is bounded in time. Each run leaves its organization and findings in the
+// bench database; drop the database to start afresh. Rate-limit counters in Redis expire by themselves.
 //
 // Usage: npm run bench            (builds first)
 //        node tools/bench/bench.mjs [--json]   (expects `nx run-many -t build` to have run)
@@ -16,6 +33,13 @@
 //   BENCH_DURATION       seconds measured per scenario (default 10)
 //   BENCH_WARMUP         seconds of discarded warm-up per scenario (default 2)
 //   BENCH_CONNECTIONS    concurrent connections (default 32)
+//   BENCH_ROUNDS         rounds of the limits-on and limits-off phases (default 1)
+//   BENCH_PIPELINE_KEYS  pipeline keys the findings connections are spread over (default 4)
+//   BENCH_SIGN_SECONDS   seconds per signing-ceiling loop (default 3; 0 skips the ceiling)
+//   BENCH_AUTH_RATE_LIMIT_PER_SECOND / BENCH_AUTH_RATE_LIMIT_BURST
+//                        the gateway's AUTH_RATE_LIMIT_PER_SECOND / AUTH_RATE_LIMIT_BURST with limits on
+//                        (default 1000000 / 100000: decided by the limiter, never refused)
+//   BENCH_LIMITER_BUDGET limiter cost in % above which the run flags it (default 10)
 //   BENCH_LOG_LEVEL      LOG_LEVEL of the apps (default warn)
 //   BENCH_GATEWAY_PORT / BENCH_AUTH_PORT / BENCH_FINDINGS_PORT / BENCH_ADMIN_PORT
 //                        default 18080 / 13001 / 13002 / 13003
@@ -35,6 +59,7 @@ import pg from 'pg';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '../..');
 const cli = join(root, 'dist/tools/gatehouse-cli/main.js');
+const signCeilingScript = join(root, 'tools/bench/sign-ceiling.mjs');
 const args = process.argv.slice(2);
 
 if (args.includes('--help') || args.includes('-h')) {
@@ -62,6 +87,15 @@ function numberFromEnv(name, fallback, { min = 0, integer = false } = {}) {
 const DURATION_S = numberFromEnv('BENCH_DURATION', 10, { min: 1 });
 const WARMUP_S = numberFromEnv('BENCH_WARMUP', 2, { min: 0 });
 const CONNECTIONS = numberFromEnv('BENCH_CONNECTIONS', 32, { min: 1, integer: true });
+const ROUNDS = numberFromEnv('BENCH_ROUNDS', 1, { min: 1, integer: true });
+const PIPELINE_KEYS = numberFromEnv('BENCH_PIPELINE_KEYS', 4, { min: 1, integer: true });
+const SIGN_S = numberFromEnv('BENCH_SIGN_SECONDS', 3, { min: 0 });
+const AUTH_LIMIT_PER_SECOND = numberFromEnv('BENCH_AUTH_RATE_LIMIT_PER_SECOND', 1_000_000, {
+  min: 1,
+  integer: true,
+});
+const AUTH_LIMIT_BURST = numberFromEnv('BENCH_AUTH_RATE_LIMIT_BURST', 100_000, { min: 0, integer: true });
+const LIMITER_BUDGET_PERCENT = numberFromEnv('BENCH_LIMITER_BUDGET', 10, { min: 0 });
 const READY_TIMEOUT_S = numberFromEnv('BENCH_READY_TIMEOUT', 60, { min: 1 });
 const LOG_LEVEL = process.env.BENCH_LOG_LEVEL || 'warn';
 const PORTS = {
@@ -70,27 +104,42 @@ const PORTS = {
   'findings-service': numberFromEnv('BENCH_FINDINGS_PORT', 13002, { min: 1, integer: true }),
   'admin-api': numberFromEnv('BENCH_ADMIN_PORT', 13003, { min: 1, integer: true }),
 };
-const SCENARIO_COUNT = 2;
-const TOTAL_TIMEOUT_S = numberFromEnv(
-  'BENCH_TIMEOUT',
-  180 + READY_TIMEOUT_S + SCENARIO_COUNT * (WARMUP_S + DURATION_S + 30),
-  { min: 10 },
-);
+/** The highest per-key override admin-api accepts (libs/contracts rate-limits.ts). */
+const KEY_OVERRIDE = { requests_per_minute: 100_000, burst: 10_000 };
 const REQUEST_TIMEOUT_MS = 10_000;
 const CLI_TIMEOUT_MS = 60_000;
 const STOP_GRACE_MS = 10_000;
+/** Scenarios per round: five with limits on, three with limits off. */
+const SCENARIOS_PER_ROUND = 8;
+const SIGN_LOOPS = 3;
+/** Bound of the signing-ceiling child: its loops, their warm-ups, key loading and some slack. */
+const SIGN_TIMEOUT_MS = (SIGN_LOOPS * (SIGN_S + 1) + 30) * 1000;
+const TOTAL_TIMEOUT_S = numberFromEnv(
+  'BENCH_TIMEOUT',
+  180 +
+    READY_TIMEOUT_S +
+    (SIGN_S > 0 ? SIGN_TIMEOUT_MS / 1000 : 0) +
+    ROUNDS * SCENARIOS_PER_ROUND * (WARMUP_S + DURATION_S + 30) +
+    // At most two gateway restarts per round, each a bounded stop and a bounded start.
+    2 * ROUNDS * (STOP_GRACE_MS / 1000 + 2 + READY_TIMEOUT_S),
+  { min: 10 },
+);
 
 const DATABASE_URL = process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/gatehouse_bench';
 const REDIS_URL = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
 const RUN_ID = randomBytes(4).toString('hex');
 const REVOCATION_CHANNEL = `gatehouse:bench:${RUN_ID}`;
+/** Namespaces the gateway's limiter counters in Redis: runs never share counters. */
+const RATE_LIMIT_KEY_PREFIX = `gatehouse-bench-${RUN_ID}`;
 const ORG_NAME = `bench-${RUN_ID}`;
-const GATEWAY = `http://127.0.0.1:${PORTS['api-gateway']}`;
+const origin = (name) => `http://127.0.0.1:${PORTS[name]}`;
+const GATEWAY = origin('api-gateway');
+const AUTHENTICATE_PATH = '/api/v1/auth/m2m/authenticate';
+const FINDINGS_PATH = '/api/v1/findings';
 const FINDINGS_BODY = JSON.stringify({
   findings: [{ rule_id: 'R1', title: 't', severity: 'high', location: { path: 'src/a.ts', start_line: 1 } }],
 });
 
-// Human-readable output: stdout normally, stderr when stdout is reserved for --json.
 const report = (line = '') => (jsonOutput ? process.stderr : process.stdout).write(`${line}\n`);
 const progress = (line) => process.stderr.write(`[bench] ${line}\n`);
 
@@ -109,6 +158,8 @@ function redactUrl(url) {
 
 /** name -> { child, port, startedAt, readyMs, tail (last lines of output), lines (count), exit, ... } */
 const apps = new Map();
+/** Apps the bench stopped on purpose during the run (the gateway, between its phases), oldest first. */
+const retiredApps = [];
 const FORWARD_LINES = 20;
 const TAIL_LINES = 60;
 let stopping = false;
@@ -135,7 +186,7 @@ function startApp(name, env) {
     child.once('exit', (code, signal) => {
       entry.exitCode = code;
       entry.exitSignal = signal;
-      if (!stopping) {
+      if (!stopping && !entry.stopRequested) {
         entry.unexpectedExit = true;
         progress(`${name} exited unexpectedly (${signal ?? code})`);
       }
@@ -164,6 +215,28 @@ function startApp(name, env) {
   }
   apps.set(name, entry);
   return entry;
+}
+
+/** Stops one app on purpose (SIGTERM, then SIGKILL), keeping its record for the report. */
+async function stopApp(name) {
+  const app = apps.get(name);
+  if (!app) return;
+  app.stopRequested = true;
+  app.stoppedAt = Date.now();
+  if (app.exitCode === undefined && app.exitSignal === undefined) {
+    app.child.kill('SIGTERM');
+    await Promise.race([app.exit, new Promise((resolve) => setTimeout(resolve, STOP_GRACE_MS).unref())]);
+    if (app.exitCode === undefined) {
+      progress(`${name} did not exit within ${STOP_GRACE_MS} ms of SIGTERM; sending SIGKILL`);
+      app.killed = true;
+      app.child.kill('SIGKILL');
+      await Promise.race([app.exit, new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
+    } else {
+      app.stopMs = Date.now() - app.stoppedAt;
+    }
+  }
+  apps.delete(name);
+  retiredApps.push(app);
 }
 
 async function stopApps() {
@@ -399,8 +472,9 @@ async function waitReady(app, deadline) {
   throw new Error(`${app.name} was not ready within ${READY_TIMEOUT_S} s (last: ${last})`);
 }
 
-async function gateway(method, path, { headers = {}, body } = {}) {
-  const response = await fetch(GATEWAY + path, {
+/** One HTTP call with a JSON body; `base` is the origin of the app called (the gateway unless said otherwise). */
+async function call(method, path, { base = GATEWAY, headers = {}, body } = {}) {
+  const response = await fetch(base + path, {
     method,
     headers: { ...(body !== undefined && { 'content-type': 'application/json' }), ...headers },
     body: body === undefined ? undefined : JSON.stringify(body),
@@ -413,7 +487,7 @@ async function gateway(method, path, { headers = {}, body } = {}) {
   } catch {
     json = undefined;
   }
-  return { status: response.status, json, text };
+  return { status: response.status, json, text, headers: response.headers };
 }
 
 function expectStatus(result, status, what) {
@@ -423,8 +497,9 @@ function expectStatus(result, status, what) {
   return result.json;
 }
 
-async function authenticate(apiKey, clientId) {
-  const result = await gateway('POST', '/api/v1/auth/m2m/authenticate', {
+async function authenticate(apiKey, clientId, base = GATEWAY) {
+  const result = await call('POST', AUTHENTICATE_PATH, {
+    base,
     headers: { 'x-api-key': apiKey },
     body: { client_id: clientId },
   });
@@ -432,7 +507,7 @@ async function authenticate(apiKey, clientId) {
   if (typeof json?.access_token !== 'string' || json.token_type?.toLowerCase() !== 'bearer') {
     throw new Error(`authenticate ${clientId}: unexpected response ${result.text.slice(0, 500)}`);
   }
-  return json;
+  return { ...json, rateLimitHeader: result.headers.get('x-ratelimit-limit') };
 }
 
 let currentCannon;
@@ -456,20 +531,65 @@ function cannon(options) {
   });
 }
 
+/**
+ * The gateway's limiter decisions so far (`gatehouse_rate_limit_decisions_total` on its /metrics), by
+ * "policy/decision/store"; null when they cannot be read.
+ */
+async function limiterDecisions() {
+  try {
+    const response = await fetch(`${GATEWAY}/metrics`, { signal: AbortSignal.timeout(5000) });
+    if (response.status !== 200) return null;
+    const counts = {};
+    for (const line of (await response.text()).split('\n')) {
+      if (!line.startsWith('gatehouse_rate_limit_decisions_total{')) continue;
+      const match = /\{([^}]*)\}\s+(\S+)$/.exec(line);
+      if (!match) continue;
+      const labels = Object.fromEntries([...match[1].matchAll(/(\w+)="([^"]*)"/g)].map(([, k, v]) => [k, v]));
+      counts[`${labels.policy}/${labels.decision}/${labels.store}`] = Number(match[2]);
+    }
+    return counts;
+  } catch {
+    return null;
+  }
+}
+
+function decisionsBetween(before, after) {
+  if (!before || !after) return null;
+  const delta = {};
+  for (const [name, count] of Object.entries(after)) {
+    const difference = count - (before[name] ?? 0);
+    if (difference > 0) delta[name] = difference;
+  }
+  return delta;
+}
+
+/**
+ * Runs one scenario: warm-up (discarded), then the measured window with the CPU of every process sampled around
+ * it. `scenario.headerSets`, when given, are spread over the connections round-robin (connection i gets set
+ * i mod n), e.g. one per pipeline key.
+ */
 async function runScenario(scenario) {
-  const base = {
-    url: GATEWAY + scenario.path,
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...scenario.headers },
-    body: scenario.body,
-    connections: CONNECTIONS,
+  const baseHeaders = { 'content-type': 'application/json' };
+  const sets = scenario.headerSets ?? [scenario.headers ?? {}];
+  const options = () => {
+    let next = 0;
+    return {
+      url: scenario.base + scenario.path,
+      method: 'POST',
+      headers: { ...baseHeaders, ...sets[0] },
+      body: scenario.body,
+      connections: CONNECTIONS,
+      ...(sets.length > 1 && {
+        setupClient: (client) => client.setHeaders({ ...baseHeaders, ...sets[next++ % sets.length] }),
+      }),
+    };
   };
   const bound = (seconds) => (seconds + 30) * 1000;
   let warmup;
   if (WARMUP_S > 0) {
     progress(`${scenario.name}: warm-up ${WARMUP_S} s`);
     const { result } = await withDeadline(
-      cannon({ ...base, duration: WARMUP_S }),
+      cannon({ ...options(), duration: WARMUP_S }),
       bound(WARMUP_S),
       `${scenario.name} warm-up`,
     );
@@ -479,19 +599,34 @@ async function runScenario(scenario) {
     }
   }
   progress(`${scenario.name}: measuring ${DURATION_S} s with ${CONNECTIONS} connections`);
+  const throughGateway = scenario.target === 'api-gateway';
+  const decisionsBefore = throughGateway ? await limiterDecisions() : null;
   const before = cpuSnapshot();
   const { result, errorKinds } = await withDeadline(
-    cannon({ ...base, duration: DURATION_S }),
+    cannon({ ...options(), duration: DURATION_S }),
     bound(DURATION_S),
     scenario.name,
   );
   const cpu = cpuBetween(before, cpuSnapshot());
+  // Counted from just before to just after the window: a few decisions of the warm-up's last requests may be in.
+  const decisions = throughGateway ? decisionsBetween(decisionsBefore, await limiterDecisions()) : null;
   const statusCodes = Object.fromEntries(
     Object.entries(result.statusCodeStats ?? {}).map(([code, stats]) => [code, stats.count]),
   );
+  progress(
+    `${scenario.name}: ${fixed(result.requests.average)} req/s, p99 ${result.latency.p99} ms` +
+      (result.non2xx || result.errors ? `, ${result.non2xx} non-2xx, ${result.errors} errors` : ''),
+  );
   return {
     scenario: scenario.name,
+    id: scenario.id,
+    round: scenario.round,
+    target: scenario.target,
+    rateLimits: scenario.rateLimits,
+    credentials: scenario.credentials,
     path: scenario.path,
+    url: scenario.base + scenario.path,
+    keys: sets.length,
     requestsPerSecond: result.requests.average,
     requestsPerSecondStddev: result.requests.stddev,
     totalRequests: result.requests.total,
@@ -509,10 +644,75 @@ async function runScenario(scenario) {
     errorKinds,
     durationSeconds: result.duration,
     cpuPercentOfOneCore: cpu,
+    limiterDecisions: decisions,
     warmup,
   };
 }
 
+/**
+ * The signing ceiling, measured in a child process of its own (one process, like auth-service) while no app of
+ * the bench runs yet. Returns its JSON, plus the CPU table of the window.
+ */
+async function measureSigningCeiling(privateKeyPem) {
+  progress(
+    `signing ceiling: ${SIGN_LOOPS} loops of ${SIGN_S} s (jose SignJWT ${CONNECTIONS} in flight, ` +
+      'jose one at a time, node:crypto sign on one thread)',
+  );
+  const before = cpuSnapshot();
+  const child = spawn(process.execPath, [signCeilingScript, '--json'], {
+    cwd: root,
+    env: {
+      ...process.env,
+      SIGN_KEY_PEM: privateKeyPem,
+      BENCH_SIGN_SECONDS: String(SIGN_S),
+      SIGN_CONCURRENCY: String(CONNECTIONS),
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk) => (stdout += chunk));
+  child.stderr.on('data', (chunk) => (stderr += chunk));
+  const exited = new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', (code, signal) => resolve({ code, signal }));
+  });
+  let exit;
+  try {
+    exit = await withDeadline(exited, SIGN_TIMEOUT_MS, 'the signing ceiling');
+  } catch (error) {
+    child.kill('SIGKILL');
+    throw error;
+  }
+  const after = cpuSnapshot();
+  if (exit.code !== 0) {
+    throw new Error(
+      `sign-ceiling.mjs exited with ${exit.signal ?? exit.code}: ${stderr.trim().slice(0, 500)}`,
+    );
+  }
+  const ceiling = JSON.parse(stdout);
+  // The machine's busy time during the loops, minus the child's own: the work of others that shared the cores.
+  const wall = Number(after.at - before.at) / 1e9;
+  const machineTotal = after.machine.total - before.machine.total;
+  const busy =
+    machineTotal > 0
+      ? ((after.machine.busy - before.machine.busy) / machineTotal) * os.cpus().length * 100
+      : null;
+  // The child reports its own CPU time: it has exited, so /proc no longer knows it.
+  const childSeconds = ceiling.totalCpuSeconds ?? 0;
+  ceiling.window = {
+    seconds: Math.round(wall * 10) / 10,
+    machineBusyPercent: busy === null ? null : Math.round(busy * 10) / 10,
+    otherPercent:
+      busy === null ? null : Math.max(0, Math.round((busy - (childSeconds / wall) * 100) * 10) / 10),
+  };
+  for (const [name, loop] of Object.entries(ceiling.loops)) {
+    progress(
+      `signing ceiling ${name}: ${loop.perSecond}/s (${loop.msEach} ms each, CPU ${loop.cpuPercentOfOneCore}%)`,
+    );
+  }
+  return ceiling;
+}
 // ---------------------------------------------------------------------------------------------------------
 // Output
 
@@ -558,8 +758,106 @@ function machineFacts() {
   };
 }
 
+const round1 = (value) =>
+  typeof value === 'number' && Number.isFinite(value) ? Math.round(value * 10) / 10 : null;
+const mean = (values) =>
+  values.length > 0 ? values.reduce((sum, value) => sum + value, 0) / values.length : null;
+/** How much lower `value` is than `reference`, in % of `reference` (negative: higher). */
+const percentBelow = (value, reference) =>
+  typeof value === 'number' && typeof reference === 'number' && reference > 0
+    ? ((reference - value) / reference) * 100
+    : null;
+const ratio = (value, reference) =>
+  typeof value === 'number' && typeof reference === 'number' && reference > 0 ? value / reference : null;
+
+/** One scenario over every round: mean req/s and latencies, and each round's req/s. */
+function aggregate(results, id) {
+  const rows = results.filter((r) => r.id === id);
+  if (rows.length === 0) return null;
+  return {
+    scenario: rows[0].scenario.replace(/ \(round \d+\)$/, ''),
+    rounds: rows.length,
+    requestsPerSecond: round1(mean(rows.map((r) => r.requestsPerSecond))),
+    p50Ms: round1(mean(rows.map((r) => r.latencyMs.p50))),
+    p99Ms: round1(mean(rows.map((r) => r.latencyMs.p99))),
+    perRound: rows.map((r) => round1(r.requestsPerSecond)),
+    /** CPU used by everything outside the bench and its apps during the windows, % of one core. */
+    otherCpuPercent: round1(mean(rows.map((r) => r.cpuPercentOfOneCore?.['everything else'] ?? 0))),
+    /** Limiter decisions taken in memory because Redis did not answer in time (should be none). */
+    localDecisions: rows.some((r) => r.limiterDecisions)
+      ? rows.reduce(
+          (sum, r) =>
+            sum +
+            Object.entries(r.limiterDecisions ?? {})
+              .filter(([name]) => name.endsWith('/local'))
+              .reduce((subtotal, [, count]) => subtotal + count, 0),
+          0,
+        )
+      : null,
+  };
+}
+
+function summarize(results, ceiling) {
+  const get = (id) => aggregate(results, id);
+  const rps = (entry) => entry?.requestsPerSecond ?? null;
+  const authGateway = get('authenticate-gateway-limits-on');
+  const authDirect = get('authenticate-direct');
+  const authGatewayOff = get('authenticate-gateway-limits-off');
+  const findingsGateway = get('findings-gateway-limits-on');
+  const findingsDirect = get('findings-direct');
+  const findingsGatewayOff = get('findings-gateway-limits-off');
+  const apiKeyGateway = get('findings-api-key-gateway-limits-on');
+  const apiKeyGatewayOff = get('findings-api-key-gateway-limits-off');
+  const ceilingRate = ceiling?.loops?.['jose-concurrent']?.perSecond ?? null;
+  const singleThreadRate = ceiling?.loops?.['node-sign']?.perSecond ?? null;
+  const round3 = (value) => (value === null ? null : Math.round(value * 1000) / 1000);
+  const limiter = (on, off) => {
+    const cost = round1(percentBelow(rps(on), rps(off)));
+    return {
+      limitsOn: rps(on),
+      limitsOff: rps(off),
+      p99LimitsOnMs: on?.p99Ms ?? null,
+      p99LimitsOffMs: off?.p99Ms ?? null,
+      costPercent: cost,
+      overBudget: cost !== null && cost > LIMITER_BUDGET_PERCENT,
+    };
+  };
+  const limiterCost = {
+    budgetPercent: LIMITER_BUDGET_PERCENT,
+    authenticate: limiter(authGateway, authGatewayOff),
+    findings: limiter(findingsGateway, findingsGatewayOff),
+    findingsApiKey: limiter(apiKeyGateway, apiKeyGatewayOff),
+  };
+  return {
+    authenticate: {
+      gateway: authGateway,
+      direct: authDirect,
+      gatewayOverheadPercent: round1(percentBelow(rps(authGateway), rps(authDirect))),
+      signingCeilingPerSecond: ceilingRate,
+      gatewayToCeiling: round3(ratio(rps(authGateway), ceilingRate)),
+      directToCeiling: round3(ratio(rps(authDirect), ceilingRate)),
+      singleThreadSignPerSecond: singleThreadRate,
+    },
+    findings: {
+      gateway: findingsGateway,
+      direct: findingsDirect,
+      gatewayOverheadPercent: round1(percentBelow(rps(findingsGateway), rps(findingsDirect))),
+      apiKeyGateway,
+      /** X-API-Key throughput relative to Bearer's, in % (positive: faster). */
+      apiKeyVsBearerPercent: (() => {
+        const relative = ratio(rps(apiKeyGateway), rps(findingsGateway));
+        return relative === null ? null : round1(relative * 100 - 100);
+      })(),
+    },
+    limiterCost,
+    limiterOverBudget: ['authenticate', 'findings', 'findingsApiKey'].some(
+      (name) => limiterCost[name].overBudget,
+    ),
+  };
+}
+
 function printReport(output) {
-  const { machine, settings, results } = output;
+  const { machine, settings, results, signingCeiling: ceiling, summary } = output;
   report('');
   report(`Gatehouse benchmark — ${output.date}`);
   report(
@@ -572,7 +870,10 @@ function printReport(output) {
   );
   report(
     `Settings: ${settings.connections} connections, ${settings.durationSeconds} s measured after ` +
-      `${settings.warmupSeconds} s warm-up per scenario, apps LOG_LEVEL=${settings.logLevel}, NODE_ENV=production, ` +
+      `${settings.warmupSeconds} s warm-up per scenario, ${settings.rounds} round(s), findings spread over ` +
+      `${settings.pipelineKeys} pipeline key(s) with override ${settings.keyOverride.requests_per_minute}/min + ` +
+      `${settings.keyOverride.burst}, limits on: AUTH_RATE_LIMIT_PER_SECOND=${settings.authRateLimit.perSecond} ` +
+      `burst ${settings.authRateLimit.burst}; apps LOG_LEVEL=${settings.logLevel}, NODE_ENV=production, ` +
       `autocannon ${settings.autocannon}` +
       (settings.revision
         ? `, built from ${settings.revision.commit}${settings.revision.dirty ? ' + uncommitted changes' : ''}`
@@ -582,12 +883,42 @@ function printReport(output) {
   report(
     `Start-up (spawn to /health/ready): ${Object.entries(output.startupMs)
       .map(([name, ms]) => `${name} ${ms} ms`)
-      .join(', ')}`,
+      .join(', ')}; gateway restarts: ${
+      output.gatewayStarts
+        .slice(1)
+        .map((start) => `limits ${start.rateLimits ? 'on' : 'off'} ${start.readyMs} ms`)
+        .join(', ') || 'none'
+    }`,
   );
   report('');
+  if (ceiling) {
+    const loops = ceiling.loops;
+    report(
+      `RS256 signing ceiling (tools/bench/sign-ceiling.mjs, one process, RSA-${ceiling.key.modulusLength}, ` +
+        `jose ${ceiling.jose}, ${ceiling.secondsPerLoop} s per loop, other CPU during it ` +
+        `${ceiling.window.otherPercent ?? 'n/a'}% of one core):`,
+    );
+    report(
+      table(
+        ['loop', 'signatures/s', 'ms each', 'CPU % of one core'],
+        [
+          [`jose SignJWT, ${ceiling.concurrency} in flight (the ceiling)`, loops['jose-concurrent']],
+          ['jose SignJWT, one at a time', loops['jose-serial']],
+          ['node:crypto sign, one thread', loops['node-sign']],
+        ].map(([name, loop]) => [
+          name,
+          fixed(loop.perSecond),
+          fixed(loop.msEach, 3),
+          fixed(loop.cpuPercentOfOneCore),
+        ]),
+        [false, true, true, true],
+      ),
+    );
+    report('');
+  }
   report(
     table(
-      ['scenario', 'req/s (avg)', 'p50 ms', 'p99 ms', 'non-2xx', 'errors', 'requests'],
+      ['scenario', 'req/s (avg)', 'p50 ms', 'p99 ms', 'non-2xx', 'errors', 'requests', 'other CPU %'],
       results.map((r) => [
         r.scenario,
         fixed(r.requestsPerSecond),
@@ -596,12 +927,13 @@ function printReport(output) {
         r.non2xx,
         r.errors,
         r.totalRequests,
+        fixed(r.cpuPercentOfOneCore?.['everything else']),
       ]),
-      [false, true, true, true, true, true, true],
+      [false, true, true, true, true, true, true, true],
     ),
   );
   report('');
-  const cpuNames = Object.keys(results.find((r) => r.cpuPercentOfOneCore)?.cpuPercentOfOneCore ?? {});
+  const cpuNames = [...new Set(results.flatMap((r) => Object.keys(r.cpuPercentOfOneCore ?? {})))];
   if (cpuNames.length > 0) {
     report(
       `CPU during the measured window, % of one core (${machine.cpus} cores = ${machine.cpus * 100}%; ` +
@@ -628,7 +960,66 @@ function printReport(output) {
       `${r.scenario}: status codes ${codes || 'none'}; latency avg ${fixed(r.latencyMs.average, 2)} ms, ` +
         `p90 ${r.latencyMs.p90} ms, max ${r.latencyMs.max} ms` +
         (r.timeouts ? `; ${r.timeouts} timeouts` : '') +
-        (kinds ? `; errors: ${kinds}` : ''),
+        (kinds ? `; errors: ${kinds}` : '') +
+        (r.limiterDecisions
+          ? `; limiter decisions (policy/decision/store): ${
+              Object.entries(r.limiterDecisions)
+                .map(([name, count]) => `${name}×${count}`)
+                .join(', ') || 'none'
+            }`
+          : ''),
+    );
+  }
+  report('');
+  const { authenticate: auth, findings, limiterCost } = summary;
+  const rounds = settings.rounds > 1 ? ` (mean of ${settings.rounds} rounds)` : '';
+  const line = (label, entry) =>
+    entry
+      ? `${label}: ${fixed(entry.requestsPerSecond)} req/s, p99 ${fixed(entry.p99Ms, 0)} ms` +
+        (entry.rounds > 1 ? ` [rounds: ${entry.perRound.map((v) => fixed(v)).join(', ')}]` : '') +
+        ` (other CPU ${fixed(entry.otherCpuPercent)} %)` +
+        (entry.localDecisions
+          ? `; ${entry.localDecisions} limiter decisions taken locally (Redis too slow)`
+          : '')
+      : `${label}: not measured`;
+  const signed = (value, digits = 1) =>
+    typeof value === 'number' ? `${value > 0 ? '+' : ''}${value.toFixed(digits)}` : 'n/a';
+  report(`Summary${rounds}:`);
+  report(`  ${line('authenticate via the gateway (limits on)', auth.gateway)}`);
+  report(`  ${line('authenticate against auth-service directly', auth.direct)}`);
+  report(`  gateway overhead on authenticate: ${fixed(auth.gatewayOverheadPercent)} % of direct throughput`);
+  report(
+    auth.signingCeilingPerSecond === null
+      ? '  signing ceiling not measured (BENCH_SIGN_SECONDS=0)'
+      : `  signing ceiling ${fixed(auth.signingCeilingPerSecond)}/s (jose, one process): authenticate ÷ ceiling = ` +
+          `${fixed(auth.gatewayToCeiling, 3)} through the gateway, ${fixed(auth.directToCeiling, 3)} directly`,
+  );
+  report(`  ${line('findings POST via the gateway (Bearer, limits on)', findings.gateway)}`);
+  report(`  ${line('findings POST against findings-service directly', findings.direct)}`);
+  report(
+    `  gateway overhead on findings POST: ${fixed(findings.gatewayOverheadPercent)} % of direct throughput`,
+  );
+  report(
+    `  ${line('findings POST via the gateway with X-API-Key (limits on)', findings.apiKeyGateway)}; ` +
+      `${signed(findings.apiKeyVsBearerPercent)} % vs Bearer`,
+  );
+  report(
+    `  limiter cost (limits on vs RATE_LIMIT_ENABLED=false, budget ${limiterCost.budgetPercent} % of gateway ` +
+      'throughput):',
+  );
+  for (const [name, label] of [
+    ['authenticate', 'authenticate'],
+    ['findings', 'findings POST (Bearer)'],
+    ['findingsApiKey', 'findings POST (X-API-Key)'],
+  ]) {
+    const cost = limiterCost[name];
+    report(
+      `    ${label}: ${fixed(cost.limitsOn)} vs ${fixed(cost.limitsOff)} req/s → ${signed(cost.costPercent)} %` +
+        (cost.costPercent === null
+          ? ''
+          : cost.overBudget
+            ? `  FLAG: over the ${limiterCost.budgetPercent} % budget`
+            : '  (within budget)'),
     );
   }
 }
@@ -670,7 +1061,9 @@ async function main() {
     privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
     publicKeyEncoding: { type: 'spki', format: 'pem' },
   });
-  const origin = (name) => `http://127.0.0.1:${PORTS[name]}`;
+  // Before any app starts, so that the loops have the machine to themselves (bar other users' work).
+  const signingCeiling = SIGN_S > 0 ? await measureSigningCeiling(privateKey) : null;
+
   const jwksUrl = `${origin('auth-service')}/api/v1/auth/jwks`;
   const common = {
     ...process.env,
@@ -681,24 +1074,34 @@ async function main() {
     REDIS_URL,
     REVOCATION_CHANNEL,
   };
+  const gatewayEnv = (rateLimits) => ({
+    ...common,
+    PORT: String(PORTS['api-gateway']),
+    AUTH_SERVICE_URL: origin('auth-service'),
+    FINDINGS_SERVICE_URL: origin('findings-service'),
+    ADMIN_API_URL: origin('admin-api'),
+    JWKS_URL: jwksUrl,
+    RATE_LIMIT_KEY_PREFIX,
+    RATE_LIMIT_ENABLED: String(rateLimits),
+    AUTH_RATE_LIMIT_PER_SECOND: String(AUTH_LIMIT_PER_SECOND),
+    AUTH_RATE_LIMIT_BURST: String(AUTH_LIMIT_BURST),
+  });
   const envOf = {
     'auth-service': { JWT_SIGNING_KEY: privateKey },
     'findings-service': { JWKS_URL: jwksUrl },
     'admin-api': { JWKS_URL: jwksUrl },
-    'api-gateway': {
-      AUTH_SERVICE_URL: origin('auth-service'),
-      FINDINGS_SERVICE_URL: origin('findings-service'),
-      ADMIN_API_URL: origin('admin-api'),
-    },
   };
+  // The first phase of round 1 has the limits on.
+  let gatewayLimits = true;
   progress(
     `starting ${Object.entries(PORTS)
       .map(([name, port]) => `${name}:${port}`)
-      .join(', ')}`,
+      .join(', ')} (gateway rate limits on, key prefix ${RATE_LIMIT_KEY_PREFIX})`,
   );
-  for (const name of ['auth-service', 'findings-service', 'admin-api', 'api-gateway']) {
+  for (const name of ['auth-service', 'findings-service', 'admin-api']) {
     startApp(name, { ...common, ...envOf[name], PORT: String(PORTS[name]) });
   }
+  startApp('api-gateway', gatewayEnv(gatewayLimits));
   const readyDeadline = Date.now() + READY_TIMEOUT_S * 1000;
   await Promise.all([...apps.values()].map((app) => waitReady(app, readyDeadline)));
   const startupMs = Object.fromEntries([...apps.values()].map((app) => [app.name, app.readyMs]));
@@ -707,8 +1110,9 @@ async function main() {
       .map(([name, ms]) => `${name} ${ms} ms`)
       .join(', ')})`,
   );
+  const gatewayStarts = [{ rateLimits: gatewayLimits, readyMs: startupMs['api-gateway'] }];
 
-  const bootstrap = runCli(['bootstrap', '--org', ORG_NAME], cliEnv);
+  const bootstrap = runCli(['bootstrap', '--org', ORG_NAME, '--plan', 'enterprise'], cliEnv);
   let owner;
   try {
     owner = JSON.parse(bootstrap.stdout);
@@ -718,55 +1122,206 @@ async function main() {
   if (typeof owner.api_key !== 'string' || typeof owner.client_id !== 'string') {
     throw new Error(`bootstrap output lacks api_key/client_id (keys: ${Object.keys(owner).join(', ')})`);
   }
-  progress(`bootstrapped organization ${ORG_NAME} (owner client_id ${owner.client_id})`);
+  progress(`bootstrapped organization ${ORG_NAME} (enterprise, owner client_id ${owner.client_id})`);
 
   const ownerToken = await authenticate(owner.api_key, owner.client_id);
-  const created = expectStatus(
-    await gateway('POST', '/api/v1/api-keys', {
-      headers: { authorization: `Bearer ${ownerToken.access_token}` },
-      body: { name: 'bench', client_id: 'bench-runner', permissions: ['write:findings'] },
-    }),
-    201,
-    'create pipeline key',
+  const ownerAuth = { authorization: `Bearer ${ownerToken.access_token}` };
+  /** A key with write:findings and the highest rate-limit override, created through the gateway. */
+  const createKey = async (clientId) => {
+    const created = expectStatus(
+      await call('POST', '/api/v1/api-keys', {
+        headers: ownerAuth,
+        body: { name: clientId, client_id: clientId, permissions: ['write:findings'] },
+      }),
+      201,
+      `create key ${clientId}`,
+    );
+    if (typeof created?.api_key !== 'string' || typeof created.id !== 'string') {
+      throw new Error(`create key ${clientId}: response has no api_key or id`);
+    }
+    const limited = expectStatus(
+      await call('PUT', `/api/v1/api-keys/${created.id}/rate-limit`, {
+        headers: ownerAuth,
+        body: KEY_OVERRIDE,
+      }),
+      200,
+      `rate-limit override of ${clientId}`,
+    );
+    if (limited?.rate_limit?.requests_per_minute !== KEY_OVERRIDE.requests_per_minute) {
+      throw new Error(`rate-limit override of ${clientId}: unexpected response ${JSON.stringify(limited)}`);
+    }
+    return { clientId, id: created.id, apiKey: created.api_key };
+  };
+  const authKey = await createKey('bench-auth');
+  const pipelineKeys = [];
+  for (let i = 1; i <= PIPELINE_KEYS; i++) pipelineKeys.push(await createKey(`bench-runner-${i}`));
+  progress(
+    `created ${PIPELINE_KEYS + 1} keys (bench-auth, bench-runner-1…${PIPELINE_KEYS}), each with write:findings ` +
+      `and the override ${KEY_OVERRIDE.requests_per_minute}/min + ${KEY_OVERRIDE.burst}`,
   );
-  if (typeof created?.api_key !== 'string') throw new Error('create pipeline key: response has no api_key');
-  progress(`created pipeline key ${created.id ?? ''} (client_id bench-runner, write:findings)`);
 
-  // Sanity checks: each scenario's request must succeed once before it is hammered.
-  const probeToken = await authenticate(created.api_key, 'bench-runner');
-  expectStatus(
-    await gateway('POST', '/api/v1/findings', {
-      headers: { authorization: `Bearer ${probeToken.access_token}` },
-      body: JSON.parse(FINDINGS_BODY),
-    }),
-    201,
-    'findings probe',
+  /** Fresh tokens for the pipeline keys (issued after the override, so their rate_limit claim carries it). */
+  const pipelineTokens = async () => {
+    const tokens = [];
+    for (const key of pipelineKeys) tokens.push((await authenticate(key.apiKey, key.clientId)).access_token);
+    return tokens;
+  };
+  const postFinding = async (base, headers, what) => {
+    const result = await call('POST', FINDINGS_PATH, { base, headers, body: JSON.parse(FINDINGS_BODY) });
+    expectStatus(result, 201, what);
+    return result.headers.get('x-ratelimit-limit');
+  };
+
+  // Each scenario's request must succeed once before it is hammered, and the gateway must be in the mode asked.
+  const probeGateway = async (rateLimits) => {
+    const auth = await authenticate(authKey.apiKey, authKey.clientId);
+    const [token] = await pipelineTokens();
+    const bearerLimit = await postFinding(
+      GATEWAY,
+      { authorization: `Bearer ${token}` },
+      'findings probe (Bearer)',
+    );
+    const apiKeyLimit = await postFinding(
+      GATEWAY,
+      { 'x-api-key': pipelineKeys[0].apiKey },
+      'findings probe (X-API-Key)',
+    );
+    const probe = {
+      authenticate: auth.rateLimitHeader,
+      findingsBearer: bearerLimit,
+      findingsApiKey: apiKeyLimit,
+    };
+    const expected = rateLimits
+      ? {
+          authenticate: String(AUTH_LIMIT_PER_SECOND),
+          findingsBearer: String(KEY_OVERRIDE.requests_per_minute),
+          findingsApiKey: String(KEY_OVERRIDE.requests_per_minute),
+        }
+      : { authenticate: null, findingsBearer: null, findingsApiKey: null };
+    const wrong = Object.keys(expected).filter((name) => probe[name] !== expected[name]);
+    if (wrong.length > 0) {
+      throw new Error(
+        `the gateway (RATE_LIMIT_ENABLED=${rateLimits}) answered X-RateLimit-Limit ${JSON.stringify(probe)}, ` +
+          `expected ${JSON.stringify(expected)}: it is not limiting as the bench configured it`,
+      );
+    }
+    progress(
+      `gateway probes passed (limits ${rateLimits ? 'on' : 'off'}, X-RateLimit-Limit ${JSON.stringify(probe)})`,
+    );
+    return probe;
+  };
+  gatewayStarts[0].probe = await probeGateway(gatewayLimits);
+  await authenticate(authKey.apiKey, authKey.clientId, origin('auth-service'));
+  await postFinding(
+    origin('findings-service'),
+    { authorization: `Bearer ${(await pipelineTokens())[0]}` },
+    'findings probe (findings-service directly)',
   );
+
+  const restartGateway = async (rateLimits) => {
+    progress(`restarting the gateway with RATE_LIMIT_ENABLED=${rateLimits}`);
+    await stopApp('api-gateway');
+    const entry = startApp('api-gateway', gatewayEnv(rateLimits));
+    await waitReady(entry, Date.now() + READY_TIMEOUT_S * 1000);
+    gatewayLimits = rateLimits;
+    const start = { rateLimits, readyMs: entry.readyMs };
+    gatewayStarts.push(start);
+    start.probe = await probeGateway(rateLimits);
+  };
+
+  const authBody = JSON.stringify({ client_id: authKey.clientId });
+  const phase = (rateLimits, round, tokens) => {
+    const mode = rateLimits ? 'limits on' : 'limits off';
+    const suffix = rateLimits ? 'limits-on' : 'limits-off';
+    const named = (name) => (ROUNDS > 1 ? `${name} (round ${round})` : name);
+    const bearer = tokens.map((token) => ({ authorization: `Bearer ${token}` }));
+    const apiKeys = pipelineKeys.map((key) => ({ 'x-api-key': key.apiKey }));
+    const scenarios = [
+      {
+        id: `authenticate-gateway-${suffix}`,
+        name: named(`authenticate · gateway, ${mode}`),
+        base: GATEWAY,
+        path: AUTHENTICATE_PATH,
+        headers: { 'x-api-key': authKey.apiKey },
+        body: authBody,
+        target: 'api-gateway',
+        credentials: 'api-key',
+      },
+      rateLimits && {
+        id: 'authenticate-direct',
+        name: named('authenticate · auth-service direct'),
+        base: origin('auth-service'),
+        path: AUTHENTICATE_PATH,
+        headers: { 'x-api-key': authKey.apiKey },
+        body: authBody,
+        target: 'auth-service',
+        credentials: 'api-key',
+      },
+      {
+        id: `findings-gateway-${suffix}`,
+        name: named(`findings POST · gateway, ${mode}`),
+        base: GATEWAY,
+        path: FINDINGS_PATH,
+        headerSets: bearer,
+        body: FINDINGS_BODY,
+        target: 'api-gateway',
+        credentials: 'bearer',
+      },
+      rateLimits && {
+        id: 'findings-direct',
+        name: named('findings POST · findings-service direct'),
+        base: origin('findings-service'),
+        path: FINDINGS_PATH,
+        headerSets: bearer,
+        body: FINDINGS_BODY,
+        target: 'findings-service',
+        credentials: 'bearer',
+      },
+      {
+        id: `findings-api-key-gateway-${suffix}`,
+        name: named(`findings POST X-API-Key · gateway, ${mode}`),
+        base: GATEWAY,
+        path: FINDINGS_PATH,
+        headerSets: apiKeys,
+        body: FINDINGS_BODY,
+        target: 'api-gateway',
+        credentials: 'api-key',
+      },
+    ];
+    return scenarios.filter(Boolean).map((scenario) => ({
+      ...scenario,
+      round,
+      rateLimits: scenario.target === 'api-gateway' ? rateLimits : null,
+    }));
+  };
 
   const results = [];
-  results.push(
-    await runScenario({
-      name: 'authenticate',
-      path: '/api/v1/auth/m2m/authenticate',
-      headers: { 'x-api-key': created.api_key },
-      body: JSON.stringify({ client_id: 'bench-runner' }),
-    }),
-  );
-  // A fresh token so that its lifetime comfortably covers the run.
-  const token = await authenticate(created.api_key, 'bench-runner');
-  if (token.expires_in < WARMUP_S + DURATION_S + 60) {
-    progress(`warning: the token expires in ${token.expires_in} s, sooner than the findings run ends`);
+  for (let round = 1; round <= ROUNDS; round++) {
+    // Rounds alternate the order of the two phases: on/off, off/on, on/off…
+    const order = round % 2 === 1 ? [true, false] : [false, true];
+    for (const rateLimits of order) {
+      if (rateLimits !== gatewayLimits) await restartGateway(rateLimits);
+      // Fresh tokens per phase, so that none can expire during a long run.
+      const tokens = await pipelineTokens();
+      for (const scenario of phase(rateLimits, round, tokens)) {
+        const result = await runScenario(scenario);
+        results.push(result);
+        const perKey = result.totalRequests / result.keys;
+        if (
+          result.rateLimits &&
+          scenario.path === FINDINGS_PATH &&
+          perKey > KEY_OVERRIDE.requests_per_minute / 2
+        ) {
+          progress(
+            `warning: ${Math.round(perKey)} requests per key in ${result.durationSeconds} s; counters share a ` +
+              'one-minute window, raise BENCH_PIPELINE_KEYS before the limit is reached',
+          );
+        }
+      }
+    }
   }
-  results.push(
-    await runScenario({
-      name: 'findings POST (1 finding)',
-      path: '/api/v1/findings',
-      headers: { authorization: `Bearer ${token.access_token}` },
-      body: FINDINGS_BODY,
-    }),
-  );
 
-  const crashed = [...apps.values()].filter((app) => app.unexpectedExit);
+  const crashed = [...apps.values(), ...retiredApps].filter((app) => app.unexpectedExit);
   const output = {
     date: started.toISOString(),
     machine,
@@ -774,6 +1329,12 @@ async function main() {
       connections: CONNECTIONS,
       durationSeconds: DURATION_S,
       warmupSeconds: WARMUP_S,
+      rounds: ROUNDS,
+      pipelineKeys: PIPELINE_KEYS,
+      keyOverride: KEY_OVERRIDE,
+      authRateLimit: { perSecond: AUTH_LIMIT_PER_SECOND, burst: AUTH_LIMIT_BURST },
+      rateLimitKeyPrefix: RATE_LIMIT_KEY_PREFIX,
+      signSeconds: SIGN_S,
       logLevel: LOG_LEVEL,
       ports: PORTS,
       database: redactUrl(DATABASE_URL),
@@ -786,7 +1347,10 @@ async function main() {
       bundles: bundleHashAtStart,
     },
     startupMs,
+    gatewayStarts,
+    signingCeiling,
     results,
+    summary: summarize(results, signingCeiling),
   };
   return { output, crashed };
 }
@@ -809,13 +1373,20 @@ let exitCode = 0;
 try {
   const { output, crashed } = await main();
   await stopApps();
-  output.logLines = Object.fromEntries([...apps.values()].map((app) => [app.name, app.lines]));
+  const everyApp = [...retiredApps, ...apps.values()];
+  output.logLines = {};
+  for (const app of everyApp) output.logLines[app.name] = (output.logLines[app.name] ?? 0) + app.lines;
   output.shutdown = Object.fromEntries(
     [...apps.values()].map((app) => [
       app.name,
       { exit: app.exitSignal ?? app.exitCode ?? null, ms: app.stopMs ?? null, killed: Boolean(app.killed) },
     ]),
   );
+  output.gatewayStops = retiredApps.map((app) => ({
+    exit: app.exitSignal ?? app.exitCode ?? null,
+    ms: app.stopMs ?? null,
+    killed: Boolean(app.killed),
+  }));
   printReport(output);
   const logged = Object.entries(output.logLines).filter(([, count]) => count > 0);
   if (logged.length > 0) {
@@ -824,9 +1395,10 @@ try {
     );
   }
   // Nest's shutdown hooks close the app and then re-raise the signal, so "SIGTERM" is a clean stop here.
-  const badShutdown = Object.entries(output.shutdown).filter(
-    ([, s]) => s.killed || (s.exit !== 0 && s.exit !== 'SIGTERM'),
-  );
+  const badShutdown = [
+    ...Object.entries(output.shutdown),
+    ...output.gatewayStops.map((stop, i) => [`api-gateway (restart ${i + 1})`, stop]),
+  ].filter(([, s]) => s.killed || (s.exit !== 0 && s.exit !== 'SIGTERM'));
   if (badShutdown.length > 0) {
     report(
       `Shutdown: ${badShutdown.map(([name, s]) => `${name} exit ${s.exit}${s.killed ? ' (killed)' : ''}`).join(', ')}`,
@@ -839,12 +1411,13 @@ try {
     report(`FAIL: ${app.name} exited during the run (${app.exitSignal ?? app.exitCode})`);
     printTail(app);
   }
+  // Over the limiter budget is a finding to report, not a failed run: benchmarks print numbers.
   output.ok = failed.length === 0 && crashed.length === 0;
   if (jsonOutput) process.stdout.write(`${JSON.stringify(output, null, 2)}\n`);
   if (!output.ok) exitCode = 1;
 } catch (error) {
   progress(`failed: ${error instanceof Error ? error.message : String(error)}`);
-  for (const app of apps.values()) {
+  for (const app of [...retiredApps, ...apps.values()]) {
     if (app.unexpectedExit)
       progress(`(${app.name} had exited on its own: ${app.exitSignal ?? app.exitCode})`);
   }
