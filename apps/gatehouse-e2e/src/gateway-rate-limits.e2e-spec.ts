@@ -266,7 +266,7 @@ describe('rate limits at the gateway (two replicas, one Redis)', () => {
     });
   });
 
-  it('blocks an IP after too many refused credentials, while its valid tokens keep working', async () => {
+  it('blocks an IP after too many refused credentials, while its valid tokens and known keys keep working', async () => {
     const owner = await suite.bootstrap('brute-force');
     const token = await tokenFor(suite.gateway.url, owner);
     const strict = await suite.startGateway({
@@ -275,6 +275,9 @@ describe('rate limits at the gateway (two replicas, one Redis)', () => {
       AUTH_FAILURE_BLOCK_SECONDS: '120',
       RATE_LIMIT_KEY_PREFIX: `${suite.env['RATE_LIMIT_KEY_PREFIX']}:strict`,
     });
+    // A pipeline that authenticated before the attack, from the same address.
+    const pipeline = await suite.bootstrap('brute-force-neighbour');
+    expect((await authenticate(strict.url, pipeline)).status).toBe(200);
     const wrong = `${owner.api_key.slice(0, -12)}AAAAAAAAAAAA`;
     const attempts: number[] = [];
     for (let i = 0; i < 6; i += 1) {
@@ -294,6 +297,8 @@ describe('rate limits at the gateway (two replicas, one Redis)', () => {
     expect(retryAfter).toBeGreaterThan(60);
     expect(retryAfter).toBeLessThanOrEqual(120);
 
+    // A key accepted within the last 10 minutes is no guess: it keeps working.
+    expect((await authenticate(strict.url, pipeline)).status).toBe(200);
     const withToken = await listFindings(strict.url, { authorization: `Bearer ${token}` });
     expect(withToken.status).toBe(200);
     const anonymous = await listFindings(strict.url, {});

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { LRUCache } from 'lru-cache';
 import { GatehouseError } from '@gatehouse/contracts';
 import { toErrorResponse } from '@gatehouse/http';
 import type { FailureRule, RateLimitDecision, RateLimiter, RateLimitRule } from '@gatehouse/rate-limit';
@@ -42,7 +43,12 @@ interface AccessState {
   exchangedKey?: string;
   /** auth-service refused the key sent directly (the gateway relays its 401 or 404). */
   exchangeRefused?: boolean;
+  /** SHA-256 of the key presented to authenticate. */
+  keyDigest?: string;
 }
+
+/** How long a key that authenticated is spared the per-IP check of refused credentials. */
+const RECENTLY_ACCEPTED_MS = 10 * 60 * 1000;
 
 function digest(value: string): string {
   return createHash('sha256').update(value).digest('base64url');
@@ -91,6 +97,7 @@ function sendRateLimited(reply: FastifyReply, decision: RateLimitDecision): Fast
  */
 export function registerGatewayAccess(scope: FastifyInstance, options: GatewayAccessOptions): void {
   const states = new WeakMap<FastifyRequest, AccessState>();
+  const recentlyAccepted = new LRUCache<string, true>({ max: 100_000, ttl: RECENTLY_ACCEPTED_MS });
   const { limiter } = options;
 
   const routeKind = (request: FastifyRequest): RouteKind => {
@@ -134,16 +141,20 @@ export function registerGatewayAccess(scope: FastifyInstance, options: GatewayAc
     states.set(request, state);
 
     if (kind === 'authenticate') {
-      if (!(await notBlocked(request, reply))) return reply;
       const credentials = authenticateCredentials(request.headers);
       if (credentials.kind === 'misplaced') {
         return sendError(reply, new GatehouseError('missing_api_key', credentials.message));
       }
-      if (credentials.kind === 'api_key') {
-        if (!(await admitted(reply, 'authenticate', digest(credentials.apiKey), options.authenticateRule))) {
-          return reply;
-        }
+      if (credentials.kind !== 'api_key') {
+        // No key: auth-service answers 401, which counts against the IP.
+        if (!(await notBlocked(request, reply))) return reply;
+        return;
       }
+      state.keyDigest = digest(credentials.apiKey);
+      // A key that authenticated recently is no guess: a pipeline behind the same address as an attacker keeps
+      // working, and its requests cost one limiter call instead of two.
+      if (!recentlyAccepted.has(state.keyDigest) && !(await notBlocked(request, reply))) return reply;
+      if (!(await admitted(reply, 'authenticate', state.keyDigest, options.authenticateRule))) return reply;
       return;
     }
 
@@ -209,6 +220,10 @@ export function registerGatewayAccess(scope: FastifyInstance, options: GatewayAc
       await limiter.recordFailure('failed_attempts', state.ip, options.failureRule);
     }
     if (status === 401 && state.exchangedKey) options.exchange.evict(state.exchangedKey);
+    if (state.keyDigest) {
+      if (status === 200) recentlyAccepted.set(state.keyDigest, true);
+      else if (refused) recentlyAccepted.delete(state.keyDigest);
+    }
     return payload;
   });
 }

@@ -35,6 +35,9 @@ export function createRateLimitRedisClient(url: string, options: RateLimitRedisC
   );
   const client = new Redis(url, {
     connectionName: 'gatehouse-rate-limit',
+    // Every request of the gateway makes one limiter call: the calls of one event-loop turn leave in one write
+    // instead of one write each, which is most of the limiter's CPU cost under load.
+    enableAutoPipelining: true,
     // While disconnected, fail instead of queueing: a queued command is a request waiting for Redis.
     enableOfflineQueue: false,
     // Commands in flight when the connection drops fail at once rather than wait for a reconnection...
