@@ -4,7 +4,7 @@ import { GatewayAccess, registerGateway, registerGatewayAccess } from '@gatehous
 import { createHttpApp, exitOnStartupError } from '@gatehouse/http';
 import { ApiGatewayConfig } from './app/api-gateway.config';
 import { ApiGatewayModule } from './app/api-gateway.module';
-import { upstreamRoutes } from './app/routes';
+import { API_PREFIXES, AUTHENTICATE_PATH, upstreamRoutes } from './app/routes';
 
 async function main(): Promise<void> {
   const config = loadConfig(ApiGatewayConfig);
@@ -22,6 +22,7 @@ async function main(): Promise<void> {
         corsOrigins: config.corsOrigins(),
         guards: [(scope) => registerGatewayAccess(scope, access)],
         apiDocs: {
+          access: { authenticatePath: AUTHENTICATE_PATH, apiPrefixes: API_PREFIXES },
           info: {
             title: 'Gatehouse API',
             version: '1.0.0',

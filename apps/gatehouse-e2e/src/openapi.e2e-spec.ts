@@ -217,8 +217,27 @@ describe('OpenAPI document through the gateway', () => {
       name: 'X-API-Key',
     });
     expect(document.paths['/api/v1/auth/m2m/authenticate']?.['post']?.security).toEqual([{ api_key: [] }]);
-    expect(document.paths['/api/v1/api-keys']?.['post']?.security).toEqual([{ bearer: [] }]);
+    // The gateway takes an API key directly wherever a token is taken (direct key authentication).
+    expect(document.paths['/api/v1/api-keys']?.['post']?.security).toEqual([{ bearer: [] }, { api_key: [] }]);
     expect(document.paths['/api/v1/auth/jwks']?.['get']?.security).toBeUndefined();
+  });
+
+  it('documents the rate limits the gateway applies: the headers, and a 429 on every limited operation', () => {
+    for (const [path, method] of [
+      ['/api/v1/auth/m2m/authenticate', 'post'],
+      ['/api/v1/findings', 'post'],
+      ['/api/v1/api-keys', 'get'],
+    ]) {
+      const operation = document.paths[path]?.[method] as {
+        responses: Record<string, { headers?: Record<string, unknown> }>;
+      };
+      expect(operation.responses['429']?.headers).toHaveProperty('Retry-After');
+      const success = Object.entries(operation.responses).find(([status]) => status.startsWith('2'));
+      expect(Object.keys(success?.[1].headers ?? {})).toEqual(
+        expect.arrayContaining(['X-RateLimit-Limit', 'X-RateLimit-Remaining', 'X-RateLimit-Reset']),
+      );
+    }
+    expect(document.paths['/api/v1/auth/jwks']?.['get']?.responses['429']).toBeUndefined();
   });
 
   it('describes errors once, as the suite-wide ErrorBody, and refers to it from error responses', () => {

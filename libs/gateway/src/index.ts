@@ -1,5 +1,6 @@
 export * from './lib/access-token-inspector';
 export * from './lib/api-docs';
+export * from './lib/api-docs-access';
 export * from './lib/body-limit';
 export * from './lib/cors';
 export * from './lib/credentials';

@@ -2,6 +2,7 @@ import { Logger } from '@nestjs/common';
 import type { FastifyInstance } from 'fastify';
 import { GatehouseError } from '@gatehouse/contracts';
 import { OPENAPI_DOCUMENT_PATH, REQUEST_ID_HEADER, toErrorResponse } from '@gatehouse/http';
+import { documentGatewayAccess, type DocumentedAccess } from './api-docs-access';
 import type { UpstreamRoute } from './upstream-proxy';
 
 /** Where the gateway serves the merged document. */
@@ -37,6 +38,8 @@ export interface ApiDocsOptions {
   info: OpenApiInfo;
   timeoutMs: number;
   cacheTtlMs?: number;
+  /** The routes the gateway rate-limits and takes API keys on, documented in the merged document. */
+  access?: DocumentedAccess;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -228,7 +231,8 @@ export async function registerApiDocs(fastify: FastifyInstance, options: ApiDocs
         }
       }),
     );
-    const body = JSON.stringify(mergeOpenApiDocuments(options.info, documents));
+    const merged = mergeOpenApiDocuments(options.info, documents);
+    const body = JSON.stringify(options.access ? documentGatewayAccess(merged, options.access) : merged);
     cached = { body, expiresAt: Date.now() + ttlMs };
     return body;
   };

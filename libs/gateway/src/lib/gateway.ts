@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { registerApiDocs, type OpenApiInfo } from './api-docs';
+import type { DocumentedAccess } from './api-docs-access';
 import { registerCors } from './cors';
 import { registerReservedHeaderFilter } from './forwarding-headers';
 import { registerSecurityHeaders } from './security-headers';
@@ -15,7 +16,7 @@ export interface GatewayOptions {
   corsOrigins: readonly string[];
   /** Hooks of the proxied routes, after the gateway's own checks (see `UpstreamProxyOptions.guards`). */
   guards?: ProxyGuard[];
-  apiDocs: { info: OpenApiInfo };
+  apiDocs: { info: OpenApiInfo; access?: DocumentedAccess };
 }
 
 /**
@@ -41,6 +42,7 @@ export async function registerGateway(fastify: FastifyInstance, options: Gateway
   await registerApiDocs(fastify, {
     routes: options.routes,
     info: options.apiDocs.info,
+    access: options.apiDocs.access,
     timeoutMs: options.timeoutMs,
   });
 }
