@@ -31,7 +31,10 @@ export interface RateLimitDecision {
   allowed: boolean;
   /** `rule.limit` (or `maxFailures` for failure checks), for `X-RateLimit-Limit`. */
   limit: number;
-  /** What is left of `limit` in this window; never negative, 0 while running on the burst or refused. */
+  /**
+   * What is left of `limit` in this window; never negative, 0 while running on the burst or refused. Admitted
+   * from a lease: what Redis had left when the lease was taken plus the units still held, at most `limit`.
+   */
   remaining: number;
   /** Unix epoch seconds at which the window (or block) ends, for `X-RateLimit-Reset`. */
   resetSeconds: number;

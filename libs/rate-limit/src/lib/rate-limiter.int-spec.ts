@@ -1,13 +1,35 @@
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import Redis from 'ioredis';
+import type { RateLimiterAbstract } from 'rate-limiter-flexible';
 import { TEST_REDIS_URL } from '@gatehouse/testing';
 import type { FailureRule, RateLimitDecision, RateLimitRule } from './rate-limit-rule';
+import type { StoreLimiterOptions } from './rate-limit-store';
 import { RateLimiter } from './rate-limiter';
 import { createRateLimitRedisClient, RedisRateLimitStore } from './redis-rate-limit-store';
 
 const RULE: RateLimitRule = { limit: 10, burst: 5, windowSeconds: 60 };
 const FAILURES: FailureRule = { maxFailures: 3, windowSeconds: 60, blockSeconds: 120 };
+/** limit + burst = 1100: leases of n = 11 with the default divisor of 100. */
+const LEASED_RULE: RateLimitRule = { limit: 1000, burst: 100, windowSeconds: 60 };
+const LEASE_SIZE = 11;
+
+/** Records the points of every Redis call on a main counter: every limiter call starts there. */
+class CountingRedisStore extends RedisRateLimitStore {
+  readonly calls: number[] = [];
+
+  override createLimiter(options: StoreLimiterOptions): RateLimiterAbstract {
+    const limiter = super.createLimiter(options);
+    if (options.keyPrefix.endsWith(':main')) {
+      const consume = limiter.consume.bind(limiter);
+      limiter.consume = (key, points, ...rest) => {
+        this.calls.push(points ?? 1);
+        return consume(key, points, ...rest);
+      };
+    }
+    return limiter;
+  }
+}
 
 /** Without an offline queue the client refuses commands until connected: wait, so decisions are shared. */
 async function ready(client: Redis): Promise<void> {
@@ -21,11 +43,16 @@ describe('RateLimiter on a shared Redis', () => {
 
   /** One gateway replica: its own client, the shared Redis, the deployment's key prefix. */
   async function replica(keyPrefix: string): Promise<RateLimiter> {
+    return (await countingReplica(keyPrefix)).limiter;
+  }
+
+  async function countingReplica(keyPrefix: string): Promise<{ limiter: RateLimiter; calls: number[] }> {
     const client = createRateLimitRedisClient(TEST_REDIS_URL, { commandTimeoutMs: 2_000 });
-    const limiter = new RateLimiter({ store: new RedisRateLimitStore(client), keyPrefix });
+    const store = new CountingRedisStore(client);
+    const limiter = new RateLimiter({ store, keyPrefix });
     limiters.push(limiter);
     await ready(client);
-    return limiter;
+    return { limiter, calls: store.calls };
   }
 
   function uniquePrefix(): string {
@@ -87,6 +114,59 @@ describe('RateLimiter on a shared Redis', () => {
     }
     expect(first.currentStore).toBe('shared');
     expect(second.currentStore).toBe('shared');
+  });
+
+  it('lets two replicas with leases together admit at most limit + burst under 3000 concurrent requests', async () => {
+    const prefix = uniquePrefix();
+    const [first, second] = await Promise.all([countingReplica(prefix), countingReplica(prefix)]);
+    const key = randomUUID();
+
+    const decisions = await Promise.all(
+      Array.from({ length: 3000 }, (_, i) =>
+        (i % 2 === 0 ? first : second).limiter.consume('api', key, LEASED_RULE),
+      ),
+    );
+
+    const admitted = decisions.filter((decision) => decision.allowed).length;
+    expect(admitted).toBeLessThanOrEqual(LEASED_RULE.limit + LEASED_RULE.burst);
+    // The bound on what leases lose here. Every request is sent at once and a replica acquires again only once
+    // its lease is used up, so no replica is left holding units when the budget runs out. What remains is the
+    // acquisitions of n (sized on what a replica last saw) that find fewer than n left on a counter: those points
+    // are counted all the same. Only one call can push a counter past its points, so that is fewer than n once on
+    // the main and once on the burst counter, whatever the number of replicas.
+    expect(admitted).toBeGreaterThanOrEqual(LEASED_RULE.limit + LEASED_RULE.burst - 2 * (LEASE_SIZE - 1));
+    expect(decisions.every((decision) => decision.store === 'shared')).toBe(true);
+    for (const decision of decisions.filter((d) => d.allowed))
+      expect(decision.remaining).toBeLessThanOrEqual(LEASED_RULE.limit - 1);
+    for (const refused of decisions.filter((decision) => !decision.allowed)) {
+      expect(refused).toMatchObject({ remaining: 0, retryAfterSeconds: expect.any(Number) });
+      expect(refused.retryAfterSeconds).toBeGreaterThanOrEqual(1);
+      expect(refused.retryAfterSeconds).toBeLessThanOrEqual(60);
+    }
+    // The admitted ones cost about one call per lease; each refused one still costs its own call.
+    const leases = [...first.calls, ...second.calls].filter((points) => points === LEASE_SIZE).length;
+    expect(leases).toBeLessThanOrEqual(Math.ceil(admitted / LEASE_SIZE) + 2);
+  });
+
+  it('counts a lease in Redis before admitting from it, one Redis call per lease', async () => {
+    const prefix = uniquePrefix();
+    const [first, second] = await Promise.all([countingReplica(prefix), countingReplica(prefix)]);
+    const key = randomUUID();
+
+    const decisions = await Promise.all(
+      Array.from({ length: 900 }, (_, i) =>
+        (i % 2 === 0 ? first : second).limiter.consume('api', key, LEASED_RULE),
+      ),
+    );
+
+    expect(decisions.every((decision) => decision.allowed && decision.store === 'shared')).toBe(true);
+    // 450 requests each, all at once: they share one acquisition at a time, 11 units each.
+    const perReplica = Array(Math.ceil(450 / LEASE_SIZE)).fill(LEASE_SIZE);
+    expect(first.calls).toEqual(perReplica);
+    expect(second.calls).toEqual(perReplica);
+    const [main] = (await keysUnder(prefix)).filter((stored) => stored.includes(':main:'));
+    // Both replicas' leases, the units not admitted yet included.
+    await expect(admin.get(main)).resolves.toBe(String(2 * perReplica.length * LEASE_SIZE));
   });
 
   it('announces a reset time in the future and within the window', async () => {
