@@ -294,6 +294,9 @@ describe('rate limits at the gateway (two replicas, one Redis)', () => {
 
     const withTheRightKey = await authenticate(strict.url, owner);
     const retryAfter = expectRateLimited(withTheRightKey);
+    expect(withTheRightKey.headers.get('x-ratelimit-limit')).toBe('3');
+    expect(withTheRightKey.headers.get('x-ratelimit-remaining')).toBe('0');
+    expect(Number(withTheRightKey.headers.get('x-ratelimit-reset'))).toBeGreaterThan(Date.now() / 1000 + 60);
     expect(retryAfter).toBeGreaterThan(60);
     expect(retryAfter).toBeLessThanOrEqual(120);
 

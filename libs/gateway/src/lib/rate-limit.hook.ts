@@ -125,6 +125,8 @@ export function registerGatewayAccess(scope: FastifyInstance, options: GatewayAc
     if (!options.rateLimitsEnabled) return true;
     const decision = await limiter.checkFailures('failed_attempts', request.ip, options.failureRule);
     if (decision.allowed) return true;
+    // The limit that refused: refused credentials per window, none left, until the block ends.
+    setRateLimitHeaders(reply, decision);
     sendRateLimited(reply, decision);
     return false;
   };
