@@ -36,6 +36,7 @@
 //   BENCH_ROUNDS         rounds of the limits-on and limits-off phases (default 1)
 //   BENCH_PIPELINE_KEYS  pipeline keys the findings connections are spread over (default 4)
 //   BENCH_SIGN_SECONDS   seconds per signing-ceiling loop (default 3; 0 skips the ceiling)
+//   BENCH_RATE_LIMIT_LEASE_DIVISOR  the gateway's RATE_LIMIT_LEASE_DIVISOR (default: the gateway's, 100; 0 = no leases)
 //   BENCH_AUTH_RATE_LIMIT_PER_SECOND / BENCH_AUTH_RATE_LIMIT_BURST
 //                        the gateway's AUTH_RATE_LIMIT_PER_SECOND / AUTH_RATE_LIMIT_BURST with limits on
 //                        (default 1000000 / 100000: decided by the limiter, never refused)
@@ -90,6 +91,8 @@ const CONNECTIONS = numberFromEnv('BENCH_CONNECTIONS', 32, { min: 1, integer: tr
 const ROUNDS = numberFromEnv('BENCH_ROUNDS', 1, { min: 1, integer: true });
 const PIPELINE_KEYS = numberFromEnv('BENCH_PIPELINE_KEYS', 4, { min: 1, integer: true });
 const SIGN_S = numberFromEnv('BENCH_SIGN_SECONDS', 3, { min: 0 });
+// Unset: the gateway's default (leases of 1 % of a window); 0: one Redis call per limited request.
+const LEASE_DIVISOR = process.env.BENCH_RATE_LIMIT_LEASE_DIVISOR || undefined;
 const AUTH_LIMIT_PER_SECOND = numberFromEnv('BENCH_AUTH_RATE_LIMIT_PER_SECOND', 1_000_000, {
   min: 1,
   integer: true,
@@ -1085,6 +1088,7 @@ async function main() {
     RATE_LIMIT_ENABLED: String(rateLimits),
     AUTH_RATE_LIMIT_PER_SECOND: String(AUTH_LIMIT_PER_SECOND),
     AUTH_RATE_LIMIT_BURST: String(AUTH_LIMIT_BURST),
+    ...(LEASE_DIVISOR === undefined ? {} : { RATE_LIMIT_LEASE_DIVISOR: LEASE_DIVISOR }),
   });
   const envOf = {
     'auth-service': { JWT_SIGNING_KEY: privateKey },

@@ -82,6 +82,15 @@ export class ApiGatewayConfig extends ClusterServiceConfig {
   @Max(5000)
   RATE_LIMIT_REDIS_TIMEOUT_MS: number = 200;
 
+  /**
+   * For rules of at least 200 per window, a replica reserves 1/this of a window in Redis at a time and admits from
+   * memory while it lasts; 0 asks Redis on every request (exact to the unit, one round trip each).
+   */
+  @IsInt()
+  @Min(0)
+  @Max(10_000)
+  RATE_LIMIT_LEASE_DIVISOR: number = 100;
+
   /** Authenticate requests per second per API key... */
   @IsInt()
   @Min(1)

@@ -17,6 +17,7 @@ export class ApiGatewayModule {
           channel: config.REVOCATION_CHANNEL,
           keyPrefix: config.RATE_LIMIT_KEY_PREFIX,
           redisTimeoutMs: config.RATE_LIMIT_REDIS_TIMEOUT_MS,
+          leaseDivisor: config.RATE_LIMIT_LEASE_DIVISOR,
           rateLimitsEnabled: config.RATE_LIMIT_ENABLED === 'true',
           authenticate: { perSecond: config.AUTH_RATE_LIMIT_PER_SECOND, burst: config.AUTH_RATE_LIMIT_BURST },
           failures: {

@@ -28,6 +28,8 @@ export interface GatewayAccessSettings {
   channel: string;
   keyPrefix: string;
   redisTimeoutMs: number;
+  /** See RateLimiterOptions.leaseDivisor: 0 asks Redis on every request. */
+  leaseDivisor: number;
   rateLimitsEnabled: boolean;
   authenticate: { perSecond: number; burst: number };
   failures: { maxFailures: number; windowSeconds: number; blockSeconds: number };
@@ -65,6 +67,7 @@ export class GatewayAccess implements OnModuleInit, OnApplicationShutdown, Metri
             createRateLimitRedisClient(settings.redisUrl, { commandTimeoutMs: settings.redisTimeoutMs }),
           ),
       keyPrefix: settings.keyPrefix,
+      leaseDivisor: settings.leaseDivisor,
       onDecision: (bucket, decision) => this.count(bucket, decision),
       // Fail-open to local, never to unlimited: with Redis unreachable each replica enforces every limit on its
       // own counters, so N replicas admit at most N times the limit until Redis answers again.
