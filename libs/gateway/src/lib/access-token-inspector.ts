@@ -56,7 +56,7 @@ export class AccessTokenInspector {
         timeoutDuration: 3000,
       });
     this.now = options.now ?? (() => Date.now() / 1000);
-    this.verified = new LRUCache({ max: options.cacheSize ?? 50_000 });
+    this.verified = new LRUCache({ max: options.cacheSize ?? 20_000 });
   }
 
   async inspect(token: string): Promise<TokenIdentity | undefined> {

@@ -18,7 +18,7 @@ import {
 import { InProcessRevocationBus, RedisRevocationBus, type RevocationBus } from '@gatehouse/revocation';
 import { AccessTokenInspector } from './access-token-inspector';
 import { KeyExchange } from './key-exchange';
-import { RATE_LIMIT_POLICIES, type GatewayAccessOptions } from './rate-limit.hook';
+import { RATE_LIMIT_POLICIES, type GatewayAccessOptions } from './gateway-access.hook';
 import { RateLimitOverrides } from './rate-limit-overrides';
 
 export interface GatewayAccessSettings {
