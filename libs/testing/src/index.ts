@@ -5,3 +5,4 @@ export * from './lib/service-process';
 export * from './lib/suite';
 export * from './lib/test-database';
 export * from './lib/redis';
+export * from './lib/manual-clock';

@@ -6,7 +6,6 @@ import {
   CLOCK,
   GatehouseError,
   PERMISSIONS,
-  type Clock,
   type ErrorCode,
   type Permission,
   type RateLimitChangedEvent,
@@ -16,7 +15,13 @@ import { hashApiKey } from '@gatehouse/crypto';
 import { HealthModule } from '@gatehouse/http';
 import { ApiKeyEntity, PersistenceModule, runMigrations, type Plan } from '@gatehouse/persistence';
 import { RedisRevocationBus, RevocationModule, RevocationRegistry } from '@gatehouse/revocation';
-import { createTestDatabase, TEST_REDIS_URL, uniqueChannel, type TestDatabase } from '@gatehouse/testing';
+import {
+  createTestDatabase,
+  TEST_REDIS_URL,
+  uniqueChannel,
+  type TestDatabase,
+  ManualClock,
+} from '@gatehouse/testing';
 import type { Actor } from './actor';
 import type { ApiKeyView } from './api-key.view';
 import { ApiKeysModule } from './api-keys.module';
@@ -28,19 +33,6 @@ import type { ListApiKeysDto } from './dto/list-api-keys.dto';
 const START = new Date('2030-01-01T12:00:00.000Z');
 const DAY_MS = 86_400_000;
 const MAX_LIFETIME_DAYS = 90;
-
-class TestClock implements Clock {
-  private current = START.getTime();
-  now(): Date {
-    return new Date(this.current);
-  }
-  set(date: Date): void {
-    this.current = date.getTime();
-  }
-  advance(ms: number): void {
-    this.current += ms;
-  }
-}
 
 interface ApiKeyRow {
   id: string;
@@ -88,7 +80,7 @@ async function expectError(promise: Promise<unknown>, code: ErrorCode): Promise<
 }
 
 describe('ApiKeysService (PostgreSQL, Redis)', () => {
-  const clock = new TestClock();
+  const clock = new ManualClock(START);
   const channel = uniqueChannel();
   let database: TestDatabase;
   let app: TestingModule;

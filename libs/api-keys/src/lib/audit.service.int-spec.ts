@@ -1,18 +1,17 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Test, type TestingModule } from '@nestjs/testing';
 import { DataSource } from 'typeorm';
-import {
-  CLOCK,
-  GatehouseError,
-  PERMISSIONS,
-  type Clock,
-  type ErrorCode,
-  type Permission,
-} from '@gatehouse/contracts';
+import { CLOCK, GatehouseError, PERMISSIONS, type ErrorCode, type Permission } from '@gatehouse/contracts';
 import { HealthModule } from '@gatehouse/http';
 import { PersistenceModule, runMigrations, type AuditActorType, type Plan } from '@gatehouse/persistence';
 import { RevocationModule, RevocationRegistry } from '@gatehouse/revocation';
-import { createTestDatabase, TEST_REDIS_URL, uniqueChannel, type TestDatabase } from '@gatehouse/testing';
+import {
+  createTestDatabase,
+  TEST_REDIS_URL,
+  uniqueChannel,
+  type TestDatabase,
+  ManualClock,
+} from '@gatehouse/testing';
 import type { Actor } from './actor';
 import { ApiKeysModule } from './api-keys.module';
 import { ApiKeysService } from './api-keys.service';
@@ -22,19 +21,6 @@ import type { ListAuditEventsDto } from './dto/list-audit-events.dto';
 
 const START = new Date('2030-01-01T12:00:00.000Z');
 const SECOND = 1_000;
-
-class TestClock implements Clock {
-  private current = START.getTime();
-  now(): Date {
-    return new Date(this.current);
-  }
-  set(date: Date): void {
-    this.current = date.getTime();
-  }
-  advance(ms: number): void {
-    this.current += ms;
-  }
-}
 
 function at(seconds: number): string {
   return new Date(START.getTime() + seconds * SECOND).toISOString();
@@ -63,7 +49,7 @@ async function expectError(promise: Promise<unknown>, code: ErrorCode): Promise<
 }
 
 describe('AuditService and the audit trail of ApiKeysService (PostgreSQL)', () => {
-  const clock = new TestClock();
+  const clock = new ManualClock(START);
   let database: TestDatabase;
   let app: TestingModule;
   let keys: ApiKeysService;

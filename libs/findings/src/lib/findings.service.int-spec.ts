@@ -2,10 +2,10 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { Global, Module } from '@nestjs/common';
 import { Test, type TestingModule } from '@nestjs/testing';
 import { DataSource } from 'typeorm';
-import { CLOCK, GatehouseError, type Clock, type KeyPrincipal } from '@gatehouse/contracts';
+import { CLOCK, GatehouseError, type KeyPrincipal } from '@gatehouse/contracts';
 import { HealthModule } from '@gatehouse/http';
 import { PersistenceModule, SEVERITIES, type FindingLocation, runMigrations } from '@gatehouse/persistence';
-import { createTestDatabase, type TestDatabase } from '@gatehouse/testing';
+import { createTestDatabase, type TestDatabase, ManualClock } from '@gatehouse/testing';
 import type { FindingDto } from './dto/ingest-findings.dto';
 import type { ListFindingsDto } from './dto/list-findings.dto';
 import { FindingsModule } from './findings.module';
@@ -14,17 +14,7 @@ import { FindingsService, type FindingView } from './findings.service';
 const START = new Date('2030-01-01T12:00:00.000Z');
 const BATCH = 1000;
 
-class TestClock implements Clock {
-  private current = START.getTime();
-  now(): Date {
-    return new Date(this.current);
-  }
-  advance(ms: number): void {
-    this.current += ms;
-  }
-}
-
-const clock = new TestClock();
+const clock = new ManualClock(START);
 
 /** In the apps CLOCK comes from RevocationModule; the findings service needs nothing else from it. */
 @Global()

@@ -1,5 +1,6 @@
 import { Logger } from '@nestjs/common';
-import type { Clock, RateLimitChangedEvent, RevocationEvent } from '@gatehouse/contracts';
+import type { RateLimitChangedEvent, RevocationEvent } from '@gatehouse/contracts';
+import { ManualClock } from '@gatehouse/testing';
 import { RevocationBus, type RevocationHandler } from './revocation-bus';
 import {
   RevocationRegistry,
@@ -16,16 +17,6 @@ const ORG = '0f5d3c4e-1a2b-4c3d-8e9f-001122334455';
 const START = new Date('2030-01-01T12:00:00.000Z');
 const RETENTION_MS = 60 * 60_000;
 const INTERVAL_MS = 5_000;
-
-class FakeClock implements Clock {
-  constructor(private current: Date) {}
-  now(): Date {
-    return new Date(this.current.getTime());
-  }
-  advance(ms: number): void {
-    this.current = new Date(this.current.getTime() + ms);
-  }
-}
 
 class FakeBus extends RevocationBus {
   handler: RevocationHandler | undefined;
@@ -129,14 +120,14 @@ function minutesBefore(minutes: number, from: Date = START): Date {
 }
 
 describe('RevocationRegistry', () => {
-  let clock: FakeClock;
+  let clock: ManualClock;
   let bus: FakeBus;
   let source: FakeSource;
   let registry: RevocationRegistry;
   let warn: jest.SpyInstance;
 
   beforeEach(() => {
-    clock = new FakeClock(START);
+    clock = new ManualClock(START);
     bus = new FakeBus();
     source = new FakeSource();
     registry = new RevocationRegistry(source, bus, clock, {

@@ -11,14 +11,19 @@ import {
   CLOCK,
   GatehouseError,
   PERMISSIONS,
-  type Clock,
   type ErrorCode,
 } from '@gatehouse/contracts';
 import { generateDevelopmentKeyPem, loadSigningKey, toJwks } from '@gatehouse/crypto';
 import { HealthModule } from '@gatehouse/http';
 import { PersistenceModule, runMigrations } from '@gatehouse/persistence';
 import { RedisRevocationBus, RevocationModule, RevocationRegistry } from '@gatehouse/revocation';
-import { createTestDatabase, TEST_REDIS_URL, uniqueChannel, type TestDatabase } from '@gatehouse/testing';
+import {
+  createTestDatabase,
+  TEST_REDIS_URL,
+  uniqueChannel,
+  type TestDatabase,
+  ManualClock,
+} from '@gatehouse/testing';
 import { PublishedKeys } from './signing-key.provider';
 import { TokenIssuanceModule } from './token-issuance.module';
 import { TokenIssuanceService } from './token-issuance.service';
@@ -31,20 +36,7 @@ const AUDIENCE = 'it-api';
 const IP = '203.0.113.7';
 
 /** Fixed unless a test moves it; reset to NOW before every test. */
-class MutableClock implements Clock {
-  private current = NOW.getTime();
-  now(): Date {
-    return new Date(this.current);
-  }
-  set(date: Date): void {
-    this.current = date.getTime();
-  }
-  advance(ms: number): void {
-    this.current += ms;
-  }
-}
-
-const fixedClock = new MutableClock();
+const fixedClock = new ManualClock(NOW);
 
 async function expectError(promise: Promise<unknown>, code: ErrorCode): Promise<void> {
   const error = await promise.then(
