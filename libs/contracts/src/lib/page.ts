@@ -19,10 +19,34 @@ export function encodeCursor(at: Date, id: string): string {
   return Buffer.from(`${at.toISOString()}|${id}`).toString('base64url');
 }
 
-/** Any damage to a cursor is the same client mistake, answered with one 400. */
+/** Exactly what `Date.prototype.toISOString` writes for the years 0001 to 9999. */
+const CURSOR_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+/** PostgreSQL has no year 0 (`0000-…` is out of range); every 4-digit year from 0001 is within timestamptz. */
+const EARLIEST_CURSOR_TIME = '0001-01-01T00:00:00.000Z';
+const NUMERIC_ID = /^\d+$/;
+/** Numeric ids are PostgreSQL `bigint`s: anything above this fails in SQL instead of matching no row. */
+const BIGINT_MAX = 2n ** 63n - 1n;
+
+/** A time exactly as {@link encodeCursor} writes it: any other spelling, however parseable, was not ours. */
+function isCursorTime(at: string): boolean {
+  if (!CURSOR_TIME.test(at) || at < EARLIEST_CURSOR_TIME) return false;
+  const time = new Date(at);
+  return !Number.isNaN(time.getTime()) && time.toISOString() === at;
+}
+
+function isCursorId(id: string, idPattern: RegExp): boolean {
+  if (!idPattern.test(id)) return false;
+  return !NUMERIC_ID.test(id) || BigInt(id) <= BIGINT_MAX;
+}
+
+/**
+ * Any damage to a cursor is the same client mistake, answered with one 400, and found here rather than by
+ * PostgreSQL: the time must be what `encodeCursor` writes (strict UTC ISO-8601 with milliseconds, a real date,
+ * year 0001–9999), the id must match `idPattern` and, when numeric, fit a `bigint` (at most 2^63−1).
+ */
 export function decodeCursor(cursor: string, idPattern: RegExp = UUID): KeysetPosition {
   const [at, id, extra] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
-  if (!at || !id || extra !== undefined || !idPattern.test(id) || Number.isNaN(Date.parse(at))) {
+  if (!at || !id || extra !== undefined || !isCursorId(id, idPattern) || !isCursorTime(at)) {
     throw new GatehouseError('validation_failed', 'cursor is invalid; pass next_cursor from a previous page');
   }
   return { at, id };

@@ -21,6 +21,28 @@ export const SECURITY_HEADERS_OPTIONS: FastifyHelmetOptions = {
 export const DEFAULT_CACHE_CONTROL = 'no-store';
 
 /**
+ * Every header {@link registerSecurityHeaders} gives a response, as one static set, for the answers no hook
+ * sees: Node's own (431 for oversized headers, 400 for a request that is not HTTP, written on the socket) and
+ * Fastify's router errors (400 bad percent-encoding, 414 over-long path parameter). createHttpApp writes them
+ * on those (its `answerHeaders` option); security-headers.spec.ts holds this set equal to what helmet writes.
+ */
+export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
+  'content-security-policy': "default-src 'none';frame-ancestors 'none'",
+  'cross-origin-opener-policy': 'same-origin',
+  'cross-origin-resource-policy': 'same-origin',
+  'origin-agent-cluster': '?1',
+  'referrer-policy': 'no-referrer',
+  'strict-transport-security': 'max-age=31536000; includeSubDomains',
+  'x-content-type-options': 'nosniff',
+  'x-dns-prefetch-control': 'off',
+  'x-download-options': 'noopen',
+  'x-frame-options': 'DENY',
+  'x-permitted-cross-domain-policies': 'none',
+  'x-xss-protection': '0',
+  'cache-control': DEFAULT_CACHE_CONTROL,
+};
+
+/**
  * Security headers on every response of the gateway: its own routes, proxied responses, preflights, and every
  * error (404, 413, 429, 502, 504), since they are set in `onRequest`, before anything can answer. Register it
  * before any other hook that may answer a request.

@@ -1,11 +1,14 @@
 import type { DynamicModule, Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { FastifyServerOptions } from 'fastify';
 import { Logger } from 'nestjs-pino';
 import type { HttpServiceConfig } from '@gatehouse/config';
 import { redactConfig } from '@gatehouse/config';
 import { GatehouseError } from '@gatehouse/contracts';
 import { ErrorFilter } from './error.filter';
+import { answerClientError, answerFrameworkError, type AnswerHeaders } from './framework-errors';
+import { registerGatewayTrust, serviceTrustProxy } from './gateway-trust';
 import {
   enableGracefulShutdown,
   GRACEFUL_SERVER_OPTIONS,
@@ -13,7 +16,9 @@ import {
 } from './graceful-shutdown';
 import { bindMetrics, GatehouseMetrics, instrumentHttp, serveMetrics } from './metrics';
 import { buildOpenApiDocument, serveOpenApiDocument, type OpenApiOptions } from './openapi';
+import type { WithRawBody } from './raw-body';
 import { REQUEST_ID_HEADER, resolveRequestId } from './request-id';
+import { findUnsafeInput, registerInputChecks, unsafeInputError } from './safe-input';
 import { createValidationPipe } from './validation';
 
 export interface HttpAppOptions {
@@ -25,6 +30,13 @@ export interface HttpAppOptions {
   openApi?: OpenApiOptions;
   /** Signals, drain and hook timeouts of the graceful shutdown (defaults: SIGTERM and SIGINT, 10 s, 10 s). */
   shutdown?: GracefulShutdownOptions;
+  /** Fastify's `rewriteUrl`, run before routing: the gateway's path normalization. */
+  rewriteUrl?: FastifyServerOptions['rewriteUrl'];
+  /**
+   * Headers written on the answers no hook sees (Node's 400/408/431 on the socket, the router's 400/414): the
+   * gateway's security headers, which its hooks give every other answer.
+   */
+  answerHeaders?: AnswerHeaders;
 }
 
 export async function createHttpApp(
@@ -36,9 +48,17 @@ export async function createHttpApp(
     bodyLimit: config.BODY_LIMIT_BYTES,
     genReqId: resolveRequestId,
     logger: false,
-    trustProxy: config.TRUSTED_PROXIES
-      ? config.TRUSTED_PROXIES.split(',').map((entry) => entry.trim())
-      : false,
+    // A service believes X-Forwarded-For only from the gateway (see gateway-trust.ts); the gateway from
+    // TRUSTED_PROXIES.
+    trustProxy: config.behindGateway
+      ? serviceTrustProxy(config.TRUSTED_PROXIES)
+      : config.TRUSTED_PROXIES
+        ? config.TRUSTED_PROXIES.split(',').map((entry) => entry.trim())
+        : false,
+    ...(options.rewriteUrl ? { rewriteUrl: options.rewriteUrl } : {}),
+    // Answers given before any route or hook runs, in the error shape instead of Fastify's or Node's own.
+    frameworkErrors: answerFrameworkError(options.answerHeaders ?? {}),
+    clientErrorHandler: answerClientError(options.answerHeaders ?? {}),
     ...GRACEFUL_SERVER_OPTIONS,
   });
   const app = await NestFactory.create<NestFastifyApplication>(module, adapter, {
@@ -54,6 +74,8 @@ export async function createHttpApp(
   enableGracefulShutdown(app, options.shutdown);
 
   const fastify = app.getHttpAdapter().getInstance();
+  // First of all hooks: nothing may read the client address before untrusted forwarding headers are gone.
+  if (config.behindGateway) registerGatewayTrust(fastify, config.GATEWAY_SECRET);
   // Before any route exists: Nest registers its own when the app initializes, in listen() below.
   const metrics = metricsOf(app);
   metrics.collectDefaultMetrics();
@@ -68,8 +90,16 @@ export async function createHttpApp(
     const parseJson = fastify.getDefaultJsonParser('error', 'error');
     fastify.removeContentTypeParser('application/json');
     fastify.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+      // Kept as sent for signature checks over the exact body (raw-body.ts); parsing must not alter it.
+      (request as WithRawBody).rawBody = body as string;
       void parseJson(request, body as string, (error, value) => {
-        if (error) done(new GatehouseError('malformed_json', 'Request body is not valid JSON'), undefined);
+        if (error) {
+          done(new GatehouseError('malformed_json', 'Request body is not valid JSON'), undefined);
+          return;
+        }
+        // Before validation, which recurses per level, and before PostgreSQL, which refuses NUL and lone surrogates.
+        const unsafe = findUnsafeInput(value);
+        if (unsafe) done(unsafeInputError('body', unsafe), undefined);
         else done(null, value);
       });
     });
@@ -78,6 +108,7 @@ export async function createHttpApp(
     void reply.header(REQUEST_ID_HEADER, request.id);
     done();
   });
+  registerInputChecks(fastify);
 
   if (options.openApi) serveOpenApiDocument(app, buildOpenApiDocument(app, options.openApi));
   if (options.configure) await options.configure(app);

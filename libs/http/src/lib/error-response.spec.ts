@@ -6,6 +6,7 @@ import {
   PayloadTooLargeException,
   UnsupportedMediaTypeException,
 } from '@nestjs/common';
+import { QueryFailedError, QueryRunnerAlreadyReleasedError } from 'typeorm';
 import { GatehouseError } from '@gatehouse/contracts';
 import { toErrorResponse } from './error-response';
 
@@ -207,12 +208,90 @@ describe('toErrorResponse', () => {
         'a PostgreSQL shutdown inside a query error',
         Object.assign(new Error('terminating connection'), { driverError: { code: '57P01' } }),
       ],
+      // node-postgres' own errors carry no SQLSTATE: the server said nothing, the socket just went away.
+      ['a connection PostgreSQL dropped', new Error('Connection terminated unexpectedly')],
+      ['a connect timeout', new Error('Connection terminated due to connection timeout')],
+      ['an exhausted pool', new Error('timeout exceeded when trying to connect')],
+      [
+        'a client that already failed',
+        new Error('Client has encountered a connection error and is not queryable'),
+      ],
+      ['a closed pool', new Error('Cannot use a pool after calling end on the pool')],
+      [
+        "TypeORM's QueryFailedError around a dropped connection",
+        new QueryFailedError('SELECT 1', [], new Error('Connection terminated unexpectedly')),
+      ],
+      [
+        "TypeORM's QueryFailedError around an admin shutdown",
+        new QueryFailedError(
+          'SELECT 1',
+          [],
+          Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' }),
+        ),
+      ],
+      ['a crash shutdown', Object.assign(new Error('x'), { code: '57P02' })],
+      ['a server not accepting connections yet', Object.assign(new Error('x'), { code: '57P03' })],
+      ['too many connections', Object.assign(new Error('x'), { code: '53300' })],
+      ...['08000', '08003', '08006', '08001', '08004', '08007', '08P01'].map(
+        (code) =>
+          [`connection exception ${code}`, Object.assign(new Error('x'), { code })] as [string, Error],
+      ),
+      [
+        'a dropped connection as the cause',
+        new Error('lookup failed', { cause: new Error('Connection terminated') }),
+      ],
+      ['a broken pipe', Object.assign(new Error('write EPIPE'), { code: 'EPIPE' })],
+      [
+        'the next statement of a transaction whose connection TypeORM released',
+        new QueryRunnerAlreadyReleasedError(),
+      ],
     ])('maps %s to 503 service_unavailable without leaking the address', (_case, error) => {
       const response = toErrorResponse(error, REQUEST_ID);
       expect(response.status).toBe(503);
       expect(response.body.error).toBe('service_unavailable');
       expect(response.body.message).not.toContain('5432');
       expect(response.unexpected).toBe(true);
+    });
+
+    it.each([
+      ['a unique violation', Object.assign(new Error('duplicate key'), { code: '23505' })],
+      [
+        'a syntax error in our SQL',
+        new QueryFailedError('SELEC 1', [], Object.assign(new Error('x'), { code: '42601' })),
+      ],
+      ['a message that only contains the words', new Error('Connection terminated unexpectedly? no: a bug')],
+    ])('keeps %s a 500', (_case, error) => {
+      expect(toErrorResponse(error, REQUEST_ID).status).toBe(500);
+    });
+  });
+
+  describe("Fastify's request errors", () => {
+    it.each([
+      ['FST_ERR_BAD_URL', 400, 'bad_request'],
+      ['FST_ERR_INVALID_URL', 400, 'bad_request'],
+      ['FST_ERR_MAX_PARAM_LENGTH', 414, 'uri_too_long'],
+      ['FST_ERR_CTP_INVALID_CONTENT_LENGTH', 400, 'bad_request'],
+      ['FST_ERR_NOT_FOUND', 404, 'not_found'],
+      ['FST_ERR_ROUTE_MISSING_CONTENT_TYPE', 415, 'unsupported_media_type'],
+      ['FST_ERR_ROUTE_MISSING_CONTENT', 400, 'bad_request'],
+    ] as const)('maps %s to %d %s without quoting the request', (fastifyCode, status, code) => {
+      const error = Object.assign(new Error(`'/api/v1/x?access_token=secret' is not a valid url component`), {
+        code: fastifyCode,
+        statusCode: status,
+      });
+      const response = toErrorResponse(error, REQUEST_ID);
+      expect(response.status).toBe(status);
+      expect(response.body).toEqual({ error: code, message: expect.any(String), request_id: REQUEST_ID });
+      expect(response.body.message).not.toContain('secret');
+      expect(response.unexpected).toBe(false);
+    });
+
+    it('maps 408, 414 and 431 HttpExceptions to their own codes', () => {
+      expect(toErrorResponse(new HttpException('x', 408), REQUEST_ID).body.error).toBe('request_timeout');
+      expect(toErrorResponse(new HttpException('x', 414), REQUEST_ID).body.error).toBe('uri_too_long');
+      expect(toErrorResponse(new HttpException('x', 431), REQUEST_ID).body.error).toBe(
+        'request_header_too_large',
+      );
     });
   });
 });

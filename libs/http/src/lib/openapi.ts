@@ -28,7 +28,9 @@ export const BEARER_ERRORS: readonly ErrorCode[] = [
   'invalid_token',
   'token_expired',
   'token_revoked',
+  'api_key_disabled',
   'forbidden',
+  'ip_not_allowed',
   'service_unavailable',
 ];
 

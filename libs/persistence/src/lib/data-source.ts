@@ -1,4 +1,5 @@
-import { Client } from 'pg';
+import { Logger } from '@nestjs/common';
+import { Client, type ClientConfig } from 'pg';
 import { DataSource, type DataSourceOptions } from 'typeorm';
 import { ApiKeyUsageEntity } from './entities/api-key-usage.entity';
 import { ApiKeyEntity } from './entities/api-key.entity';
@@ -9,6 +10,7 @@ import type { EmbeddedDatabase } from './embedded-database';
 import { CreateInitialSchema1763856000000 } from './migrations/1763856000000-CreateInitialSchema';
 import { AddKeyLifecycle1763942400000 } from './migrations/1763942400000-AddKeyLifecycle';
 import { AddKeyRateLimits1764028800000 } from './migrations/1764028800000-AddKeyRateLimits';
+import { AddKeyProtections1764115200000 } from './migrations/1764115200000-AddKeyProtections';
 
 export const ENTITIES = [
   OrganizationEntity,
@@ -23,6 +25,7 @@ export const MIGRATIONS = [
   CreateInitialSchema1763856000000,
   AddKeyLifecycle1763942400000,
   AddKeyRateLimits1764028800000,
+  AddKeyProtections1764115200000,
 ];
 
 /** A PostgreSQL server. */
@@ -73,8 +76,24 @@ export function createDataSourceOptions(options: DatabaseOptions): DataSourceOpt
     ...common,
     url: options.url,
     poolSize: options.poolSize ?? 10,
-    extra: { connectionTimeoutMillis: 5000 },
+    extra: { connectionTimeoutMillis: 5000, Client: ResilientClient },
   };
+}
+
+const connectionLogger = new Logger('PostgresConnection');
+
+/**
+ * node-postgres emits 'error' on a client when the server ends its session (a failover, `pg_terminate_backend`)
+ * while no query is running on it; the pool listens only while the client is idle, TypeORM only while a query
+ * runner holds it, and in the moments between, an unheard 'error' ended the whole process (seen with sessions
+ * killed under load). Every client listens for its whole life here; the failure itself still reaches the query
+ * that was running (a 503) and the pool, which drops the client.
+ */
+export class ResilientClient extends Client {
+  constructor(config?: string | ClientConfig) {
+    super(config);
+    this.on('error', (error: Error) => connectionLogger.warn(`connection lost: ${error.message}`));
+  }
 }
 
 function singleConnection(options: DatabaseOptions): DatabaseOptions {

@@ -1,6 +1,7 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsIn, IsInt, IsISO8601, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
+import { IsIn, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
+import { IsTimestamp } from '@gatehouse/http';
 import { AUDIT_ACTOR_TYPES, type AuditActorType } from '@gatehouse/persistence';
 
 export const AUDIT_PAGE_SIZE_MAX = 200;
@@ -34,6 +35,7 @@ export class ListAuditEventsDto {
     example: 'api_key.revoked',
   })
   @IsOptional()
+  @IsString()
   @Matches(/^[a-z_.]{1,64}$/, { message: 'action must look like api_key.revoked' })
   action?: string;
 
@@ -67,7 +69,7 @@ export class ListAuditEventsDto {
     format: 'date-time',
   })
   @IsOptional()
-  @IsISO8601({ strict: true })
+  @IsTimestamp()
   since?: string;
 
   @ApiPropertyOptional({
@@ -76,6 +78,6 @@ export class ListAuditEventsDto {
     format: 'date-time',
   })
   @IsOptional()
-  @IsISO8601({ strict: true })
+  @IsTimestamp()
   until?: string;
 }

@@ -32,6 +32,7 @@ export class ListUsageDto {
     example: 'success',
   })
   @IsOptional()
+  @IsString()
   @Matches(/^[a-z_]{1,40}$/)
   outcome?: string;
 }

@@ -1,0 +1,107 @@
+import Fastify from 'fastify';
+import {
+  GATEWAY_SECRET_HEADER,
+  gatewayIdentityOf,
+  isGatewaySecret,
+  registerGatewayTrust,
+  serviceTrustProxy,
+  trustedProxySet,
+} from './gateway-trust';
+
+const SECRET = 's'.repeat(40);
+
+/** A service as createHttpApp builds one behind the gateway, answering what it believes of each request. */
+async function service(secret: string | undefined, trustedProxies = '') {
+  const app = Fastify({ trustProxy: serviceTrustProxy(trustedProxies) });
+  registerGatewayTrust(app, secret);
+  app.get('/', (request) => ({
+    ip: request.ip,
+    protocol: request.protocol,
+    identity: gatewayIdentityOf(request),
+    secretSeen: request.headers[GATEWAY_SECRET_HEADER] ?? null,
+  }));
+  await app.ready();
+  return app;
+}
+
+describe('gateway trust (services)', () => {
+  it('believes X-Forwarded-For on a request carrying the gateway secret', async () => {
+    const app = await service(SECRET);
+    const response = await app.inject({
+      url: '/',
+      remoteAddress: '10.1.2.3',
+      headers: {
+        'x-forwarded-for': '203.0.113.7',
+        'x-forwarded-proto': 'https',
+        [GATEWAY_SECRET_HEADER]: SECRET,
+      },
+    });
+    expect(response.json()).toEqual({
+      ip: '203.0.113.7',
+      protocol: 'https',
+      identity: 'gateway',
+      secretSeen: null,
+    });
+  });
+
+  it.each([
+    ['no secret', {}, 'absent'],
+    ['a wrong secret', { [GATEWAY_SECRET_HEADER]: 'w'.repeat(40) }, 'wrong_secret'],
+    ['an empty secret', { [GATEWAY_SECRET_HEADER]: '' }, 'wrong_secret'],
+  ])(
+    'takes the TCP peer for the client with %s, even from a private address',
+    async (_case, headers, identity) => {
+      const app = await service(SECRET, 'loopback,uniquelocal');
+      const response = await app.inject({
+        url: '/',
+        remoteAddress: '10.1.2.3',
+        headers: { 'x-forwarded-for': '203.0.113.7', forwarded: 'for=203.0.113.7', ...headers },
+      });
+      expect(response.json()).toEqual({ ip: '10.1.2.3', protocol: 'http', identity, secretSeen: null });
+    },
+  );
+
+  it('believes no request at all without a configured secret', async () => {
+    const app = await service(undefined);
+    const response = await app.inject({
+      url: '/',
+      remoteAddress: '10.1.2.3',
+      headers: { 'x-forwarded-for': '203.0.113.7', [GATEWAY_SECRET_HEADER]: SECRET },
+    });
+    expect(response.json()).toMatchObject({ ip: '10.1.2.3', identity: 'wrong_secret' });
+  });
+
+  it("with the secret, also trusts the operator's TRUSTED_PROXIES between the gateway and the service", async () => {
+    const app = await service(SECRET, '10.0.0.0/8');
+    const response = await app.inject({
+      url: '/',
+      remoteAddress: '127.0.0.1',
+      headers: { 'x-forwarded-for': '203.0.113.7, 10.9.9.9', [GATEWAY_SECRET_HEADER]: SECRET },
+    });
+    expect(response.json()).toMatchObject({ ip: '203.0.113.7' });
+  });
+});
+
+describe('isGatewaySecret', () => {
+  it('compares exactly, and never matches without a configured secret', () => {
+    expect(isGatewaySecret(SECRET, SECRET)).toBe(true);
+    expect(isGatewaySecret(SECRET, `${SECRET}x`)).toBe(false);
+    expect(isGatewaySecret(SECRET, SECRET.toUpperCase())).toBe(false);
+    expect(isGatewaySecret(SECRET, undefined)).toBe(false);
+    expect(isGatewaySecret(undefined, '')).toBe(false);
+    expect(isGatewaySecret('', '')).toBe(false);
+  });
+});
+
+describe('trustedProxySet', () => {
+  it('reads names, addresses and CIDRs, and names the entry it cannot read', () => {
+    const set = trustedProxySet('loopback, 192.0.2.1, 2001:db8::/32');
+    expect(set.check('127.0.0.5', 'ipv4')).toBe(true);
+    expect(set.check('192.0.2.1', 'ipv4')).toBe(true);
+    expect(set.check('2001:db8::1', 'ipv6')).toBe(true);
+    expect(set.check('10.0.0.1', 'ipv4')).toBe(false);
+    expect(() => trustedProxySet('gateway.local')).toThrow(
+      'TRUSTED_PROXIES: not an address, CIDR or range name: gateway.local',
+    );
+  });
+});

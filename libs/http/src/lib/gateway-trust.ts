@@ -1,0 +1,124 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import { BlockList, isIP } from 'node:net';
+import type { FastifyInstance, FastifyServerOptions } from 'fastify';
+
+/**
+ * The header carrying the gateway's shared secret (GATEWAY_SECRET) to the services. Under the reserved
+ * `X-Gatehouse-` prefix: the gateway drops every such header a client sends, so only the gateway ever sets it.
+ */
+export const GATEWAY_SECRET_HEADER = 'x-gatehouse-gateway-secret';
+
+/** What a proxy writes about the client; believed by a service only on a request from the gateway. */
+const FORWARDING_HEADERS = [
+  'x-forwarded-for',
+  'x-forwarded-proto',
+  'x-forwarded-host',
+  'x-forwarded-port',
+  'x-forwarded-prefix',
+  'x-real-ip',
+  'forwarded',
+];
+
+const RANGE_NAMES: Record<string, Array<[string, number, 'ipv4' | 'ipv6']>> = {
+  loopback: [
+    ['127.0.0.0', 8, 'ipv4'],
+    ['::1', 128, 'ipv6'],
+  ],
+  linklocal: [
+    ['169.254.0.0', 16, 'ipv4'],
+    ['fe80::', 10, 'ipv6'],
+  ],
+  uniquelocal: [
+    ['10.0.0.0', 8, 'ipv4'],
+    ['172.16.0.0', 12, 'ipv4'],
+    ['192.168.0.0', 16, 'ipv4'],
+    ['fc00::', 7, 'ipv6'],
+  ],
+};
+
+/** TRUSTED_PROXIES (addresses, CIDRs, or loopback/linklocal/uniquelocal) as a set that can be asked. */
+export function trustedProxySet(trustedProxies: string): BlockList {
+  const set = new BlockList();
+  for (const entry of trustedProxies.split(',').map((part) => part.trim())) {
+    if (!entry) continue;
+    const named = RANGE_NAMES[entry];
+    if (named) {
+      for (const [network, prefix, type] of named) set.addSubnet(network, prefix, type);
+      continue;
+    }
+    const [address, prefix] = entry.split('/');
+    const version = isIP(address);
+    if (version === 0) throw new Error(`TRUSTED_PROXIES: not an address, CIDR or range name: ${entry}`);
+    const type = version === 4 ? 'ipv4' : 'ipv6';
+    if (prefix === undefined) set.addAddress(address, type);
+    else set.addSubnet(address, Number(prefix), type);
+  }
+  return set;
+}
+
+function contains(set: BlockList, address: string): boolean {
+  const version = isIP(address);
+  if (version === 0) return false;
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  if (mapped) return set.check(mapped[1], 'ipv4') || set.check(address, 'ipv6');
+  return set.check(address, version === 4 ? 'ipv4' : 'ipv6');
+}
+
+/** Constant-time comparison of a presented secret with the configured one (digests, so lengths leak nothing). */
+export function isGatewaySecret(expected: string | undefined, presented: unknown): boolean {
+  if (!expected || typeof presented !== 'string' || presented.length === 0) return false;
+  const digest = (value: string) => createHash('sha256').update(value, 'utf8').digest();
+  return timingSafeEqual(digest(expected), digest(presented));
+}
+
+/** The secret header of a request, if it carries exactly one. */
+export function presentedGatewaySecret(headers: IncomingHttpHeaders): string | undefined {
+  const value = headers[GATEWAY_SECRET_HEADER];
+  return typeof value === 'string' ? value : undefined;
+}
+
+/** What a request said about being the gateway's: the right secret, a wrong one, or none. */
+export type GatewayIdentity = 'gateway' | 'wrong_secret' | 'absent';
+
+const FROM_GATEWAY = Symbol('gatehouse.fromGateway');
+type MarkedRequest = IncomingMessage & { [FROM_GATEWAY]?: GatewayIdentity };
+
+/**
+ * Fastify's `trustProxy` of a service behind the gateway. The client address is `request.ip` everywhere (the
+ * `ClientIp` decorator, audit actors, usage logs); what makes it right is {@link registerGatewayTrust}, which
+ * leaves forwarding headers only on requests carrying the gateway's secret. On those, the peer (the gateway, or
+ * the last of the operator's TRUSTED_PROXIES) is trusted, so the address the gateway wrote is the client; on any
+ * other request there is no X-Forwarded-For left, and the client is the TCP peer.
+ */
+export function serviceTrustProxy(trustedProxies: string): FastifyServerOptions['trustProxy'] {
+  const trusted = trustedProxySet(trustedProxies);
+  return (address: string, hop: number) => hop === 0 || contains(trusted, address);
+}
+
+/**
+ * First hook of a service behind the gateway: a request without the gateway's secret (or with a wrong one) loses
+ * its forwarding headers before anything reads the client address; the secret header itself is removed, so no
+ * later code, log or error echoes it. Without a configured secret, no request is believed.
+ */
+export function registerGatewayTrust(fastify: FastifyInstance, secret: string | undefined): void {
+  fastify.addHook('onRequest', (request, _reply, done) => {
+    const headers = request.raw.headers;
+    const presented = presentedGatewaySecret(headers);
+    const identity: GatewayIdentity =
+      headers[GATEWAY_SECRET_HEADER] === undefined
+        ? 'absent'
+        : isGatewaySecret(secret, presented)
+          ? 'gateway'
+          : 'wrong_secret';
+    delete headers[GATEWAY_SECRET_HEADER];
+    (request.raw as MarkedRequest)[FROM_GATEWAY] = identity;
+    if (identity !== 'gateway') for (const name of FORWARDING_HEADERS) delete headers[name];
+    done();
+  });
+}
+
+/** Whether the request carried the gateway's secret (see {@link registerGatewayTrust}). */
+export function gatewayIdentityOf(request: { raw: IncomingMessage }): GatewayIdentity {
+  return (request.raw as MarkedRequest)[FROM_GATEWAY] ?? 'absent';
+}
