@@ -1,5 +1,6 @@
 export * from './lib/cli';
 export * from './lib/http';
+export * from './lib/leaked-key-reporter';
 export * from './lib/oidc-issuer';
 export * from './lib/service-process';
 export * from './lib/suite';

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import {
   IsInt,
   IsOptional,
@@ -9,6 +10,7 @@ import {
   ValidateBy,
   type ValidationOptions,
 } from 'class-validator';
+import { parseReporterPublicKeys, type ReporterPublicKey } from '@gatehouse/api-keys';
 import { isOidcAlgorithm, OIDC_ALGORITHMS, type OidcVerificationOptions } from '@gatehouse/auth';
 import { TokenVerifierConfig } from '@gatehouse/config';
 
@@ -34,6 +36,19 @@ function RequiredWithIssuer(isValid: (value: string) => boolean, requirement: st
         args?.value === undefined
           ? `${args?.property} is required when OIDC_ISSUER is set`
           : `${args?.property} must be ${requirement}`,
+    },
+  });
+}
+
+/** On a `*_FILE` variable: refuses it when its inline twin is set too, rather than silently preferring one. */
+function NotTogetherWith(inline: string): PropertyDecorator {
+  return ValidateBy({
+    name: 'notTogetherWith',
+    constraints: [inline],
+    validator: {
+      validate: (value: unknown, args) =>
+        value === undefined || (args?.object as Settings)[inline] === undefined,
+      defaultMessage: (args) => `set ${inline} or ${args?.property}, not both`,
     },
   });
 }
@@ -76,7 +91,15 @@ function IsAlgorithmList(options?: ValidationOptions): PropertyDecorator {
 export class AdminApiConfig extends TokenVerifierConfig {
   override PORT: number = 3003;
 
-  override TRUSTED_PROXIES: string = 'loopback,linklocal,uniquelocal';
+  /** Behind the gateway: its X-Forwarded-For is believed on requests carrying GATEWAY_SECRET. */
+
+  override get gatewaySecretRequired(): boolean {
+    return true;
+  }
+
+  override get behindGateway(): boolean {
+    return true;
+  }
 
   /** Longest lifetime a new key may have, in days (90 is the recommended rotation period). */
   @IsInt()
@@ -117,6 +140,37 @@ export class AdminApiConfig extends TokenVerifierConfig {
   /** Accepted `alg` values of user tokens, comma separated. */
   @IsAlgorithmList()
   OIDC_ALGORITHMS: string = 'RS256';
+
+  /**
+   * Public keys whose signed leaked-key reports are believed (POST /api/v1/leaked-keys), as the JSON document
+   * https://api.github.com/meta/public_keys/secret_scanning serves. Unset: every report is refused (401).
+   */
+  @IsOptional()
+  @IsString()
+  LEAKED_KEY_REPORTER_PUBLIC_KEYS: string | undefined = undefined;
+
+  /** Path of a file holding that document, e.g. a mounted ConfigMap. */
+  @IsOptional()
+  @IsString()
+  @NotTogetherWith('LEAKED_KEY_REPORTER_PUBLIC_KEYS')
+  LEAKED_KEY_REPORTER_PUBLIC_KEYS_FILE: string | undefined = undefined;
+
+  /** The reporters' keys, read and checked once at start: a bad document stops admin-api, naming the variable. */
+  leakedKeyReporterKeys(): ReporterPublicKey[] {
+    if (this.LEAKED_KEY_REPORTER_PUBLIC_KEYS !== undefined) {
+      return parseReporterPublicKeys(this.LEAKED_KEY_REPORTER_PUBLIC_KEYS, 'LEAKED_KEY_REPORTER_PUBLIC_KEYS');
+    }
+    const file = this.LEAKED_KEY_REPORTER_PUBLIC_KEYS_FILE;
+    if (file === undefined) return [];
+    let document: string;
+    try {
+      document = readFileSync(file, 'utf8');
+    } catch (error) {
+      const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+      throw new Error(`LEAKED_KEY_REPORTER_PUBLIC_KEYS_FILE: cannot read ${file} (${reason})`);
+    }
+    return parseReporterPublicKeys(document, `LEAKED_KEY_REPORTER_PUBLIC_KEYS_FILE (${file})`);
+  }
 
   /** How dashboard users' tokens are verified, or undefined when OIDC_ISSUER is unset. */
   get oidc(): OidcVerificationOptions | undefined {

@@ -6,6 +6,7 @@ import { PersistenceModule } from '@gatehouse/persistence';
 import { RevocationModule } from '@gatehouse/revocation';
 import { ApiKeysController } from './api-keys.controller';
 import { AuditEventsController } from './audit-events.controller';
+import { LeakedKeysController } from './leaked-keys.controller';
 import type { AdminApiConfig } from './admin-api.config';
 
 @Module({})
@@ -35,9 +36,13 @@ export class AdminApiModule {
           // Dashboard users' tokens from the organization's identity provider, when OIDC_ISSUER is set.
           oidc: config.oidc,
         }),
-        ApiKeysModule.forRoot({ maxLifetimeDays: config.KEY_MAX_LIFETIME_DAYS }),
+        ApiKeysModule.forRoot(
+          { maxLifetimeDays: config.KEY_MAX_LIFETIME_DAYS },
+          // Read here, at start: a bad document stops admin-api before it listens.
+          config.leakedKeyReporterKeys(),
+        ),
       ],
-      controllers: [ApiKeysController, AuditEventsController],
+      controllers: [ApiKeysController, AuditEventsController, LeakedKeysController],
     };
   }
 }

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import {
   API_KEY_LENGTH,
+  API_KEY_PATTERN,
   constantTimeEqual,
   generateApiKey,
   hashApiKey,
@@ -151,5 +152,58 @@ describe('maskApiKey', () => {
     const masked = maskApiKey(key.prefix, key.last4);
     expect(masked).toBe(`gth_test_…${key.secret.slice(-4)}`);
     expect(masked).not.toContain(key.secret.slice(9, -4));
+  });
+});
+
+describe('API_KEY_PATTERN (what a secret scanner registers)', () => {
+  const globally = (): RegExp => new RegExp(API_KEY_PATTERN.source, 'g');
+
+  it('is the documented expression', () => {
+    expect(API_KEY_PATTERN.source).toBe('\\bgth_(?:live|test)_[0-9A-Za-z]{49}\\b');
+  });
+
+  it('matches every generated key of both environments, whole', () => {
+    for (let i = 0; i < 300; i += 1) {
+      const { secret } = generateApiKey(i % 2 === 0 ? 'live' : 'test');
+      expect(secret.match(API_KEY_PATTERN)?.[0]).toBe(secret);
+    }
+  });
+
+  it('finds keys where they leak: assignments, quotes, JSON, URLs, line ends', () => {
+    const live = generateApiKey('live').secret;
+    const test = generateApiKey('test').secret;
+    const text = [
+      `GATEHOUSE_API_KEY=${live}`,
+      `curl -H "X-API-Key: ${test}" https://api.example.com`,
+      JSON.stringify({ key: live }),
+      `https://example.com/?api_key=${test}&x=1`,
+      `'${live}'`,
+    ].join('\n');
+    expect(text.match(globally())).toEqual([live, test, live, test, live]);
+  });
+
+  it('rejects near-misses', () => {
+    const { secret } = generateApiKey('live');
+    const body = secret.slice('gth_live_'.length);
+    for (const candidate of [
+      `ghp_live_${body}`, // another vendor's prefix
+      `gth_prod_${body}`, // unknown environment
+      `GTH_LIVE_${body}`, // prefixes are lower case
+      `gth_live_${body.slice(1)}`, // one character short
+      `gth_live_${body}0`, // one character long: part of a longer run
+      `xgth_live_${body}`, // inside a longer word
+      `gth_live_${body}_suffix`, // followed by a word character
+      `gth_live_${body.slice(0, 20)}-${body.slice(21)}`, // a character outside base62
+      `gth-live-${body}`,
+    ]) {
+      expect({ candidate, match: API_KEY_PATTERN.test(candidate) }).toEqual({ candidate, match: false });
+    }
+  });
+
+  it('leaves the checksum to parseApiKey: a shape match with a wrong checksum is no key', () => {
+    const { secret } = generateApiKey('test');
+    const tampered = withCharChanged(secret, 15);
+    expect(API_KEY_PATTERN.test(tampered)).toBe(true);
+    expect(parseApiKey(tampered)).toBeNull();
   });
 });

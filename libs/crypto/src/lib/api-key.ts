@@ -20,10 +20,21 @@ const BASE62 = baseX('0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuv
 const ENTROPY_BYTES = 32;
 const BODY_LENGTH = 43;
 const CHECKSUM_LENGTH = 6;
-const API_KEY_PATTERN = new RegExp(
+const API_KEY_SHAPE = new RegExp(
   `^(${API_KEY_PREFIX}_(live|test)_)([0-9A-Za-z]{${BODY_LENGTH}})([0-9A-Za-z]{${CHECKSUM_LENGTH}})$`,
 );
 export const API_KEY_LENGTH = API_KEY_PREFIX.length + '_live_'.length + BODY_LENGTH + CHECKSUM_LENGTH;
+
+/**
+ * What a secret scanner registers to find our keys in text (GitHub's secret scanning partner program, gitleaks,
+ * trufflehog): the prefix, then body and checksum as one base62 run, `\bgth_(?:live|test)_[0-9A-Za-z]{49}\b`.
+ * The word boundaries keep it from matching inside a longer word (`xgth_live_…`, or a key followed by more
+ * base62 characters) and every scanner's engine knows them. A match is a candidate only: `parseApiKey` tells a
+ * real key from a look-alike by its checksum.
+ */
+export const API_KEY_PATTERN = new RegExp(
+  `\\b${API_KEY_PREFIX}_(?:live|test)_[0-9A-Za-z]{${BODY_LENGTH + CHECKSUM_LENGTH}}\\b`,
+);
 
 export interface GeneratedApiKey {
   /** The full secret: shown to the user once, never stored. */
@@ -67,7 +78,7 @@ export function generateApiKey(environment: ApiKeyEnvironment): GeneratedApiKey 
  */
 export function parseApiKey(candidate: string): ParsedApiKey | null {
   if (candidate.length !== API_KEY_LENGTH) return null;
-  const match = API_KEY_PATTERN.exec(candidate);
+  const match = API_KEY_SHAPE.exec(candidate);
   if (!match) return null;
   const [, prefix, environment, body, checksum] = match;
   const expected = checksumOf(prefix + body);

@@ -1,0 +1,71 @@
+import 'reflect-metadata';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigValidationError, loadConfig } from '@gatehouse/config';
+import { createLeakedKeyReporter } from '@gatehouse/testing';
+import { AdminApiConfig } from './admin-api.config';
+
+const reporter = createLeakedKeyReporter('github-key-1');
+
+describe('AdminApiConfig leaked-key reporter keys', () => {
+  let directory: string;
+
+  beforeAll(() => {
+    directory = mkdtempSync(join(tmpdir(), 'gatehouse-reporters-'));
+  });
+
+  afterAll(() => {
+    rmSync(directory, { recursive: true, force: true });
+  });
+
+  const keysOf = (env: Record<string, string>) =>
+    loadConfig(AdminApiConfig, env)
+      .leakedKeyReporterKeys()
+      .map((key) => key.identifier);
+
+  it('has none by default, so that every report is refused', () => {
+    expect(keysOf({})).toEqual([]);
+    // Empty, as a ConfigMap or compose file writes an unset value, is unset too.
+    expect(keysOf({ LEAKED_KEY_REPORTER_PUBLIC_KEYS: '', LEAKED_KEY_REPORTER_PUBLIC_KEYS_FILE: '' })).toEqual(
+      [],
+    );
+  });
+
+  it("reads GitHub's document from LEAKED_KEY_REPORTER_PUBLIC_KEYS", () => {
+    expect(keysOf({ LEAKED_KEY_REPORTER_PUBLIC_KEYS: reporter.publicKeys() })).toEqual(['github-key-1']);
+  });
+
+  it('reads it from the file LEAKED_KEY_REPORTER_PUBLIC_KEYS_FILE names (a mounted ConfigMap)', () => {
+    const file = join(directory, 'public-keys.json');
+    writeFileSync(file, reporter.publicKeys());
+    expect(keysOf({ LEAKED_KEY_REPORTER_PUBLIC_KEYS_FILE: file })).toEqual(['github-key-1']);
+  });
+
+  it('refuses both variables at once', () => {
+    expect(() =>
+      loadConfig(AdminApiConfig, {
+        LEAKED_KEY_REPORTER_PUBLIC_KEYS: reporter.publicKeys(),
+        LEAKED_KEY_REPORTER_PUBLIC_KEYS_FILE: '/etc/keys.json',
+      }),
+    ).toThrow(ConfigValidationError);
+  });
+
+  it('names the variable when the document is bad or the file unreadable', () => {
+    const bad = loadConfig(AdminApiConfig, { LEAKED_KEY_REPORTER_PUBLIC_KEYS: '{"public_keys":' });
+    expect(() => bad.leakedKeyReporterKeys()).toThrow(/^LEAKED_KEY_REPORTER_PUBLIC_KEYS is not valid JSON/);
+
+    const missing = join(directory, 'missing.json');
+    const unreadable = loadConfig(AdminApiConfig, { LEAKED_KEY_REPORTER_PUBLIC_KEYS_FILE: missing });
+    expect(() => unreadable.leakedKeyReporterKeys()).toThrow(
+      `LEAKED_KEY_REPORTER_PUBLIC_KEYS_FILE: cannot read ${missing} (ENOENT)`,
+    );
+
+    const file = join(directory, 'wrong-format.json');
+    writeFileSync(file, '{"keys":[]}');
+    const wrong = loadConfig(AdminApiConfig, { LEAKED_KEY_REPORTER_PUBLIC_KEYS_FILE: file });
+    expect(() => wrong.leakedKeyReporterKeys()).toThrow(
+      `LEAKED_KEY_REPORTER_PUBLIC_KEYS_FILE (${file}) has no "public_keys" array`,
+    );
+  });
+});
