@@ -19,6 +19,7 @@ import {
   ListApiKeysDto,
   ListUsageDto,
   RotateApiKeyDto,
+  SetAllowedIpsDto,
   SetRateLimitDto,
   type Actor,
   type ApiKeyPage,
@@ -45,6 +46,10 @@ import { API_KEY_ENVIRONMENTS } from '@gatehouse/crypto';
 import { ApiErrors, BEARER_AUTH, BEARER_ERRORS, JSON_BODY_ERRORS } from '@gatehouse/http';
 
 const DATE_TIME = { type: 'string', format: 'date-time' } as const;
+
+/** Every route that changes an existing key says so: the rule that keeps a weaker credential from taking one over. */
+const MANAGE_RULE =
+  'Needs write:keys, and the caller must hold every permission of the key (else 403 forbidden).';
 const NULLABLE_DATE_TIME = { ...DATE_TIME, nullable: true } as const;
 
 @ApiSchema({ name: 'ApiKeyRotation', description: 'A rotation in progress: the previous secret still works' })
@@ -115,11 +120,11 @@ class ApiKeySchema implements ApiKeyView {
   @ApiProperty({
     // Every status but expiring_soon, which is a filter of the list and not a status of its own.
     enum: API_KEY_STATUSES.filter((status) => status !== 'expiring_soon'),
-    description: 'One word for lists: revoked, else expired, else rotating, else active',
+    description: 'One word for lists: revoked, else expired, else disabled, else rotating, else active',
   })
   status!: ApiKeyStatus;
 
-  @ApiProperty({ enum: ['active', 'rotating', 'revoked'] })
+  @ApiProperty({ enum: ['active', 'rotating', 'disabled', 'revoked'] })
   state!: ApiKeyState;
 
   @ApiProperty({ enum: ['active', 'expiring_soon', 'expired'], description: 'Expiring soon: within 7 days' })
@@ -142,6 +147,22 @@ class ApiKeySchema implements ApiKeyView {
 
   @ApiProperty(NULLABLE_DATE_TIME)
   revoked_at!: string | null;
+
+  @ApiProperty({
+    description: 'False while the key is disabled: it cannot authenticate and its tokens are refused',
+  })
+  enabled!: boolean;
+
+  @ApiProperty({ ...NULLABLE_DATE_TIME, description: 'When the key was disabled; null while enabled' })
+  disabled_at!: string | null;
+
+  @ApiProperty({
+    type: 'string',
+    isArray: true,
+    description: 'Normalized CIDRs the key may be used from; empty when unrestricted',
+    example: ['203.0.113.0/24', '2001:db8::/32'],
+  })
+  allowed_ips!: string[];
 
   @ApiProperty({ ...NULLABLE_DATE_TIME, description: 'Last successful authentication (recorded in batches)' })
   last_used_at!: string | null;
@@ -225,8 +246,9 @@ export class ApiKeysController {
     operationId: 'createApiKey',
     summary: 'Create an API key',
     description:
-      'Needs write:keys, on the pro and enterprise plans. The key gets at most the permissions of the caller; ' +
-      'the response is the only one that contains the secret.',
+      'Needs write:keys, on the pro and enterprise plans. The key gets at most the permissions of the caller ' +
+      '(else 403 forbidden); the response is the only one that contains the secret. `allowed_ips` restricts ' +
+      'where the key and its tokens may be used from.',
   })
   @ApiCreatedResponse({ type: CreatedApiKeySchema, description: 'The new key, with its secret' })
   @ApiErrors(...BEARER_ERRORS, ...JSON_BODY_ERRORS, 'plan_not_allowed', 'conflict')
@@ -282,13 +304,13 @@ export class ApiKeysController {
     operationId: 'rotateApiKey',
     summary: 'Rotate the secret of an API key',
     description:
-      'Needs write:keys. Returns the new secret; the previous one keeps working for the grace period (24 hours ' +
+      `${MANAGE_RULE} Returns the new secret; the previous one keeps working for the grace period (24 hours ` +
       'unless given), or until the rotation is finished.',
   })
   @KEY_ID
   @ApiBody({ type: RotateApiKeyDto, required: false })
   @ApiOkResponse({ type: CreatedApiKeySchema, description: 'The key, with its new secret' })
-  @ApiErrors(...BEARER_ERRORS, ...JSON_BODY_ERRORS, 'not_found', 'conflict')
+  @ApiErrors(...BEARER_ERRORS, ...JSON_BODY_ERRORS, 'forbidden', 'not_found', 'conflict')
   rotate(
     @CurrentActor() actor: Actor,
     @Param('id') id: string,
@@ -303,11 +325,11 @@ export class ApiKeysController {
   @ApiOperation({
     operationId: 'finishApiKeyRotation',
     summary: 'Retire the previous secret of a rotating key now',
-    description: 'Needs write:keys. The previous secret, and every token issued from it, stop working.',
+    description: `${MANAGE_RULE} The previous secret, and every token issued from it, stop working.`,
   })
   @KEY_ID
   @ApiOkResponse({ type: ApiKeySchema, description: 'The key, no longer rotating' })
-  @ApiErrors(...BEARER_ERRORS, 'not_found', 'conflict')
+  @ApiErrors(...BEARER_ERRORS, 'forbidden', 'not_found', 'conflict')
   finishRotation(@CurrentActor() actor: Actor, @Param('id') id: string): Promise<ApiKeyView> {
     return this.apiKeys.finishRotation(actor, id);
   }
@@ -319,14 +341,73 @@ export class ApiKeysController {
     operationId: 'revokeApiKey',
     summary: 'Revoke an API key',
     description:
-      'Needs write:keys. Immediate and final: the key and every token issued from it stop working. Revoking a ' +
+      `${MANAGE_RULE} Immediate and final: the key and every token issued from it stop working. Revoking a ` +
       'revoked key changes nothing.',
   })
   @KEY_ID
   @ApiOkResponse({ type: ApiKeySchema, description: 'The revoked key' })
-  @ApiErrors(...BEARER_ERRORS, 'not_found')
+  @ApiErrors(...BEARER_ERRORS, 'forbidden', 'not_found')
   revoke(@CurrentActor() actor: Actor, @Param('id') id: string): Promise<ApiKeyView> {
     return this.apiKeys.revoke(actor, id);
+  }
+
+  @Post(':id/disable')
+  @HttpCode(200)
+  @Authorize('write:keys')
+  @ApiOperation({
+    operationId: 'disableApiKey',
+    summary: 'Disable an API key',
+    description:
+      `${MANAGE_RULE} Reversible, unlike revoke: the key cannot authenticate (401 api_key_disabled) and its ` +
+      'tokens are refused on every node at once, until it is enabled. Disabling a disabled key changes nothing. ' +
+      'A revoked key answers 409.',
+  })
+  @KEY_ID
+  @ApiOkResponse({ type: ApiKeySchema, description: 'The key, disabled' })
+  @ApiErrors(...BEARER_ERRORS, 'forbidden', 'not_found', 'conflict')
+  disable(@CurrentActor() actor: Actor, @Param('id') id: string): Promise<ApiKeyView> {
+    return this.apiKeys.disable(actor, id);
+  }
+
+  @Post(':id/enable')
+  @HttpCode(200)
+  @Authorize('write:keys')
+  @ApiOperation({
+    operationId: 'enableApiKey',
+    summary: 'Enable a disabled API key',
+    description:
+      `${MANAGE_RULE} The key authenticates again and its unexpired tokens work again, on every node. Enabling ` +
+      'an enabled key changes nothing. A revoked key answers 409.',
+  })
+  @KEY_ID
+  @ApiOkResponse({ type: ApiKeySchema, description: 'The key, enabled' })
+  @ApiErrors(...BEARER_ERRORS, 'forbidden', 'not_found', 'conflict')
+  enable(@CurrentActor() actor: Actor, @Param('id') id: string): Promise<ApiKeyView> {
+    return this.apiKeys.enable(actor, id);
+  }
+
+  @Put(':id/allowed-ips')
+  @HttpCode(200)
+  @Authorize('write:keys')
+  @ApiOperation({
+    operationId: 'setApiKeyAllowedIps',
+    summary: 'Set the IP allowlist of an API key',
+    description:
+      `${MANAGE_RULE} Replaces the whole list; an empty array lifts the restriction. Authenticate and direct key ` +
+      'use check the new list at once; tokens already issued carry the list they were issued with (in their ' +
+      '`allowed_ips` claim) until they expire. Setting the list the key already has changes nothing. A revoked ' +
+      'key answers 409.',
+  })
+  @KEY_ID
+  @ApiBody({ type: SetAllowedIpsDto })
+  @ApiOkResponse({ type: ApiKeySchema, description: 'The key, with its new allowlist' })
+  @ApiErrors(...BEARER_ERRORS, ...JSON_BODY_ERRORS, 'forbidden', 'not_found', 'conflict')
+  setAllowedIps(
+    @CurrentActor() actor: Actor,
+    @Param('id') id: string,
+    @Body() body: SetAllowedIpsDto,
+  ): Promise<ApiKeyView> {
+    return this.apiKeys.setAllowedIps(actor, id, body);
   }
 
   @Put(':id/rate-limit')
@@ -336,13 +417,13 @@ export class ApiKeysController {
     operationId: 'setApiKeyRateLimit',
     summary: "Override the organization plan's rate limit for an API key",
     description:
-      'Needs write:keys. The gateway applies the new limit at once; tokens issued from now on carry it in their ' +
+      `${MANAGE_RULE} The gateway applies the new limit at once; tokens issued from now on carry it in their ` +
       '`rate_limit` claim. Setting the limit the key already has changes nothing. A revoked key answers 409.',
   })
   @KEY_ID
   @ApiBody({ type: SetRateLimitDto })
   @ApiOkResponse({ type: ApiKeySchema, description: 'The key, with its new rate limit' })
-  @ApiErrors(...BEARER_ERRORS, ...JSON_BODY_ERRORS, 'not_found', 'conflict')
+  @ApiErrors(...BEARER_ERRORS, ...JSON_BODY_ERRORS, 'forbidden', 'not_found', 'conflict')
   setRateLimit(
     @CurrentActor() actor: Actor,
     @Param('id') id: string,
@@ -357,12 +438,11 @@ export class ApiKeysController {
   @ApiOperation({
     operationId: 'clearApiKeyRateLimit',
     summary: "Return an API key to its organization plan's rate limit",
-    description:
-      "Needs write:keys. Drops the key's override; a key without one changes nothing. A revoked key answers 409.",
+    description: `${MANAGE_RULE} Drops the key's override; a key without one changes nothing. A revoked key answers 409.`,
   })
   @KEY_ID
   @ApiOkResponse({ type: ApiKeySchema, description: "The key, back on its plan's rate limit" })
-  @ApiErrors(...BEARER_ERRORS, 'not_found', 'conflict')
+  @ApiErrors(...BEARER_ERRORS, 'forbidden', 'not_found', 'conflict')
   clearRateLimit(@CurrentActor() actor: Actor, @Param('id') id: string): Promise<ApiKeyView> {
     return this.apiKeys.clearRateLimit(actor, id);
   }
@@ -373,11 +453,11 @@ export class ApiKeysController {
   @ApiOperation({
     operationId: 'deleteApiKey',
     summary: 'Delete an API key',
-    description: 'Needs write:keys. Revokes the key, erases its secret hashes and hides it from lists.',
+    description: `${MANAGE_RULE} Revokes the key, erases its secret hashes and hides it from lists.`,
   })
   @KEY_ID
   @ApiNoContentResponse({ description: 'Deleted' })
-  @ApiErrors(...BEARER_ERRORS, 'not_found')
+  @ApiErrors(...BEARER_ERRORS, 'forbidden', 'not_found')
   remove(@CurrentActor() actor: Actor, @Param('id') id: string): Promise<void> {
     return this.apiKeys.delete(actor, id);
   }

@@ -36,6 +36,8 @@ function entity(overrides: Partial<ApiKeyEntity> = {}): ApiKeyEntity {
     rotatedAt: null,
     rateLimitPerMinute: null,
     rateLimitBurst: null,
+    disabledAt: null,
+    allowedIps: [],
     ...overrides,
   };
 }
@@ -96,6 +98,17 @@ describe('isRotating and stateOf', () => {
     expect(isRotating(entity(), NOW)).toBe(false);
   });
 
+  it('puts revoked and expired before disabled, and disabled before rotating', () => {
+    const disabledAt = new Date('2029-12-31T00:00:00.000Z');
+    const disabled = rotating(later, { disabledAt });
+    expect(stateOf(disabled, NOW)).toBe('disabled');
+    expect(statusOf(disabled, NOW)).toBe('disabled');
+    expect(statusOf(entity({ disabledAt }), NOW)).toBe('disabled');
+    expect(statusOf(entity({ disabledAt, expiresAt: NOW }), NOW)).toBe('expired');
+    expect(statusOf(entity({ disabledAt, revokedAt: ROTATED_AT }), NOW)).toBe('revoked');
+    expect(stateOf(entity({ disabledAt, revokedAt: ROTATED_AT }), NOW)).toBe('revoked');
+  });
+
   it('puts revoked before rotating and expired before rotating in the one-word status', () => {
     const revoked = rotating(later, { revokedAt: ROTATED_AT });
     expect(stateOf(revoked, NOW)).toBe('revoked');
@@ -146,9 +159,27 @@ describe('toApiKeyView', () => {
       created_by: 'admin@example.com',
       expires_at: null,
       revoked_at: null,
+      enabled: true,
+      disabled_at: null,
+      allowed_ips: [],
       last_used_at: null,
       last_used_ip: null,
       rate_limit: { requests_per_minute: 300, burst: 50, source: 'plan' },
+    });
+  });
+
+  it('shows a disabled key as disabled, with its allowlist', () => {
+    const view = toApiKeyView(
+      entity({ disabledAt: new Date('2029-12-31T00:00:00.000Z'), allowedIps: ['10.9.9.0/24', '::1/128'] }),
+      NOW,
+      'pro',
+    );
+    expect(view).toMatchObject({
+      status: 'disabled',
+      state: 'disabled',
+      enabled: false,
+      disabled_at: '2029-12-31T00:00:00.000Z',
+      allowed_ips: ['10.9.9.0/24', '::1/128'],
     });
   });
 

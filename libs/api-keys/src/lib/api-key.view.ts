@@ -10,9 +10,9 @@ import { rateLimitOverrideOf, type ApiKeyEntity } from '@gatehouse/persistence';
 /** A key whose expiry is this close counts as expiring soon. */
 export const EXPIRING_SOON_MS = 7 * 86_400_000;
 
-export type ApiKeyState = 'active' | 'rotating' | 'revoked';
+export type ApiKeyState = 'active' | 'rotating' | 'disabled' | 'revoked';
 /** One word for lists; `expiring_soon` is a list filter, not a status. */
-export type ApiKeyStatus = 'active' | 'rotating' | 'revoked' | 'expired';
+export type ApiKeyStatus = 'active' | 'rotating' | 'disabled' | 'revoked' | 'expired';
 export type ExpiryStatus = 'active' | 'expiring_soon' | 'expired';
 
 /** A key as the API shows it: never a secret, never a hash. */
@@ -23,7 +23,7 @@ export interface ApiKeyView {
   preview: string;
   permissions: Permission[];
   environment: 'live' | 'test';
-  /** One word for lists: revoked, expired, rotating or active. */
+  /** One word for lists: revoked, expired, disabled, rotating or active. */
   status: ApiKeyStatus;
   state: ApiKeyState;
   expiry_status: ExpiryStatus;
@@ -33,6 +33,11 @@ export interface ApiKeyView {
   created_by: string;
   expires_at: string | null;
   revoked_at: string | null;
+  /** False while the key is disabled (reversible, unlike a revocation). */
+  enabled: boolean;
+  disabled_at: string | null;
+  /** Normalized CIDRs the key may be used from; empty when unrestricted. */
+  allowed_ips: string[];
   last_used_at: string | null;
   last_used_ip: string | null;
   /** What the gateway enforces for this key: its override if set, else its organization plan's limit. */
@@ -54,6 +59,7 @@ export function isRotating(key: ApiKeyEntity, now: Date): boolean {
 
 export function stateOf(key: ApiKeyEntity, now: Date): ApiKeyState {
   if (key.revokedAt) return 'revoked';
+  if (key.disabledAt) return 'disabled';
   return isRotating(key, now) ? 'rotating' : 'active';
 }
 
@@ -67,6 +73,7 @@ export function expiryStatusOf(key: ApiKeyEntity, now: Date): ExpiryStatus {
 export function statusOf(key: ApiKeyEntity, now: Date): ApiKeyStatus {
   if (key.revokedAt) return 'revoked';
   if (expiryStatusOf(key, now) === 'expired') return 'expired';
+  if (key.disabledAt) return 'disabled';
   return isRotating(key, now) ? 'rotating' : 'active';
 }
 
@@ -96,6 +103,9 @@ export function toApiKeyView(key: ApiKeyEntity, now: Date, plan: Plan): ApiKeyVi
     created_by: key.createdBy,
     expires_at: key.expiresAt?.toISOString() ?? null,
     revoked_at: key.revokedAt?.toISOString() ?? null,
+    enabled: key.disabledAt === null,
+    disabled_at: key.disabledAt?.toISOString() ?? null,
+    allowed_ips: [...key.allowedIps],
     last_used_at: key.lastUsedAt?.toISOString() ?? null,
     last_used_ip: key.lastUsedIp,
     rate_limit: effectiveRateLimit(plan, rateLimitOverrideOf(key)),

@@ -285,6 +285,9 @@ describe('ApiKeysService (PostgreSQL, Redis)', () => {
         created_by: 'api_key:test',
         expires_at: null,
         revoked_at: null,
+        enabled: true,
+        disabled_at: null,
+        allowed_ips: [],
         last_used_at: null,
         last_used_ip: null,
         rate_limit: { requests_per_minute: 300, burst: 50, source: 'plan' },
@@ -1281,6 +1284,351 @@ describe('ApiKeysService (PostgreSQL, Redis)', () => {
         'plain',
         'soon',
       ]);
+    });
+  });
+
+  describe('key protections', () => {
+    const WRITE_KEYS_ONLY: Permission[] = ['write:keys'];
+
+    /** Subscribes like another node would, runs `act`, and returns every event heard meanwhile. */
+    async function eventsDuring(act: () => Promise<unknown>, expected: number): Promise<RevocationEvent[]> {
+      const listener = new RedisRevocationBus({ url: TEST_REDIS_URL, channel });
+      const received: RevocationEvent[] = [];
+      try {
+        await listener.subscribe(
+          (event) => received.push(event),
+          () => undefined,
+        );
+        await act();
+        const deadline = Date.now() + 5_000;
+        while (received.length < expected && Date.now() < deadline) {
+          await new Promise((resolve) => setTimeout(resolve, 10));
+        }
+        // A little longer, so that an unexpected extra message would be caught too.
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        return received;
+      } finally {
+        await listener.close();
+      }
+    }
+
+    async function actions(keyId: string): Promise<{ action: string; details: unknown }[]> {
+      return dataSource.query(
+        `SELECT action, details FROM audit_events WHERE target_id = $1 ORDER BY occurred_at, action`,
+        [keyId],
+      );
+    }
+
+    describe('the caller must hold every permission of the key it changes', () => {
+      let organizationId: string;
+      let ownerKeyId: string;
+      const attempts: [string, (who: Actor, id: string) => Promise<unknown>][] = [
+        ['rotate', (who, id) => service.rotate(who, id, { grace_period_seconds: 60 })],
+        ['finishRotation', (who, id) => service.finishRotation(who, id)],
+        ['revoke', (who, id) => service.revoke(who, id)],
+        ['delete', (who, id) => service.delete(who, id)],
+        ['setRateLimit', (who, id) => service.setRateLimit(who, id, { requests_per_minute: 5, burst: 0 })],
+        ['clearRateLimit', (who, id) => service.clearRateLimit(who, id)],
+        ['disable', (who, id) => service.disable(who, id)],
+        ['enable', (who, id) => service.enable(who, id)],
+        ['setAllowedIps', (who, id) => service.setAllowedIps(who, id, { allowed_ips: ['10.0.0.0/8'] })],
+      ];
+
+      beforeAll(async () => {
+        const owner = await service.bootstrap(`protect-${randomBytes(4).toString('hex')}`, 'pro');
+        organizationId = owner.organization.id;
+        ownerKeyId = owner.api_key_id;
+        // A rotation running and an override set, so that finishing and clearing would change something too.
+        await service.rotate(actor(organizationId), ownerKeyId, { grace_period_seconds: 3_600 });
+        await service.setRateLimit(actor(organizationId), ownerKeyId, { requests_per_minute: 50, burst: 5 });
+      });
+
+      it.each(attempts)(
+        '%s of an owner key by a write:keys-only key answers forbidden, naming what it lacks, and changes nothing',
+        async (_name, attempt) => {
+          const before = await row(ownerKeyId);
+          const trail = await actions(ownerKeyId);
+          const weak = { ...actor(organizationId, WRITE_KEYS_ONLY), subject: 'api_key:weak' };
+
+          let outcome: unknown;
+          const received = await eventsDuring(async () => {
+            outcome = await expectError(attempt(weak, ownerKeyId), 'forbidden');
+          }, 0);
+
+          expect((outcome as GatehouseError).message).toBe(
+            'Changing this key requires every permission it holds; the caller lacks read:keys, read:findings, ' +
+              'write:findings',
+          );
+          expect(await row(ownerKeyId)).toEqual(before);
+          expect(await actions(ownerKeyId)).toEqual(trail);
+          expect(received).toEqual([]);
+          expect(registry.isDisabled(ownerKeyId)).toBe(false);
+          expect(registry.isRevoked(ownerKeyId)).toBe(false);
+        },
+      );
+
+      it('refuses a key missing one permission of the target, and lets one holding all of them through', async () => {
+        const target = await service.create(
+          actor(organizationId),
+          dto({ permissions: ['read:findings', 'write:findings'] }),
+        );
+        await expectError(
+          service.rotate(actor(organizationId, ['write:keys', 'write:findings']), target.id, {}),
+          'forbidden',
+        );
+        const rotated = await service.rotate(
+          actor(organizationId, ['write:keys', 'read:findings', 'write:findings']),
+          target.id,
+          { grace_period_seconds: 0 },
+        );
+        expect(rotated.api_key).toMatch(/^gth_live_/);
+      });
+
+      it('lets a key manage itself, since it holds everything it holds', async () => {
+        const self = await service.create(actor(organizationId), dto({ permissions: ['write:keys'] }));
+        const itself: Actor = { ...actor(organizationId, ['write:keys']), subject: `api_key:${self.id}` };
+        await expect(service.disable(itself, self.id)).resolves.toMatchObject({ enabled: false });
+        await expect(service.enable(itself, self.id)).resolves.toMatchObject({ enabled: true });
+        await expect(service.rotate(itself, self.id, { grace_period_seconds: 0 })).resolves.toMatchObject({
+          key_version: 2,
+        });
+      });
+
+      it('lets a dashboard admin, who holds every permission, rotate, disable and revoke the owner key', async () => {
+        const admin: Actor = {
+          organizationId,
+          permissions: ['read:keys', 'write:keys', 'read:findings', 'write:findings'],
+          type: 'user',
+          subject: 'user:alice',
+          ip: null,
+          requestId: null,
+        };
+        const owner = await service.bootstrap(`protect-admin-${randomBytes(4).toString('hex')}`, 'pro');
+        const adminHere = { ...admin, organizationId: owner.organization.id };
+        await expect(
+          service.rotate(adminHere, owner.api_key_id, { grace_period_seconds: 0 }),
+        ).resolves.toMatchObject({ api_key: expect.stringMatching(/^gth_live_/) });
+        await expect(service.disable(adminHere, owner.api_key_id)).resolves.toMatchObject({
+          status: 'disabled',
+        });
+        await expect(service.revoke(adminHere, owner.api_key_id)).resolves.toMatchObject({
+          status: 'revoked',
+        });
+      });
+
+      it("answers not_found before forbidden for another organization's key", async () => {
+        const elsewhere = await newOrganization();
+        await expectError(service.rotate(actor(elsewhere, WRITE_KEYS_ONLY), ownerKeyId, {}), 'not_found');
+      });
+    });
+
+    describe('disable and enable', () => {
+      it('disables a key: stored, shown, audited, heard by the registry and broadcast; again changes nothing', async () => {
+        const organizationId = await newOrganization();
+        const key = await service.create(actor(organizationId), dto());
+
+        let view: ApiKeyView | undefined;
+        const received = await eventsDuring(async () => {
+          view = await service.disable(actor(organizationId), key.id);
+        }, 1);
+
+        expect(view).toMatchObject({
+          id: key.id,
+          enabled: false,
+          disabled_at: START.toISOString(),
+          status: 'disabled',
+          state: 'disabled',
+        });
+        expect(await row(key.id)).toMatchObject({ disabled_at: START, revoked_at: null });
+        expect(await service.get(organizationId, key.id)).toMatchObject({
+          enabled: false,
+          status: 'disabled',
+        });
+        expect(received).toEqual([
+          { type: 'key_disabled', apiKeyId: key.id, organizationId, changedAt: START.toISOString() },
+        ]);
+        expect(registry.isDisabled(key.id)).toBe(true);
+        // Disabled is not revoked: enabling must be able to lift it.
+        expect(registry.isRevoked(key.id, 1)).toBe(false);
+        expect((await actions(key.id)).map((event) => event.action)).toEqual([
+          'api_key.created',
+          'api_key.disabled',
+        ]);
+
+        const again = await eventsDuring(() => service.disable(actor(organizationId), key.id), 0);
+        expect(again).toEqual([]);
+        expect((await actions(key.id)).map((event) => event.action)).toEqual([
+          'api_key.created',
+          'api_key.disabled',
+        ]);
+      });
+
+      it('enables it again, at the same instant too: the registry hears the later change', async () => {
+        const organizationId = await newOrganization();
+        const key = await service.create(actor(organizationId), dto());
+        await service.disable(actor(organizationId), key.id);
+
+        let view: ApiKeyView | undefined;
+        const received = await eventsDuring(async () => {
+          view = await service.enable(actor(organizationId), key.id);
+        }, 1);
+
+        expect(view).toMatchObject({ enabled: true, disabled_at: null, status: 'active', state: 'active' });
+        expect(await row(key.id)).toMatchObject({ disabled_at: null });
+        expect(received).toEqual([
+          {
+            type: 'key_enabled',
+            apiKeyId: key.id,
+            organizationId,
+            changedAt: new Date(START.getTime() + 1).toISOString(),
+          },
+        ]);
+        expect(registry.isDisabled(key.id)).toBe(false);
+        const again = await eventsDuring(() => service.enable(actor(organizationId), key.id), 0);
+        expect(again).toEqual([]);
+        expect((await actions(key.id)).map((event) => event.action).sort()).toEqual([
+          'api_key.created',
+          'api_key.disabled',
+          'api_key.enabled',
+        ]);
+
+        await service.disable(actor(organizationId), key.id);
+        expect(registry.isDisabled(key.id)).toBe(true);
+      });
+
+      it('answers conflict for a revoked key and not_found for a deleted one, touching nothing', async () => {
+        const organizationId = await newOrganization();
+        const revoked = await service.create(actor(organizationId), dto());
+        await service.revoke(actor(organizationId), revoked.id);
+        await expectError(service.disable(actor(organizationId), revoked.id), 'conflict');
+        await expectError(service.enable(actor(organizationId), revoked.id), 'conflict');
+        expect(await row(revoked.id)).toMatchObject({ disabled_at: null });
+
+        const deleted = await service.create(actor(organizationId), dto());
+        await service.delete(actor(organizationId), deleted.id);
+        await expectError(service.disable(actor(organizationId), deleted.id), 'not_found');
+      });
+
+      it('lists disabled keys under status=disabled only', async () => {
+        const organizationId = await newOrganization();
+        const plain = await service.create(actor(organizationId), dto({ client_id: 'plain' }));
+        const off = await service.create(actor(organizationId), dto({ client_id: 'off' }));
+        const offRevoked = await service.create(actor(organizationId), dto({ client_id: 'off-revoked' }));
+        await service.disable(actor(organizationId), off.id);
+        await service.disable(actor(organizationId), offRevoked.id);
+        await service.revoke(actor(organizationId), offRevoked.id);
+
+        const ids = async (query: ListApiKeysDto) =>
+          (await listAll(organizationId, query)).map((key) => key.client_id).sort();
+        expect(await ids({ status: 'disabled' })).toEqual(['off']);
+        expect(await ids({ status: 'active' })).toEqual(['plain']);
+        expect(await ids({ status: 'revoked' })).toEqual(['off-revoked']);
+        expect(plain.enabled).toBe(true);
+      });
+
+      it('is repaired by the reconcile when a node missed the broadcast, in both directions', async () => {
+        const organizationId = await newOrganization();
+        const key = await service.create(actor(organizationId), dto());
+        // As another node would have done it, without a message reaching this one.
+        await dataSource.query(`UPDATE api_keys SET disabled_at = $2 WHERE id = $1`, [key.id, START]);
+        expect(registry.isDisabled(key.id)).toBe(false);
+        await registry.reconcile();
+        expect(registry.isDisabled(key.id)).toBe(true);
+
+        await dataSource.query(`UPDATE api_keys SET disabled_at = NULL WHERE id = $1`, [key.id]);
+        await registry.reconcile();
+        expect(registry.isDisabled(key.id)).toBe(false);
+      });
+    });
+
+    describe('allowed IPs', () => {
+      it('stores the list given at creation normalized, shows it and audits it', async () => {
+        const organizationId = await newOrganization();
+        const key = await service.create(
+          actor(organizationId),
+          dto({ allowed_ips: ['10.9.9.7/24', '::ffff:127.0.0.1', '10.9.9.0/24', '2001:DB8::1'] }),
+        );
+        const normalized = ['10.9.9.0/24', '127.0.0.1/32', '2001:db8::1/128'];
+        expect(key.allowed_ips).toEqual(normalized);
+        expect(await row(key.id)).toMatchObject({ allowed_ips: normalized });
+        expect(await service.get(organizationId, key.id)).toMatchObject({ allowed_ips: normalized });
+        const [created] = await actions(key.id);
+        expect(created).toMatchObject({ action: 'api_key.created', details: { allowed_ips: normalized } });
+
+        const open = await service.create(actor(organizationId), dto());
+        expect(open.allowed_ips).toEqual([]);
+        expect(await row(open.id)).toMatchObject({ allowed_ips: [] });
+      });
+
+      it('refuses an entry that is not an address or CIDR, creating nothing', async () => {
+        const organizationId = await newOrganization();
+        await expectError(
+          service.create(actor(organizationId), dto({ client_id: 'bad-ips', allowed_ips: ['10.0.0.0/33'] })),
+          'validation_failed',
+        );
+        expect(await listAll(organizationId)).toEqual([]);
+      });
+
+      it('replaces the list: stored, audited with before and after, broadcast; the same list changes nothing', async () => {
+        const organizationId = await newOrganization();
+        const key = await service.create(actor(organizationId), dto({ allowed_ips: ['10.0.0.0/8'] }));
+
+        let view: ApiKeyView | undefined;
+        const received = await eventsDuring(async () => {
+          view = await service.setAllowedIps(actor(organizationId), key.id, {
+            allowed_ips: ['192.0.2.1', 'fe80::/10'],
+          });
+        }, 1);
+
+        expect(view?.allowed_ips).toEqual(['192.0.2.1/32', 'fe80::/10']);
+        expect(await row(key.id)).toMatchObject({ allowed_ips: ['192.0.2.1/32', 'fe80::/10'] });
+        expect(received).toEqual([
+          { type: 'allowed_ips_changed', apiKeyId: key.id, organizationId, changedAt: START.toISOString() },
+        ]);
+        // Nothing is revoked or disabled by it: tokens carry their own list.
+        expect(registry.isRevoked(key.id, 1)).toBe(false);
+        expect(registry.isDisabled(key.id)).toBe(false);
+        const changed = (await actions(key.id)).filter(
+          (event) => event.action === 'api_key.allowed_ips_changed',
+        );
+        expect(changed).toEqual([
+          {
+            action: 'api_key.allowed_ips_changed',
+            details: { before: ['10.0.0.0/8'], after: ['192.0.2.1/32', 'fe80::/10'] },
+          },
+        ]);
+
+        const same = await eventsDuring(
+          () =>
+            service.setAllowedIps(actor(organizationId), key.id, {
+              allowed_ips: ['192.0.2.1/32', 'fe80::1/10'],
+            }),
+          0,
+        );
+        expect(same).toEqual([]);
+        expect(
+          (await actions(key.id)).filter((event) => event.action === 'api_key.allowed_ips_changed'),
+        ).toHaveLength(1);
+
+        const cleared = await service.setAllowedIps(actor(organizationId), key.id, { allowed_ips: [] });
+        expect(cleared.allowed_ips).toEqual([]);
+        expect(await row(key.id)).toMatchObject({ allowed_ips: [] });
+      });
+
+      it('answers conflict for a revoked key and validation_failed for a bad entry, touching nothing', async () => {
+        const organizationId = await newOrganization();
+        const key = await service.create(actor(organizationId), dto({ allowed_ips: ['10.0.0.0/8'] }));
+        await expectError(
+          service.setAllowedIps(actor(organizationId), key.id, { allowed_ips: ['not-an-ip'] }),
+          'validation_failed',
+        );
+        await service.revoke(actor(organizationId), key.id);
+        await expectError(
+          service.setAllowedIps(actor(organizationId), key.id, { allowed_ips: [] }),
+          'conflict',
+        );
+        expect(await row(key.id)).toMatchObject({ allowed_ips: ['10.0.0.0/8'] });
+      });
     });
   });
 });

@@ -8,6 +8,7 @@ import {
   effectiveRateLimit,
   GatehouseError,
   missingPermissions,
+  normalizeAllowedIps,
   PERMISSIONS,
   toPage,
   type Clock,
@@ -37,6 +38,7 @@ import type { CreateApiKeyDto } from './dto/create-api-key.dto';
 import { API_KEY_PAGE_SIZE_DEFAULT, type ListApiKeysDto } from './dto/list-api-keys.dto';
 import type { ListUsageDto } from './dto/list-usage.dto';
 import { ROTATION_GRACE_DEFAULT_SECONDS, type RotateApiKeyDto } from './dto/rotate-api-key.dto';
+import type { SetAllowedIpsDto } from './dto/set-allowed-ips.dto';
 import type { SetRateLimitDto } from './dto/set-rate-limit.dto';
 
 /** Plans whose organizations may create API keys; the others get 403 plan_not_allowed. */
@@ -121,14 +123,19 @@ export class ApiKeysService {
       case 'active':
         builder
           .andWhere('k.revoked_at IS NULL')
+          .andWhere('k.disabled_at IS NULL')
           .andWhere(unexpired)
           .andWhere('(k.previous_retires_at IS NULL OR k.previous_retires_at <= :now)', { now });
         break;
       case 'rotating':
         builder
           .andWhere('k.revoked_at IS NULL')
+          .andWhere('k.disabled_at IS NULL')
           .andWhere(unexpired)
           .andWhere('k.previous_key_hash IS NOT NULL AND k.previous_retires_at > :now', { now });
+        break;
+      case 'disabled':
+        builder.andWhere('k.revoked_at IS NULL').andWhere('k.disabled_at IS NOT NULL').andWhere(unexpired);
         break;
       case 'revoked':
         builder.andWhere('k.revoked_at IS NOT NULL');
@@ -169,6 +176,7 @@ export class ApiKeysService {
   /** Immediate and final; the row stays for audit. Revoking a revoked key changes nothing. */
   async revoke(actor: Actor, id: string): Promise<ApiKeyView> {
     const key = await this.findVisible(actor.organizationId, id);
+    this.assertMayManage(actor, key);
     const plan = await this.planOf(actor.organizationId);
     const now = this.clock.now();
     if (!key.revokedAt) {
@@ -196,6 +204,7 @@ export class ApiKeysService {
   /** Erases both secret hashes and hides the key from lists; its tokens die like a revoked key's. */
   async delete(actor: Actor, id: string): Promise<void> {
     const key = await this.findVisible(actor.organizationId, id);
+    this.assertMayManage(actor, key);
     const now = this.clock.now();
     const revokedAt = key.revokedAt ?? now;
     await this.keys.manager.transaction(async (manager) => {
@@ -221,6 +230,8 @@ export class ApiKeysService {
    */
   async rotate(actor: Actor, id: string, dto: RotateApiKeyDto): Promise<CreatedApiKeyView> {
     const key = await this.findVisible(actor.organizationId, id);
+    // The new secret is the key: whoever receives it holds every permission of the key.
+    this.assertMayManage(actor, key);
     const now = this.clock.now();
     if (key.revokedAt) throw new GatehouseError('conflict', 'A revoked key cannot be rotated');
     // Rotating would give an expired secret a new grace period; an expired key is replaced, not rotated.
@@ -297,6 +308,7 @@ export class ApiKeysService {
   /** Step two: the previous secret, and every token issued from it, stop working now. */
   async finishRotation(actor: Actor, id: string): Promise<ApiKeyView> {
     const key = await this.findVisible(actor.organizationId, id);
+    this.assertMayManage(actor, key);
     const now = this.clock.now();
     if (key.revokedAt || !isRotating(key, now)) {
       throw new GatehouseError('conflict', 'This key has no rotation in progress');
@@ -340,6 +352,60 @@ export class ApiKeysService {
   /** Drops the key's override: it runs under its organization plan's limit again. */
   async clearRateLimit(actor: Actor, id: string): Promise<ApiKeyView> {
     return this.changeRateLimit(actor, id, null);
+  }
+
+  /**
+   * Reversible, unlike a revocation: the key cannot authenticate and its tokens are refused on every node (a
+   * `key_disabled` broadcast, and the reconcile for nodes that miss it). Disabling a disabled key changes nothing.
+   */
+  async disable(actor: Actor, id: string): Promise<ApiKeyView> {
+    return this.changeEnabled(actor, id, false);
+  }
+
+  /** Lifts a disable: the key and its unexpired tokens work again. Enabling an enabled key changes nothing. */
+  async enable(actor: Actor, id: string): Promise<ApiKeyView> {
+    return this.changeEnabled(actor, id, true);
+  }
+
+  /**
+   * Replaces the key's IP allowlist (empty: unrestricted). Authenticate and direct key use check it at once (the
+   * broadcast drops auth-service's cached copy); tokens already issued keep the list they carry until they expire.
+   * Setting the list the key already has changes nothing.
+   */
+  async setAllowedIps(actor: Actor, id: string, dto: SetAllowedIpsDto): Promise<ApiKeyView> {
+    const after = this.normalizedAllowedIps(dto.allowed_ips);
+    const plan = await this.planOf(actor.organizationId);
+    const now = this.clock.now();
+    const { key, changed } = await this.keys.manager.transaction(async (manager) => {
+      const locked = await this.findVisible(actor.organizationId, id, manager);
+      this.assertMayManage(actor, locked);
+      if (locked.revokedAt) {
+        throw new GatehouseError('conflict', 'A revoked key cannot have its allowed IPs changed');
+      }
+      const before = locked.allowedIps;
+      if (before.length === after.length && before.every((cidr, index) => cidr === after[index])) {
+        return { key: locked, changed: false };
+      }
+      await manager.update(ApiKeyEntity, { id: locked.id }, { allowedIps: after });
+      locked.allowedIps = after;
+      await this.audit.record(
+        manager,
+        actor,
+        'api_key.allowed_ips_changed',
+        { type: 'api_key', id: locked.id },
+        { before, after },
+      );
+      return { key: locked, changed: true };
+    });
+    if (changed) {
+      await this.revocations.revoke({
+        type: 'allowed_ips_changed',
+        apiKeyId: key.id,
+        organizationId: key.organizationId,
+        changedAt: now.toISOString(),
+      });
+    }
+    return toApiKeyView(key, now, plan);
   }
 
   /** Authentication attempts with this key, newest first. */
@@ -449,6 +515,7 @@ export class ApiKeysService {
         `A key cannot be given permissions its creator lacks: ${missing.join(', ')}`,
       );
     }
+    const allowedIps = this.normalizedAllowedIps(dto.allowed_ips ?? []);
     const now = this.clock.now();
     const expiresAt = this.checkExpiry(dto.expires_at, now);
     const generated = generateApiKey(dto.environment ?? 'live');
@@ -476,6 +543,8 @@ export class ApiKeysService {
       rotatedAt: null,
       rateLimitPerMinute: null,
       rateLimitBurst: null,
+      disabledAt: null,
+      allowedIps,
     });
     try {
       await manager.insert(ApiKeyEntity, entity);
@@ -499,9 +568,66 @@ export class ApiKeysService {
         permissions: entity.permissions,
         environment: entity.environment,
         expires_at: entity.expiresAt?.toISOString() ?? null,
+        allowed_ips: entity.allowedIps,
       },
     );
     return { ...toApiKeyView(entity, now, plan), api_key: generated.secret };
+  }
+
+  /**
+   * The rule for every change to an existing key: the caller holds every permission the key holds. Otherwise a
+   * weaker credential could take over a stronger one (rotating it hands over its new secret) or switch it off.
+   */
+  private assertMayManage(actor: Actor, key: ApiKeyEntity): void {
+    const missing = missingPermissions(actor.permissions, key.permissions);
+    if (missing.length > 0) {
+      throw new GatehouseError(
+        'forbidden',
+        `Changing this key requires every permission it holds; the caller lacks ${missing.join(', ')}`,
+      );
+    }
+  }
+
+  private normalizedAllowedIps(entries: readonly string[]): string[] {
+    const normalized = normalizeAllowedIps(entries);
+    if (!normalized.ok) {
+      throw new GatehouseError(
+        'validation_failed',
+        'each entry of allowed_ips must be an IPv4 or IPv6 address or CIDR',
+      );
+    }
+    return normalized.cidrs;
+  }
+
+  private async changeEnabled(actor: Actor, id: string, enabled: boolean): Promise<ApiKeyView> {
+    const plan = await this.planOf(actor.organizationId);
+    const now = this.clock.now();
+    const { key, changed } = await this.keys.manager.transaction(async (manager) => {
+      const locked = await this.findVisible(actor.organizationId, id, manager);
+      this.assertMayManage(actor, locked);
+      if (locked.revokedAt) {
+        throw new GatehouseError('conflict', `A revoked key cannot be ${enabled ? 'enabled' : 'disabled'}`);
+      }
+      if ((locked.disabledAt === null) === enabled) return { key: locked, changed: false };
+      const changes: Pick<ApiKeyEntity, 'disabledAt'> = { disabledAt: enabled ? null : now };
+      await manager.update(ApiKeyEntity, { id: locked.id }, changes);
+      Object.assign(locked, changes);
+      await this.audit.record(manager, actor, enabled ? 'api_key.enabled' : 'api_key.disabled', {
+        type: 'api_key',
+        id: locked.id,
+      });
+      return { key: locked, changed: true };
+    });
+    if (changed) {
+      // After the commit, as for revocations; the reconcile repairs a node that misses it, in both directions.
+      await this.revocations.revoke({
+        type: enabled ? 'key_enabled' : 'key_disabled',
+        apiKeyId: key.id,
+        organizationId: key.organizationId,
+        changedAt: this.revocations.nextKeyStateChangeAt(key.id, now).toISOString(),
+      });
+    }
+    return toApiKeyView(key, now, plan);
   }
 
   private async changeRateLimit(actor: Actor, id: string, override: RateLimit | null): Promise<ApiKeyView> {
@@ -515,6 +641,7 @@ export class ApiKeysService {
       // Locked until commit, so that the audit row's "before" is the limit this change replaced even when two
       // admins change the same key at once.
       const locked = await this.findVisible(actor.organizationId, id, manager);
+      this.assertMayManage(actor, locked);
       if (locked.revokedAt) {
         throw new GatehouseError('conflict', 'A revoked key cannot have its rate limit changed');
       }

@@ -225,6 +225,7 @@ describe('AuditService and the audit trail of ApiKeysService (PostgreSQL)', () =
             permissions: ['read:findings', 'write:findings'],
             environment: 'test',
             expires_at: expiresAt,
+            allowed_ips: [],
           },
         },
       ]);
@@ -254,6 +255,7 @@ describe('AuditService and the audit trail of ApiKeysService (PostgreSQL)', () =
             permissions: [...PERMISSIONS],
             environment: 'live',
             expires_at: null,
+            allowed_ips: [],
           },
         },
         {

@@ -18,6 +18,12 @@ export const AUDIT_ACTIONS = [
   // details: { before, after }, each the effective limit { requests_per_minute, burst, source }
   'api_key.rate_limit_set',
   'api_key.rate_limit_cleared',
+  'api_key.disabled',
+  'api_key.enabled',
+  // details: { before, after }, each the normalized allowed_ips (empty: unrestricted)
+  'api_key.allowed_ips_changed',
+  // details: { url, source, type, secret: current | previous }; an api_key.revoked event follows
+  'api_key.leaked',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

@@ -14,6 +14,12 @@ export interface AccessTokenClaims {
    * The gateway enforces it per key; a `rate_limit_changed` broadcast may replace it before the token expires.
    */
   rate_limit: RateLimit;
+  /**
+   * The key's IP allowlist when the token was issued, as normalized CIDRs (`10.9.9.0/24`, `2001:db8::/32`,
+   * single addresses as /32 or /128). Absent when the key is unrestricted. A token carries the list it was issued
+   * with until it expires: a later change of the key's list applies to new tokens.
+   */
+  allowed_ips?: string[];
 }
 
 interface PrincipalBase {
@@ -31,6 +37,8 @@ export interface KeyPrincipal extends PrincipalBase {
   apiKeyId: string;
   clientId: string;
   keyVersion: number;
+  /** The token's `allowed_ips`: requests from elsewhere are refused. Undefined when the key is unrestricted. */
+  allowedIps?: readonly string[];
 }
 
 /** A dashboard user, holding a token from the organization's identity provider. */

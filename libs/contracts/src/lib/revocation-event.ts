@@ -44,5 +44,36 @@ export interface RateLimitChangedEvent {
   changedAt: string;
 }
 
+/**
+ * Broadcast when a key is disabled (`key_disabled`) or enabled again (`key_enabled`). Unlike a revocation it can
+ * be undone, so each node keeps, per key, the event with the later `changedAt` (a tie counts as disabled). A
+ * disabled key cannot authenticate and its tokens are refused; enabling lifts both. Missed messages are repaired
+ * by the reconcile from PostgreSQL, like revocations.
+ */
+export interface KeyStateChangedEvent {
+  type: 'key_disabled' | 'key_enabled';
+  apiKeyId: string;
+  organizationId: string;
+  changedAt: string;
+}
+
+/**
+ * Broadcast when a key's IP allowlist changes, so that auth-service drops its cached copy of the key and the next
+ * token carries the new list. It carries no list and revokes nothing: tokens keep the list they were issued with
+ * until they expire. Best effort like `rate_limit_changed`; a missed one is bounded by auth-service's key cache
+ * lifetime.
+ */
+export interface AllowedIpsChangedEvent {
+  type: 'allowed_ips_changed';
+  apiKeyId: string;
+  organizationId: string;
+  changedAt: string;
+}
+
 /** Everything the revocation bus carries. Consumers must ignore types they do not act on. */
-export type RevocationEvent = KeyRevokedEvent | SecretRetiredEvent | RateLimitChangedEvent;
+export type RevocationEvent =
+  | KeyRevokedEvent
+  | SecretRetiredEvent
+  | RateLimitChangedEvent
+  | KeyStateChangedEvent
+  | AllowedIpsChangedEvent;

@@ -9,8 +9,10 @@ const MIGRATION_NAMES = [
   'CreateInitialSchema1763856000000',
   'AddKeyLifecycle1763942400000',
   'AddKeyRateLimits1764028800000',
+  'AddKeyProtections1764115200000',
 ];
 const RATE_LIMIT_COLUMNS = ['rate_limit_burst', 'rate_limit_per_minute'];
+const PROTECTION_COLUMNS = ['allowed_ips', 'disabled_at'];
 const LIFECYCLE_COLUMNS = [
   'key_version',
   'previous_key_hash',
@@ -66,6 +68,23 @@ describe('migrations (PostgreSQL)', () => {
     return result.rows;
   }
 
+  async function protectionColumns(): Promise<
+    { column_name: string; data_type: string; is_nullable: string; column_default: string | null }[]
+  > {
+    const result = await client.query<{
+      column_name: string;
+      data_type: string;
+      is_nullable: string;
+      column_default: string | null;
+    }>(
+      `SELECT column_name, data_type, is_nullable, column_default FROM information_schema.columns
+        WHERE table_schema = 'public' AND table_name = 'api_keys' AND column_name = ANY($1::text[])
+        ORDER BY column_name`,
+      [PROTECTION_COLUMNS],
+    );
+    return result.rows;
+  }
+
   async function insertOrganization(): Promise<string> {
     const result = await client.query<{ id: string }>(
       `INSERT INTO organizations (name, plan) VALUES ($1, 'pro') RETURNING id`,
@@ -100,6 +119,15 @@ describe('migrations (PostgreSQL)', () => {
     expect(await rateLimitColumns()).toEqual([
       { column_name: 'rate_limit_burst', data_type: 'integer', is_nullable: 'YES' },
       { column_name: 'rate_limit_per_minute', data_type: 'integer', is_nullable: 'YES' },
+    ]);
+    expect(await protectionColumns()).toEqual([
+      { column_name: 'allowed_ips', data_type: 'ARRAY', is_nullable: 'NO', column_default: "'{}'::text[]" },
+      {
+        column_name: 'disabled_at',
+        data_type: 'timestamp with time zone',
+        is_nullable: 'YES',
+        column_default: null,
+      },
     ]);
   });
 
@@ -161,6 +189,30 @@ describe('migrations (PostgreSQL)', () => {
       [id],
     );
     expect(cleared.rows[0]).toEqual({ rate_limit_per_minute: null, rate_limit_burst: null });
+  });
+
+  it('starts a key enabled and unrestricted, and takes up to 100 allowed CIDRs', async () => {
+    const id = await insertKey(await insertOrganization(), 'protections');
+    const fresh = await client.query(`SELECT disabled_at, allowed_ips FROM api_keys WHERE id = $1`, [id]);
+    expect(fresh.rows[0]).toEqual({ disabled_at: null, allowed_ips: [] });
+
+    const hundred = Array.from({ length: 100 }, (_, index) => `10.0.${index}.0/24`);
+    await client.query(`UPDATE api_keys SET allowed_ips = $2, disabled_at = now() WHERE id = $1`, [
+      id,
+      hundred,
+    ]);
+    const set = await client.query<{ allowed_ips: string[] }>(
+      `SELECT allowed_ips FROM api_keys WHERE id = $1`,
+      [id],
+    );
+    expect(set.rows[0].allowed_ips).toEqual(hundred);
+
+    await expect(
+      client.query(`UPDATE api_keys SET allowed_ips = $2 WHERE id = $1`, [id, [...hundred, '10.1.0.0/24']]),
+    ).rejects.toMatchObject({ code: '23514', constraint: 'api_keys_allowed_ips_max' });
+    await expect(
+      client.query(`UPDATE api_keys SET allowed_ips = NULL WHERE id = $1`, [id]),
+    ).rejects.toMatchObject({ code: '23502' });
   });
 
   it.each([
@@ -322,7 +374,32 @@ describe('migrations (PostgreSQL)', () => {
     expect(left.rows[0]).toEqual({ keys: 0, findings: 0 });
   });
 
-  it('reverts the rate limits first, dropping both columns and their constraint and keeping every key', async () => {
+  it('reverts the key protections first, dropping both columns, their constraint and index, keeping every key', async () => {
+    const disabled = await insertKey(await insertOrganization(), 'disabled-before-revert');
+    await client.query(
+      `UPDATE api_keys SET disabled_at = now(), allowed_ips = '{10.0.0.0/8}' WHERE id = $1`,
+      [disabled],
+    );
+    const before = await client.query(`SELECT count(*)::int AS n FROM api_keys`);
+
+    await revertLastMigration({ url: database.url });
+
+    expect(await protectionColumns()).toEqual([]);
+    expect((await rateLimitColumns()).map((column) => column.column_name)).toEqual(RATE_LIMIT_COLUMNS);
+    const leftovers = await client.query(
+      `SELECT 1 FROM pg_constraint WHERE conname = 'api_keys_allowed_ips_max'
+       UNION ALL SELECT 1 FROM pg_indexes WHERE indexname = 'api_keys_disabled_idx'`,
+    );
+    expect(leftovers.rowCount).toBe(0);
+    const recorded = await client.query<{ name: string }>(
+      `SELECT name FROM gatehouse_migrations ORDER BY id`,
+    );
+    expect(recorded.rows.map((row) => row.name)).toEqual(MIGRATION_NAMES.slice(0, 3));
+    const after = await client.query(`SELECT count(*)::int AS n FROM api_keys`);
+    expect(after.rows[0]).toEqual(before.rows[0]);
+  });
+
+  it('reverts the rate limits next, dropping both columns and their constraint and keeping every key', async () => {
     const overridden = await insertKey(await insertOrganization(), 'overridden-before-revert');
     await client.query(`UPDATE api_keys SET rate_limit_per_minute = 5, rate_limit_burst = 1 WHERE id = $1`, [
       overridden,
@@ -372,6 +449,7 @@ describe('migrations (PostgreSQL)', () => {
     expect(await runMigrations({ url: database.url })).toEqual(MIGRATION_NAMES);
     expect(await tables()).toEqual(TABLES);
     expect((await rateLimitColumns()).map((column) => column.column_name)).toEqual(RATE_LIMIT_COLUMNS);
+    expect((await protectionColumns()).map((column) => column.column_name)).toEqual(PROTECTION_COLUMNS);
     const keys = await client.query(`SELECT count(*)::int AS n FROM api_keys`);
     expect(keys.rows[0]).toEqual({ n: 0 });
   });

@@ -192,4 +192,33 @@ describe('parseRevocationEvent', () => {
       expect(parseRevocationEvent(message({ type: 'rate_limit_changed' }))).toBeNull();
     });
   });
+
+  describe.each(['key_disabled', 'key_enabled', 'allowed_ips_changed'] as const)('%s', (type) => {
+    const event = {
+      type,
+      apiKeyId: VALID.apiKeyId,
+      organizationId: VALID.organizationId,
+      changedAt: '2030-01-01T12:00:00.000Z',
+    };
+    const eventMessage = (overrides: Record<string, unknown> = {}) =>
+      JSON.stringify({ ...event, ...overrides });
+
+    it('accepts a valid event and keeps only its fields', () => {
+      expect(parseRevocationEvent(eventMessage({ revokedAt: VALID.revokedAt, extra: 1 }))).toEqual(event);
+    });
+
+    it.each(['now', '', 1893585600000, null, undefined])('rejects the changedAt %p', (changedAt) => {
+      expect(parseRevocationEvent(eventMessage({ changedAt }))).toBeNull();
+    });
+
+    it('rejects a bad apiKeyId or organizationId as for the other events', () => {
+      expect(parseRevocationEvent(eventMessage({ apiKeyId: 'not-a-uuid' }))).toBeNull();
+      expect(parseRevocationEvent(eventMessage({ organizationId: 3 }))).toBeNull();
+    });
+
+    it('is never taken for a revocation, nor a revocation for it', () => {
+      expect(parseRevocationEvent(eventMessage({ type: 'key_revoked' }))).toBeNull();
+      expect(parseRevocationEvent(message({ type }))).toBeNull();
+    });
+  });
 });

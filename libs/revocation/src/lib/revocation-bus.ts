@@ -4,7 +4,8 @@ export type RevocationHandler = (event: RevocationEvent) => void;
 
 /**
  * Carries revocations between nodes. Delivery is best effort by design: PostgreSQL is the source of truth and
- * every node reconciles from it, so a lost message delays a revocation by at most one reconcile interval. It also
+ * every node reconciles from it, so a lost message delays a revocation (or a disable or enable) by at most one
+ * reconcile interval. It also
  * carries rate limit changes, which are not reconciled: new tokens carry the new limit, which bounds a lost one.
  */
 export abstract class RevocationBus {
@@ -68,6 +69,13 @@ export function parseRevocationEvent(message: string): RevocationEvent | null {
         source,
         changedAt,
       };
+    }
+    case 'key_disabled':
+    case 'key_enabled':
+    case 'allowed_ips_changed': {
+      const { changedAt } = event;
+      if (!isDate(changedAt)) return null;
+      return { type: event['type'], apiKeyId, organizationId, changedAt };
     }
     default:
       return null;

@@ -51,7 +51,7 @@ describe('RevocationRegistry metrics', () => {
     bus = new FakeBus();
     const clock: Clock = { now: () => NOW };
     registry = new RevocationRegistry(
-      { revokedSince: async () => rows, retiredSince: async () => [] },
+      { revokedSince: async () => rows, retiredSince: async () => [], disabledKeys: async () => [] },
       bus,
       clock,
       { reconcileIntervalMs: 60_000, retentionMs: 3_600_000 },

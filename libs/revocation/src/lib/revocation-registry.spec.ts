@@ -4,6 +4,7 @@ import { ManualClock } from '@gatehouse/testing';
 import { RevocationBus, type RevocationHandler } from './revocation-bus';
 import {
   RevocationRegistry,
+  type DisabledKey,
   type RetiredSecret,
   type RevocationSource,
   type RevokedKey,
@@ -71,6 +72,15 @@ class FakeSource implements RevocationSource {
     return this.retirements.filter((row) => row.retiredAt.getTime() >= since.getTime());
   }
 
+  disabled: DisabledKey[] = [];
+
+  /** What is disabled when the read starts, as PostgreSQL would answer. */
+  async disabledKeys(): Promise<DisabledKey[]> {
+    const snapshot = [...this.disabled];
+    if (this.failure) throw this.failure;
+    return Promise.resolve(snapshot);
+  }
+
   hold(): void {
     this.gate = new Promise((resolve) => (this.open = resolve));
   }
@@ -108,6 +118,15 @@ function rateLimitChanged(apiKeyId: string, requestsPerMinute: number, burst: nu
     burst,
     source: 'override',
     changedAt: START.toISOString(),
+  };
+}
+
+function keyState(apiKeyId: string, disabled: boolean, changedAt: Date): RevocationEvent {
+  return {
+    type: disabled ? 'key_disabled' : 'key_enabled',
+    apiKeyId,
+    organizationId: ORG,
+    changedAt: changedAt.toISOString(),
   };
 }
 
@@ -613,6 +632,159 @@ describe('RevocationRegistry', () => {
       await expect(registry.publishRateLimitChange(change)).resolves.toBe(false);
       expect(listener).toHaveBeenCalledTimes(2);
       expect(registry.isRevoked(KEY_C)).toBe(false);
+    });
+  });
+
+  describe('disable and enable', () => {
+    it('disables a key heard on the bus, and enables it again with a later event', async () => {
+      await registry.start();
+      expect(registry.isDisabled(KEY_A)).toBe(false);
+
+      bus.deliver(keyState(KEY_A, true, START));
+      expect(registry.isDisabled(KEY_A)).toBe(true);
+      // Disabled is not revoked: the revocation set is left alone.
+      expect(registry.isRevoked(KEY_A, 1)).toBe(false);
+      expect(registry.isDisabled(KEY_B)).toBe(false);
+
+      bus.deliver(keyState(KEY_A, false, minutesAfter(1)));
+      expect(registry.isDisabled(KEY_A)).toBe(false);
+    });
+
+    it('keeps the later change when events arrive out of order, a late echo included', async () => {
+      await registry.start();
+      bus.deliver(keyState(KEY_A, false, minutesAfter(2)));
+      bus.deliver(keyState(KEY_A, true, minutesAfter(1)));
+      expect(registry.isDisabled(KEY_A)).toBe(false);
+
+      bus.deliver(keyState(KEY_B, true, minutesAfter(2)));
+      bus.deliver(keyState(KEY_B, false, minutesAfter(1)));
+      expect(registry.isDisabled(KEY_B)).toBe(true);
+    });
+
+    it('counts a tie as disabled', async () => {
+      await registry.start();
+      bus.deliver(keyState(KEY_A, false, START));
+      bus.deliver(keyState(KEY_A, true, START));
+      expect(registry.isDisabled(KEY_A)).toBe(true);
+      bus.deliver(keyState(KEY_A, false, START));
+      expect(registry.isDisabled(KEY_A)).toBe(true);
+    });
+
+    it('gives a change made right after another a later time, even when the clock has not moved', async () => {
+      await registry.start();
+      expect(registry.nextKeyStateChangeAt(KEY_A, START)).toEqual(START);
+      await registry.revoke(keyState(KEY_A, true, START));
+      const next = registry.nextKeyStateChangeAt(KEY_A, START);
+      expect(next).toEqual(new Date(START.getTime() + 1));
+      await registry.revoke(keyState(KEY_A, false, next));
+      expect(registry.isDisabled(KEY_A)).toBe(false);
+      expect(registry.nextKeyStateChangeAt(KEY_A, minutesAfter(1))).toEqual(minutesAfter(1));
+    });
+
+    it('applies a change made on this node at once and publishes it', async () => {
+      await registry.start();
+      const disable = keyState(KEY_A, true, START);
+      await expect(registry.revoke(disable)).resolves.toBe(true);
+      expect(registry.isDisabled(KEY_A)).toBe(true);
+      expect(bus.published).toEqual([disable]);
+    });
+
+    it('notifies onRevoked listeners when the state changes, not when it is repeated or stale', async () => {
+      const listener = jest.fn();
+      registry.onRevoked(listener);
+      await registry.start();
+
+      bus.deliver(keyState(KEY_A, true, START));
+      bus.deliver(keyState(KEY_A, true, START));
+      bus.deliver(keyState(KEY_A, false, minutesBefore(1)));
+      expect(listener.mock.calls).toEqual([[KEY_A]]);
+
+      bus.deliver(keyState(KEY_A, false, minutesAfter(1)));
+      expect(listener.mock.calls).toEqual([[KEY_A], [KEY_A]]);
+      // An enable of a key never disabled here changes nothing a cache holds.
+      bus.deliver(keyState(KEY_B, false, START));
+      expect(listener).toHaveBeenCalledTimes(2);
+    });
+
+    it('loads the disabled keys at start, whenever they were disabled', async () => {
+      source.disabled = [{ apiKeyId: KEY_A, disabledAt: new Date('2020-01-01T00:00:00.000Z') }];
+      await registry.start();
+      expect(registry.isDisabled(KEY_A)).toBe(true);
+    });
+
+    it('repairs a missed disable and a missed enable at the next reconcile', async () => {
+      const listener = jest.fn();
+      registry.onRevoked(listener);
+      await registry.start();
+      bus.deliver(keyState(KEY_B, true, START));
+
+      // KEY_A was disabled and KEY_B enabled elsewhere; neither message arrived.
+      source.disabled = [{ apiKeyId: KEY_A, disabledAt: minutesAfter(1) }];
+      clock.set(minutesAfter(2));
+      await registry.reconcile();
+
+      expect(registry.isDisabled(KEY_A)).toBe(true);
+      expect(registry.isDisabled(KEY_B)).toBe(false);
+      expect(listener.mock.calls).toEqual([[KEY_B], [KEY_A], [KEY_B]]);
+
+      // A late echo of the old disable does not undo the enable the reconcile found.
+      bus.deliver(keyState(KEY_B, true, START));
+      expect(registry.isDisabled(KEY_B)).toBe(false);
+      // Nor does a late enable older than the disable the reconcile found.
+      bus.deliver(keyState(KEY_A, false, START));
+      expect(registry.isDisabled(KEY_A)).toBe(true);
+    });
+
+    it('does not let a reconcile read before an event undo it', async () => {
+      await registry.start();
+      bus.deliver(keyState(KEY_B, true, START));
+      source.disabled = [{ apiKeyId: KEY_B, disabledAt: START }];
+
+      source.hold();
+      const reconcile = registry.reconcile();
+      // Both arrive after the read was taken: KEY_A disabled (not yet in the read), KEY_B enabled (still in it).
+      bus.deliver(keyState(KEY_A, true, minutesAfter(1)));
+      bus.deliver(keyState(KEY_B, false, minutesAfter(1)));
+      source.release();
+      await reconcile;
+
+      expect(registry.isDisabled(KEY_A)).toBe(true);
+      expect(registry.isDisabled(KEY_B)).toBe(false);
+    });
+
+    it('keeps the disabled keys when the source fails', async () => {
+      await registry.start();
+      bus.deliver(keyState(KEY_A, true, START));
+      source.failure = new Error('connection refused');
+      await registry.reconcile();
+      expect(registry.isDisabled(KEY_A)).toBe(true);
+    });
+
+    it('keeps a disabled key past the retention window, and forgets an old enable', async () => {
+      await registry.start();
+      bus.deliver(keyState(KEY_A, true, START));
+      bus.deliver(keyState(KEY_B, false, START));
+      source.disabled = [{ apiKeyId: KEY_A, disabledAt: START }];
+      clock.set(new Date(START.getTime() + RETENTION_MS + 60_000));
+      await registry.reconcile();
+      expect(registry.isDisabled(KEY_A)).toBe(true);
+      // Forgotten: an event that old may be applied again, and the next reconcile would repair it.
+      expect(registry.nextKeyStateChangeAt(KEY_B, START)).toEqual(START);
+    });
+
+    it('tells onRevoked listeners of an allowlist change, which disables and revokes nothing', async () => {
+      const listener = jest.fn();
+      registry.onRevoked(listener);
+      await registry.start();
+      bus.deliver({
+        type: 'allowed_ips_changed',
+        apiKeyId: KEY_C,
+        organizationId: ORG,
+        changedAt: START.toISOString(),
+      });
+      expect(listener.mock.calls).toEqual([[KEY_C]]);
+      expect(registry.isDisabled(KEY_C)).toBe(false);
+      expect(registry.isRevoked(KEY_C, 1)).toBe(false);
     });
   });
 });

@@ -15,10 +15,17 @@ export interface RetiredSecret {
   retiredAt: Date;
 }
 
-/** Reads revocations and rotations newer than a point in time from the source of truth. */
+export interface DisabledKey {
+  apiKeyId: string;
+  disabledAt: Date;
+}
+
+/** Reads revocations and rotations newer than a point in time, and the keys disabled now, from the source of truth. */
 export interface RevocationSource {
   revokedSince(since: Date): Promise<RevokedKey[]>;
   retiredSince(since: Date): Promise<RetiredSecret[]>;
+  /** Every key disabled at this moment (revoked ones may be left out: the revocation refuses them anyway). */
+  disabledKeys(): Promise<DisabledKey[]>;
 }
 
 export interface RevocationRegistryOptions {
@@ -41,6 +48,12 @@ export class RevocationRegistry implements MetricsAware {
   private readonly logger = new Logger(RevocationRegistry.name);
   private readonly revoked = new Map<string, number>();
   private readonly retired = new Map<string, { currentVersion: number; retiredAt: number }>();
+  /**
+   * The latest known disable/enable of each key, enabled ones kept for a while so that an older event arriving
+   * late cannot undo a newer one. `sequence` orders local changes against a reconcile's read.
+   */
+  private readonly keyStates = new Map<string, { disabled: boolean; changedAt: number; sequence: number }>();
+  private sequence = 0;
   private readonly listeners: RevokedListener[] = [];
   private readonly rateLimitListeners: RateLimitChangedListener[] = [];
   private timer: NodeJS.Timeout | undefined;
@@ -93,6 +106,20 @@ export class RevocationRegistry implements MetricsAware {
     return keyVersion < retirement.currentVersion && this.clock.now().getTime() >= retirement.retiredAt;
   }
 
+  /** True while the key is disabled: it may not authenticate and its tokens are refused until it is enabled. */
+  isDisabled(apiKeyId: string): boolean {
+    return this.keyStates.get(apiKeyId)?.disabled === true;
+  }
+
+  /**
+   * The `changedAt` for a new disable or enable of the key: `now`, or just after the last change this node knows
+   * of when the clock has not moved past it, so that a change made right after another always wins over it.
+   */
+  nextKeyStateChangeAt(apiKeyId: string, now: Date): Date {
+    const known = this.keyStates.get(apiKeyId)?.changedAt ?? Number.NEGATIVE_INFINITY;
+    return new Date(Math.max(now.getTime(), known + 1));
+  }
+
   get ready(): boolean {
     return this.lastReconciledAt !== undefined;
   }
@@ -101,6 +128,10 @@ export class RevocationRegistry implements MetricsAware {
     return this.revoked.size;
   }
 
+  /**
+   * Hears whatever may make a cached key record stale: revocations, retirements, every disable or enable of a key
+   * (reconciled ones included) and allowlist changes.
+   */
   onRevoked(listener: RevokedListener): void {
     this.listeners.push(listener);
   }
@@ -115,7 +146,7 @@ export class RevocationRegistry implements MetricsAware {
     this.rateLimitListeners.push(listener);
   }
 
-  /** Records a revocation made on this node and tells the others. */
+  /** Records a revocation, or a disable or enable, made on this node and tells the others. */
   async revoke(event: RevocationEvent): Promise<boolean> {
     this.apply(event);
     return this.bus.publish(event);
@@ -146,6 +177,18 @@ export class RevocationRegistry implements MetricsAware {
         // Shares the bus, not the meaning: the revocation set is left alone, only its own listeners hear it.
         this.notifyRateLimitChanged(event);
         break;
+      case 'key_disabled':
+      case 'key_enabled':
+        this.changeKeyState(
+          event.apiKeyId,
+          event.type === 'key_disabled',
+          new Date(event.changedAt).getTime(),
+        );
+        break;
+      case 'allowed_ips_changed':
+        // Nothing to remember: tokens carry their list. Listeners drop what they cached of the key.
+        this.notify(event.apiKeyId);
+        break;
     }
   }
 
@@ -160,13 +203,17 @@ export class RevocationRegistry implements MetricsAware {
   private async reconcileOnce(): Promise<void> {
     const now = this.clock.now();
     const since = new Date(now.getTime() - this.options.retentionMs);
+    // Disables and enables applied after this point may be newer than what the read below returns.
+    const readFrom = this.sequence;
     try {
-      const [revoked, retired] = await Promise.all([
+      const [revoked, retired, disabled] = await Promise.all([
         this.source.revokedSince(since),
         this.source.retiredSince(since),
+        this.source.disabledKeys(),
       ]);
       for (const row of revoked) this.remember(row.apiKeyId, row.revokedAt);
       for (const row of retired) this.retire(row);
+      this.reconcileKeyStates(disabled, readFrom, now.getTime());
       this.prune(since.getTime());
       this.lastReconciledAt = now;
     } catch (error) {
@@ -199,6 +246,49 @@ export class RevocationRegistry implements MetricsAware {
     this.notify(secret.apiKeyId);
   }
 
+  /** The later change wins; on a tie, disabled wins (refusing is the safe way to be wrong until the reconcile). */
+  private changeKeyState(apiKeyId: string, disabled: boolean, changedAt: number): void {
+    if (Number.isNaN(changedAt)) return;
+    const known = this.keyStates.get(apiKeyId);
+    if (
+      known &&
+      (known.changedAt > changedAt || (known.changedAt === changedAt && (known.disabled || !disabled)))
+    ) {
+      return;
+    }
+    this.keyStates.set(apiKeyId, { disabled, changedAt, sequence: ++this.sequence });
+    if ((known?.disabled ?? false) !== disabled) this.notify(apiKeyId);
+  }
+
+  /**
+   * PostgreSQL's list of disabled keys is the truth, except for keys changed by an event while it was read: a
+   * missed `key_disabled` is applied, and a key no longer listed (a missed `key_enabled`) is enabled again.
+   */
+  private reconcileKeyStates(disabled: readonly DisabledKey[], readFrom: number, now: number): void {
+    const listed = new Set<string>();
+    for (const row of disabled) {
+      listed.add(row.apiKeyId);
+      const known = this.keyStates.get(row.apiKeyId);
+      if (known?.disabled || (known && known.sequence > readFrom)) continue;
+      this.keyStates.set(row.apiKeyId, {
+        disabled: true,
+        changedAt: Math.max(row.disabledAt.getTime(), known?.changedAt ?? 0),
+        sequence: ++this.sequence,
+      });
+      this.notify(row.apiKeyId);
+    }
+    for (const [apiKeyId, state] of this.keyStates) {
+      if (!state.disabled || listed.has(apiKeyId) || state.sequence > readFrom) continue;
+      // When it was enabled is unknown; the read's time keeps a late echo of the old disable from winning.
+      this.keyStates.set(apiKeyId, {
+        disabled: false,
+        changedAt: Math.max(now, state.changedAt),
+        sequence: ++this.sequence,
+      });
+      this.notify(apiKeyId);
+    }
+  }
+
   private notify(apiKeyId: string): void {
     for (const listener of this.listeners) {
       try {
@@ -227,6 +317,10 @@ export class RevocationRegistry implements MetricsAware {
     }
     for (const [apiKeyId, { retiredAt }] of this.retired) {
       if (retiredAt < olderThan) this.retired.delete(apiKeyId);
+    }
+    // A disabled key stays until it is enabled; an enable is remembered only as long as an old event could arrive.
+    for (const [apiKeyId, state] of this.keyStates) {
+      if (!state.disabled && state.changedAt < olderThan) this.keyStates.delete(apiKeyId);
     }
   }
 }

@@ -6,7 +6,7 @@ import {
   type OnModuleInit,
 } from '@nestjs/common';
 import { getRepositoryToken } from '@nestjs/typeorm';
-import { MoreThan, type Repository } from 'typeorm';
+import { IsNull, MoreThan, Not, type Repository } from 'typeorm';
 import { ACCESS_TOKEN_TTL_SECONDS, CLOCK, systemClock, type Clock } from '@gatehouse/contracts';
 import { ReadinessRegistry } from '@gatehouse/http';
 import { ApiKeyEntity, hostedEmbeddedDatabase } from '@gatehouse/persistence';
@@ -54,6 +54,14 @@ export function createPostgresRevocationSource(repository: Repository<ApiKeyEnti
         currentVersion: row.keyVersion,
         retiredAt: row.previousRetiresAt as Date,
       }));
+    },
+    async disabledKeys() {
+      // Every disabled key, however old the disable: it lasts until someone enables the key.
+      const rows = await repository.find({
+        select: { id: true, disabledAt: true },
+        where: { disabledAt: Not(IsNull()), revokedAt: IsNull() },
+      });
+      return rows.map((row) => ({ apiKeyId: row.id, disabledAt: row.disabledAt as Date }));
     },
   };
 }

@@ -1,3 +1,4 @@
+import { IpAllowlist } from '@gatehouse/contracts';
 import { ApiKeyCache, type CachedApiKey } from './api-key-cache';
 
 let counter = 0;
@@ -15,6 +16,8 @@ function cachedKey(overrides: Partial<CachedApiKey> = {}): CachedApiKey {
     secretRetiresAt: null,
     expiresAt: null,
     revokedAt: null,
+    disabledAt: null,
+    allowedIps: IpAllowlist.of([]),
     rateLimit: { requests_per_minute: 300, burst: 50 },
     ...overrides,
   };

@@ -1,5 +1,5 @@
 import { LRUCache } from 'lru-cache';
-import type { Permission, RateLimit } from '@gatehouse/contracts';
+import type { IpAllowlist, Permission, RateLimit } from '@gatehouse/contracts';
 
 /** What authenticate needs of a key, cached by the hash of the secret that matched. */
 export interface CachedApiKey {
@@ -15,13 +15,17 @@ export interface CachedApiKey {
   secretRetiresAt: Date | null;
   expiresAt: Date | null;
   revokedAt: Date | null;
+  /** Set while the key is disabled (such rows are never cached; the revocation registry covers later disables). */
+  disabledAt: Date | null;
+  /** Where the key may be used from, compiled once per cached entry; carried into tokens as `allowed_ips`. */
+  allowedIps: IpAllowlist;
   /** The key's effective rate limit (its override, else its organization plan's), carried into tokens. */
   rateLimit: RateLimit;
 }
 
 /**
  * Spares authenticate its one database read for keys seen recently. Entries are dropped at once when a
- * revocation, rotation or rate limit change arrives and live at most `ttlMs` otherwise, which bounds how long a
+ * revocation, rotation, disable, enable, allowlist or rate limit change arrives and live at most `ttlMs` otherwise, which bounds how long a
  * missed message could keep a secret usable, or an old rate limit in new tokens, here.
  */
 export class ApiKeyCache {

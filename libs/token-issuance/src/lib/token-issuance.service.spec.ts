@@ -46,7 +46,11 @@ class SilentBus extends RevocationBus {
   }
 }
 
-const emptySource: RevocationSource = { revokedSince: async () => [], retiredSince: async () => [] };
+const emptySource: RevocationSource = {
+  revokedSince: async () => [],
+  retiredSince: async () => [],
+  disabledKeys: async () => [],
+};
 
 /** The single read authenticate makes: by hash, matching the current or the previous secret of a key. */
 type Lookup = jest.Mock<Promise<ApiKeyEntity | null>, [Buffer]>;
@@ -117,6 +121,8 @@ function row(secret: string, overrides: Partial<ApiKeyEntity> = {}): ApiKeyEntit
     rotatedAt: null,
     rateLimitPerMinute: null,
     rateLimitBurst: null,
+    disabledAt: null,
+    allowedIps: [],
     ...overrides,
   };
 }
@@ -279,6 +285,99 @@ describe('TokenIssuanceService', () => {
     it('still refuses a revoked key when no client_id is given (direct key authentication)', async () => {
       findOne.mockResolvedValue(row(secret, { revokedAt: new Date(NOW.getTime() - 1000) }));
       await expectRefusal(authenticate({ clientId: null }), 'api_key_revoked', 401);
+    });
+  });
+
+  describe('disabled keys', () => {
+    const keyState = (disabled: boolean, changedAt: Date) =>
+      registry.apply({
+        type: disabled ? 'key_disabled' : 'key_enabled',
+        apiKeyId: KEY_ID,
+        organizationId: ORG_ID,
+        changedAt: changedAt.toISOString(),
+      });
+
+    it('refuses a disabled row with api_key_disabled, logs the attempt and does not cache it', async () => {
+      findOne.mockResolvedValue(row(secret, { disabledAt: new Date('2029-12-31T00:00:00Z') }));
+      await expectRefusal(authenticate(), 'api_key_disabled', 401);
+      await expectRefusal(authenticate({ clientId: null }), 'api_key_disabled', 401);
+      expect(findOne).toHaveBeenCalledTimes(2);
+      expect(record).not.toHaveBeenCalled();
+      expect(append.mock.calls.map(([attempt]) => attempt.outcome)).toEqual([
+        'api_key_disabled',
+        'api_key_disabled',
+      ]);
+    });
+
+    it('refuses a cached key as soon as the registry hears it was disabled, and serves it again once enabled', async () => {
+      await authenticate();
+      keyState(true, NOW);
+      await expectRefusal(authenticate(), 'api_key_disabled', 401);
+      keyState(false, new Date(NOW.getTime() + 1));
+      await expect(authenticate()).resolves.toMatchObject({ api_key_id: KEY_ID });
+    });
+
+    it('refuses a key the registry knows as disabled even when the row read does not say so yet', async () => {
+      keyState(true, NOW);
+      await expectRefusal(authenticate(), 'api_key_disabled', 401);
+    });
+
+    it('answers api_key_revoked rather than api_key_disabled for a key that is both', async () => {
+      findOne.mockResolvedValue(
+        row(secret, {
+          disabledAt: new Date('2029-12-30T00:00:00Z'),
+          revokedAt: new Date('2029-12-31T00:00:00Z'),
+        }),
+      );
+      await expectRefusal(authenticate(), 'api_key_revoked', 401);
+    });
+  });
+
+  describe('IP allowlist', () => {
+    const claimsOf = (token: string): Record<string, unknown> =>
+      JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString('utf8')) as Record<string, unknown>;
+
+    it('refuses a request from outside the list with ip_not_allowed (403), logged with the address', async () => {
+      findOne.mockResolvedValue(row(secret, { allowedIps: ['10.9.9.0/24'] }));
+      await expectRefusal(authenticate(), 'ip_not_allowed', 403);
+      await expectRefusal(authenticate({ clientId: null }), 'ip_not_allowed', 403);
+      expect(record).not.toHaveBeenCalled();
+      expect(append.mock.calls.map(([attempt]) => [attempt.outcome, attempt.ip])).toEqual([
+        ['ip_not_allowed', IP],
+        ['ip_not_allowed', IP],
+      ]);
+    });
+
+    it('issues a token carrying the list to a request from inside it, IPv6 and IPv4-mapped included', async () => {
+      findOne.mockResolvedValue(row(secret, { allowedIps: ['203.0.113.0/24', '2001:db8::/32'] }));
+      for (const ip of [IP, '::ffff:203.0.113.9', '2001:db8::7']) {
+        const { access_token: token } = await authenticate({ ip });
+        expect(claimsOf(token)['allowed_ips']).toEqual(['203.0.113.0/24', '2001:db8::/32']);
+      }
+      await expectRefusal(authenticate({ ip: '2001:db9::7' }), 'ip_not_allowed', 403);
+    });
+
+    it('leaves the claim out for an unrestricted key', async () => {
+      const { access_token: token } = await authenticate();
+      expect(claimsOf(token)).not.toHaveProperty('allowed_ips');
+    });
+
+    it('checks a cached key against its list on every call, and reads a new list after an eviction', async () => {
+      findOne.mockResolvedValue(row(secret, { allowedIps: ['203.0.113.7/32'] }));
+      await authenticate();
+      await expectRefusal(authenticate({ ip: '203.0.113.8' }), 'ip_not_allowed', 403);
+      expect(findOne).toHaveBeenCalledTimes(1);
+
+      findOne.mockResolvedValue(row(secret, { allowedIps: ['203.0.113.0/24'] }));
+      cache.evict(KEY_ID);
+      await expect(authenticate({ ip: '203.0.113.8' })).resolves.toMatchObject({ api_key_id: KEY_ID });
+    });
+
+    it('answers for the key state before the address: a disabled key from elsewhere is api_key_disabled', async () => {
+      findOne.mockResolvedValue(
+        row(secret, { allowedIps: ['10.9.9.0/24'], disabledAt: new Date('2029-12-31T00:00:00Z') }),
+      );
+      await expectRefusal(authenticate(), 'api_key_disabled', 401);
     });
   });
 

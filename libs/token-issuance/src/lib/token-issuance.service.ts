@@ -6,6 +6,7 @@ import {
   CLOCK,
   effectiveRateLimit,
   GatehouseError,
+  IpAllowlist,
   TOKEN_TYPE,
   type Clock,
   type Plan,
@@ -91,7 +92,7 @@ export class TokenIssuanceService implements MetricsAware {
         requestId: request.requestId ?? null,
       });
     try {
-      const response = await this.issue(key, clientId, now);
+      const response = await this.issue(key, clientId, ip, now);
       this.usage.record(key.id, now, ip);
       attempt('success');
       return response;
@@ -101,9 +102,18 @@ export class TokenIssuanceService implements MetricsAware {
     }
   }
 
-  private async issue(key: CachedApiKey, clientId: string | null, now: Date): Promise<AccessTokenResponse> {
+  private async issue(
+    key: CachedApiKey,
+    clientId: string | null,
+    ip: string,
+    now: Date,
+  ): Promise<AccessTokenResponse> {
     if (key.revokedAt || this.revocations.isRevoked(key.id)) {
       throw new GatehouseError('api_key_revoked', 'API key has been revoked');
+    }
+    // The row read (or cached) before a disable committed does not know of it; the registry hears it at once.
+    if (key.disabledAt || this.revocations.isDisabled(key.id)) {
+      throw new GatehouseError('api_key_disabled', 'API key is disabled; an admin can enable it again');
     }
     const issuedAt = Math.floor(now.getTime() / 1000);
     // Whole-second token times again: a secret retiring within this second could only yield an expired token.
@@ -124,6 +134,10 @@ export class TokenIssuanceService implements MetricsAware {
         'client_id does not match the one registered for this key',
       );
     }
+    // Last: only a credential that is valid in every other respect learns that it is used from the wrong place.
+    if (!key.allowedIps.allows(ip)) {
+      throw new GatehouseError('ip_not_allowed', `This API key may not be used from ${ip}`);
+    }
     // A token never outlives the key, nor the rotated-out secret, it was issued from.
     const limits = [issuedAt + ACCESS_TOKEN_TTL_SECONDS];
     if (key.expiresAt) limits.push(Math.floor(key.expiresAt.getTime() / 1000));
@@ -137,6 +151,8 @@ export class TokenIssuanceService implements MetricsAware {
         permissions: key.permissions,
         key_version: key.keyVersion,
         rate_limit: { requests_per_minute: key.rateLimit.requests_per_minute, burst: key.rateLimit.burst },
+        // Absent when unrestricted, so that tokens of unrestricted keys stay as they were.
+        ...(key.allowedIps.unrestricted ? {} : { allowed_ips: [...key.allowedIps.cidrs] }),
       },
       key.clientId,
       issuedAt,
@@ -178,10 +194,13 @@ export class TokenIssuanceService implements MetricsAware {
       secretRetiresAt: matchesCurrent ? null : row.previousRetiresAt,
       expiresAt: row.expiresAt,
       revokedAt: row.revokedAt,
+      disabledAt: row.disabledAt,
+      allowedIps: IpAllowlist.of(row.allowedIps),
       rateLimit: effectiveRateLimit(plan, rateLimitOverrideOf(row)),
     };
-    // Revoked keys are not cached: the row already says no, and caching it would only delay a deletion.
-    if (!key.revokedAt) this.cache.set(key);
+    // Revoked and disabled keys are not cached: the row already says no, and caching it would only delay a
+    // deletion or an enable.
+    if (!key.revokedAt && !key.disabledAt) this.cache.set(key);
     return key;
   }
 }

@@ -5,14 +5,16 @@ import {
   ArrayUnique,
   IsArray,
   IsIn,
-  IsISO8601,
   IsOptional,
   IsString,
   Length,
   Matches,
+  MaxLength,
 } from 'class-validator';
-import { PERMISSIONS, type Permission } from '@gatehouse/contracts';
+import { ALLOWED_IPS_MAX, PERMISSIONS, type Permission } from '@gatehouse/contracts';
 import { API_KEY_ENVIRONMENTS, type ApiKeyEnvironment } from '@gatehouse/crypto';
+import { IsTimestamp } from '@gatehouse/http';
+import { ALLOWED_IP_ENTRY_MAX_LENGTH, ALLOWED_IPS_PROPERTY, IsIpOrCidr } from './set-allowed-ips.dto';
 
 export const API_KEY_NAME_MAX = 100;
 
@@ -65,7 +67,7 @@ export class CreateApiKeyDto {
     example: '2030-01-31T00:00:00Z',
   })
   @IsOptional()
-  @IsISO8601({ strict: true }, { message: 'expires_at must be an ISO 8601 date-time' })
+  @IsTimestamp({ message: 'expires_at must be an ISO 8601 date-time such as 2030-01-31T00:00:00Z' })
   expires_at?: string;
 
   @ApiPropertyOptional({
@@ -76,4 +78,13 @@ export class CreateApiKeyDto {
   @IsOptional()
   @IsIn(API_KEY_ENVIRONMENTS)
   environment?: ApiKeyEnvironment;
+
+  @ApiPropertyOptional({ ...ALLOWED_IPS_PROPERTY, default: [] })
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(ALLOWED_IPS_MAX)
+  @IsString({ each: true })
+  @MaxLength(ALLOWED_IP_ENTRY_MAX_LENGTH, { each: true })
+  @IsIpOrCidr({ each: true })
+  allowed_ips?: string[];
 }

@@ -5,7 +5,14 @@ import { API_KEY_ENVIRONMENTS, type ApiKeyEnvironment } from '@gatehouse/crypto'
 
 export const API_KEY_PAGE_SIZE_MAX = 100;
 export const API_KEY_PAGE_SIZE_DEFAULT = 50;
-export const API_KEY_STATUSES = ['active', 'rotating', 'revoked', 'expired', 'expiring_soon'] as const;
+export const API_KEY_STATUSES = [
+  'active',
+  'rotating',
+  'disabled',
+  'revoked',
+  'expired',
+  'expiring_soon',
+] as const;
 export type ApiKeyStatusFilter = (typeof API_KEY_STATUSES)[number];
 
 export class ListApiKeysDto {

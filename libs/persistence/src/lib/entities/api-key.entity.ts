@@ -82,6 +82,14 @@ export class ApiKeyEntity {
 
   @Column({ name: 'rate_limit_burst', type: 'integer', nullable: true })
   rateLimitBurst!: number | null;
+
+  /** Set while the key is disabled: it cannot authenticate and its tokens are refused. NULL when enabled. */
+  @Column({ name: 'disabled_at', type: 'timestamptz', nullable: true })
+  disabledAt!: Date | null;
+
+  /** Normalized CIDRs the key may be used from; empty for no restriction. */
+  @Column({ name: 'allowed_ips', type: 'text', array: true, default: () => "'{}'" })
+  allowedIps!: string[];
 }
 
 /** The key's own rate limit override, or null when its organization plan's limit applies. */
