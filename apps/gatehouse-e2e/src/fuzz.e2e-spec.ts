@@ -116,9 +116,12 @@ describe('fuzz: hostile input at every route', () => {
 
   const credentials = (): fc.Arbitrary<Record<string, string>> =>
     fc.oneof(
-      { weight: 8, arbitrary: fc.constant({ authorization: `Bearer ${ownerToken}` }) },
-      { weight: 1, arbitrary: fc.constant({}) },
-      { weight: 1, arbitrary: fc.constant({ 'x-api-key': owner.api_key }) },
+      {
+        weight: 8,
+        arbitrary: fc.constant<Record<string, string>>({ authorization: `Bearer ${ownerToken}` }),
+      },
+      { weight: 1, arbitrary: fc.constant<Record<string, string>>({}) },
+      { weight: 1, arbitrary: fc.constant<Record<string, string>>({ 'x-api-key': owner.api_key }) },
       {
         weight: 1,
         arbitrary: nastyString().map((value) => ({
@@ -129,7 +132,7 @@ describe('fuzz: hostile input at every route', () => {
       },
       {
         weight: 1,
-        arbitrary: fc.constantFrom(
+        arbitrary: fc.constantFrom<Record<string, string>>(
           { authorization: 'Bearer' },
           { authorization: 'Basic Zm9vOmJhcg==' },
           { authorization: `bearer ${ownerToken}` },
@@ -289,7 +292,7 @@ describe('fuzz: hostile input at every route', () => {
             operation.path,
             operation.pathParams.map(() => sacrificialKeyIds[0]),
           );
-          const headers = { authorization: `Bearer ${ownerToken}`, ...extra };
+          const headers: Record<string, string> = { authorization: `Bearer ${ownerToken}`, ...extra };
           const sendsBody = ['POST', 'PUT'].includes(operation.method);
           if (sendsBody) headers['content-type'] ??= 'application/json';
           await send(suite.gateway.url, {

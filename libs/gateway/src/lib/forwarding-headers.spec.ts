@@ -76,6 +76,15 @@ describe('forwardedRequestHeaders', () => {
     expect(forwarded['accept']).toBe('application/json');
     expect(given).toHaveProperty('upgrade', 'h2c');
   });
+
+  it('drops Expect, which the gateway answered itself and undici would refuse to send (a 502)', () => {
+    const forwarded = forwardedRequestHeaders(request, {
+      expect: '100-continue',
+      accept: 'application/json',
+    });
+    expect(forwarded).not.toHaveProperty('expect');
+    expect(forwarded['accept']).toBe('application/json');
+  });
 });
 
 describe('clientResponseHeaders', () => {

@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { FastifyInstance } from 'fastify';
-import { REQUEST_ID_HEADER } from '@gatehouse/http';
+import { GATEWAY_SECRET_HEADER, REQUEST_ID_HEADER } from '@gatehouse/http';
 
 /**
  * Hop-by-hop headers (RFC 9110 §7.6.1): they describe one connection, never the message, so a proxy drops them
@@ -79,10 +79,25 @@ export function forwardedRequestHeaders(
 ): IncomingHttpHeaders {
   const rewritten = stripHopByHopHeaders({ ...headers });
   for (const name of GATEWAY_OWNED_HEADERS) delete rewritten[name];
+  // Node answered the client's `Expect: 100-continue` already; undici refuses to send the header at all, which
+  // would turn it into a 502, and the body streams to the service either way.
+  delete rewritten['expect'];
   rewritten[REQUEST_ID_HEADER] = request.id;
   rewritten['x-forwarded-for'] = request.ip;
   rewritten['x-forwarded-proto'] = request.protocol;
   return rewritten;
+}
+
+/**
+ * Adds GATEWAY_SECRET under its reserved header: a service believes the `X-Forwarded-For` written above only on a
+ * request carrying it. Client `X-Gatehouse-*` headers were dropped on arrival, so the value is always ours.
+ */
+export function withGatewaySecret(
+  headers: IncomingHttpHeaders,
+  secret: string | undefined,
+): IncomingHttpHeaders {
+  if (secret) headers[GATEWAY_SECRET_HEADER] = secret;
+  return headers;
 }
 
 /** The headers of a service's response as the client gets them. */
