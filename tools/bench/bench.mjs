@@ -1076,6 +1076,8 @@ async function main() {
     DATABASE_URL,
     REDIS_URL,
     REVOCATION_CHANNEL,
+    // Required with NODE_ENV=production: the services believe the gateway (and answer its exchanges) with it.
+    GATEWAY_SECRET: randomBytes(32).toString('base64url'),
   };
   const gatewayEnv = (rateLimits) => ({
     ...common,

@@ -26,6 +26,7 @@ const env = {
   DATABASE_URL: databaseUrl,
   REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
   REVOCATION_CHANNEL: `gatehouse-bench:${randomBytes(4).toString('hex')}`,
+  GATEWAY_SECRET: randomBytes(32).toString('base64url'),
 };
 const children = [];
 const deadline = setTimeout(() => fail(new Error('benchmark exceeded 5 minutes')), 5 * 60_000);

@@ -53,6 +53,7 @@ const NOT_WIRED = {
 const EXTERNAL_SECRETS = {
   prod: {
     'gatehouse-datastores': ['DATABASE_URL', 'REDIS_URL'],
+    'gatehouse-gateway-secret': ['GATEWAY_SECRET'],
     'gatehouse-jwt-signing-key': [
       'jwt-signing-key.pem',
       'jwt-next-signing-key.pem',

@@ -1,6 +1,12 @@
 import 'reflect-metadata';
 import { loadConfig } from '@gatehouse/config';
-import { GatewayAccess, registerGateway, registerGatewayAccess } from '@gatehouse/gateway';
+import {
+  GatewayAccess,
+  registerGateway,
+  registerGatewayAccess,
+  rewriteToNormalizedUrl,
+  SECURITY_HEADERS,
+} from '@gatehouse/gateway';
 import { createHttpApp, exitOnStartupError } from '@gatehouse/http';
 import { ApiGatewayConfig } from './app/api-gateway.config';
 import { ApiGatewayModule } from './app/api-gateway.module';
@@ -11,6 +17,10 @@ async function main(): Promise<void> {
   const routes = upstreamRoutes(config);
   await createHttpApp(ApiGatewayModule.register(config), config, {
     parseJsonBodies: false,
+    // Decoded once, before routing: the router, the limits and the upstream all see the same path.
+    rewriteUrl: rewriteToNormalizedUrl,
+    // Node's 431s and 400s and the router's 414s are written before any hook: they carry the headers all the same.
+    answerHeaders: SECURITY_HEADERS,
     configure: async (app) => {
       // Security headers, CORS, the proxy with its body limit and rate limits, and the merged OpenAPI documents.
       const access = app.get(GatewayAccess).options;
@@ -20,6 +30,7 @@ async function main(): Promise<void> {
         connectionsPerUpstream: config.UPSTREAM_CONNECTIONS,
         bodyLimitBytes: config.BODY_LIMIT_BYTES,
         corsOrigins: config.corsOrigins(),
+        gatewaySecret: config.GATEWAY_SECRET,
         guards: [(scope) => registerGatewayAccess(scope, access)],
         apiDocs: {
           access: { authenticatePath: AUTHENTICATE_PATH, apiPrefixes: API_PREFIXES },

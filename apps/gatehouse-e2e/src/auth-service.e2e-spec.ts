@@ -158,7 +158,7 @@ describe('auth-service directly', () => {
       expect(view['last_used_ip']).toBe('127.0.0.1');
     });
 
-    it('records the address forwarded by a trusted proxy (the gateway’s X-Forwarded-For)', async () => {
+    it('records the address forwarded by the gateway (X-Forwarded-For with GATEWAY_SECRET)', async () => {
       const key = await createKey({
         name: 'forwarded',
         client_id: 'forwarded-runner',
@@ -166,10 +166,23 @@ describe('auth-service directly', () => {
       });
       const response = await authenticate(key.secret, 'forwarded-runner', {
         'x-forwarded-for': '203.0.113.7',
+        'x-gatehouse-gateway-secret': suite.env['GATEWAY_SECRET'],
       });
       expect(response.status).toBe(200);
       const view = await waitForLastUse(key.id);
       expect(view['last_used_ip']).toBe('203.0.113.7');
+    });
+
+    it('ignores X-Forwarded-For from anyone else, loopback included', async () => {
+      const key = await createKey({
+        name: 'forged-forwarded',
+        client_id: 'forged-runner',
+        permissions: ['write:findings'],
+      });
+      const response = await authenticate(key.secret, 'forged-runner', { 'x-forwarded-for': '203.0.113.8' });
+      expect(response.status).toBe(200);
+      const view = await waitForLastUse(key.id);
+      expect(view['last_used_ip']).toBe('127.0.0.1');
     });
 
     it('records nothing for a failed authenticate', async () => {

@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { randomBytes } from 'node:crypto';
 import { existsSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createServer, type AddressInfo } from 'node:net';
@@ -106,6 +107,15 @@ function useKeptSigningKey(dataDir: string): void {
   process.env['JWT_SIGNING_KEY_FILE'] = path;
 }
 
+/**
+ * The four apps of this process share one GATEWAY_SECRET: made here for this run unless configured. Nothing outside
+ * the process needs it (the services listen on their own ports too, and believe the gateway only with it).
+ */
+function useGatewaySecret(): void {
+  if (process.env['GATEWAY_SECRET']) return;
+  process.env['GATEWAY_SECRET'] = randomBytes(32).toString('base64url');
+}
+
 async function main(lifecycle: SuiteLifecycle): Promise<void> {
   if (!isStandaloneEnvironment()) {
     throw new Error(
@@ -149,6 +159,7 @@ async function main(lifecycle: SuiteLifecycle): Promise<void> {
     string
   >;
   useKeptSigningKey(database.dataDir);
+  useGatewaySecret();
 
   // The apps find each other here whatever these variables said.
   Object.assign(process.env, {

@@ -10,5 +10,6 @@ export * from './lib/gateway-access.module';
 export * from './lib/key-exchange';
 export * from './lib/rate-limit-overrides';
 export * from './lib/gateway-access.hook';
+export * from './lib/path-normalization';
 export * from './lib/security-headers';
 export * from './lib/upstream-proxy';

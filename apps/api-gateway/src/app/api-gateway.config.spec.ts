@@ -54,3 +54,33 @@ describe('ApiGatewayConfig CORS_ORIGINS', () => {
     expect(found[0]).not.toContain('https://ok.example.com,');
   });
 });
+
+describe('GATEWAY_SECRET', () => {
+  const SECRET = 'x'.repeat(32);
+
+  it('is optional in development, and never logged', () => {
+    expect(loadConfig(ApiGatewayConfig, {}).GATEWAY_SECRET).toBeUndefined();
+    const config = loadConfig(ApiGatewayConfig, { GATEWAY_SECRET: SECRET });
+    expect(config.GATEWAY_SECRET).toBe(SECRET);
+    expect(redactConfig(config)['GATEWAY_SECRET']).toBe('[redacted]');
+  });
+
+  it('is required with NODE_ENV=production, naming the variable once', () => {
+    const found = problems({ NODE_ENV: 'production' });
+    expect(found).toEqual([
+      expect.stringMatching(/^GATEWAY_SECRET must be 32–512 printable ASCII characters/),
+    ]);
+    expect(problems({ NODE_ENV: 'production', GATEWAY_SECRET: SECRET })).toEqual([]);
+  });
+
+  it.each([
+    ['too short', 'x'.repeat(31)],
+    ['with a space', `${'x'.repeat(20)} ${'x'.repeat(20)}`],
+    ['not ASCII', `${'x'.repeat(31)}é`],
+  ])('refuses a value %s, without echoing it', (_case, value) => {
+    const found = problems({ GATEWAY_SECRET: value });
+    expect(found).toHaveLength(1);
+    expect(found[0]).toMatch(/^GATEWAY_SECRET must be/);
+    expect(found[0]).not.toContain(value);
+  });
+});

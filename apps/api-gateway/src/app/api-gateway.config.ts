@@ -32,6 +32,11 @@ function IsOriginList(options?: ValidationOptions): PropertyDecorator {
 export class ApiGatewayConfig extends ClusterServiceConfig {
   override PORT: number = 8080;
 
+  /** The gateway sends GATEWAY_SECRET to every service; without it, they believe no client address from it. */
+  override get gatewaySecretRequired(): boolean {
+    return true;
+  }
+
   @Matches(HTTP_URL, URL_MESSAGE('AUTH_SERVICE_URL'))
   AUTH_SERVICE_URL: string = 'http://127.0.0.1:3001';
 

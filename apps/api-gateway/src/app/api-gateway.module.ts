@@ -34,6 +34,7 @@ export class ApiGatewayModule {
           timeoutMs: config.UPSTREAM_TIMEOUT_MS,
           authenticatePath: AUTHENTICATE_PATH,
           apiPrefixes: API_PREFIXES,
+          gatewaySecret: config.GATEWAY_SECRET,
         }),
       ],
     };

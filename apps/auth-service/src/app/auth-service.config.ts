@@ -42,8 +42,15 @@ export interface ConfiguredKey {
 export class AuthServiceConfig extends DataServiceConfig {
   override PORT: number = 3001;
 
-  /** Only the gateway calls this service; its X-Forwarded-For carries the pipeline's address. */
-  override TRUSTED_PROXIES: string = 'loopback,linklocal,uniquelocal';
+  /** Only the gateway calls this service: its X-Forwarded-For is believed on requests carrying GATEWAY_SECRET. */
+
+  override get gatewaySecretRequired(): boolean {
+    return true;
+  }
+
+  override get behindGateway(): boolean {
+    return true;
+  }
 
   /** PEM of the RSA private key that signs access tokens (`\n` escapes are accepted). */
   @Sensitive()

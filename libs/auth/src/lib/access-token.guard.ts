@@ -1,6 +1,7 @@
 import { Inject, Injectable, Optional, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import type { Observable } from 'rxjs';
 import { GatehouseError, type Principal } from '@gatehouse/contracts';
+import { bearerTokenOf } from './bearer-token';
 import { JwtAuthGuard } from './jwt-auth.guard';
 import { TOKEN_VERIFICATION_OPTIONS, type TokenVerificationOptions } from './token-verification-options';
 import { UserTokenVerifier } from './user-token-verifier';
@@ -10,12 +11,8 @@ interface AuthenticatedRequest {
   user?: Principal;
 }
 
-/** The token of `Authorization: Bearer <token>`, parsed the way passport-jwt parses it; null otherwise. */
-export function bearerTokenOf(header: string | string[] | undefined): string | null {
-  if (typeof header !== 'string') return null;
-  const match = /(\S+)\s+(\S+)/.exec(header);
-  return match && match[1].toLowerCase() === 'bearer' ? match[2] : null;
-}
+/** The token of `Authorization: Bearer <token>`, parsed as the Gatehouse strategy parses it (linear time). */
+export { bearerTokenOf } from './bearer-token';
 
 /**
  * `iss` of a JWT's payload, read WITHOUT verifying anything: it only chooses which verifier checks the token,

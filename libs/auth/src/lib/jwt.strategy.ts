@@ -1,8 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { PassportStrategy } from '@nestjs/passport';
-import { ExtractJwt, Strategy } from 'passport-jwt';
-import { GatehouseError, isPermission, type KeyPrincipal } from '@gatehouse/contracts';
+import { Strategy } from 'passport-jwt';
+import { GatehouseError, isPermission, normalizeIpEntry, type KeyPrincipal } from '@gatehouse/contracts';
 import { RevocationRegistry } from '@gatehouse/revocation';
+import { bearerTokenFromRequest } from './bearer-token';
 import { SigningKeyResolver } from './signing-key-resolver';
 import { TOKEN_VERIFICATION_OPTIONS, type TokenVerificationOptions } from './token-verification-options';
 
@@ -17,10 +18,21 @@ interface AccessTokenPayload {
   jti?: unknown;
   exp?: unknown;
   key_version?: unknown;
+  allowed_ips?: unknown;
 }
 
 function isString(value: unknown): value is string {
   return typeof value === 'string' && value.length > 0;
+}
+
+/** Absent: unrestricted. Present: a non-empty list of normalized CIDRs, exactly as auth-service signs it. */
+function isAllowedIpsClaim(value: unknown): value is string[] | undefined {
+  if (value === undefined) return true;
+  return (
+    Array.isArray(value) &&
+    value.length > 0 &&
+    value.every((entry) => typeof entry === 'string' && normalizeIpEntry(entry) === entry)
+  );
 }
 
 /**
@@ -36,7 +48,8 @@ export class JwtStrategy extends PassportStrategy(Strategy, JWT_STRATEGY) {
   ) {
     const resolver = new SigningKeyResolver(options.jwksUrl);
     super({
-      jwtFromRequest: ExtractJwt.fromAuthHeaderAsBearerToken(),
+      // Not ExtractJwt.fromAuthHeaderAsBearerToken(): its regular expression is quadratic on a long header.
+      jwtFromRequest: bearerTokenFromRequest,
       algorithms: ['RS256'],
       issuer: options.issuer,
       audience: options.audience,
@@ -57,7 +70,7 @@ export class JwtStrategy extends PassportStrategy(Strategy, JWT_STRATEGY) {
   }
 
   validate(payload: AccessTokenPayload): KeyPrincipal {
-    const { sub, org, api_key_id, client_id, permissions, jti, exp, key_version } = payload;
+    const { sub, org, api_key_id, client_id, permissions, jti, exp, key_version, allowed_ips } = payload;
     if (
       !isString(sub) ||
       !isString(org) ||
@@ -69,12 +82,17 @@ export class JwtStrategy extends PassportStrategy(Strategy, JWT_STRATEGY) {
       !Number.isInteger(key_version) ||
       key_version < 1 ||
       !Array.isArray(permissions) ||
-      !permissions.every(isPermission)
+      !permissions.every(isPermission) ||
+      !isAllowedIpsClaim(allowed_ips)
     ) {
       throw new GatehouseError('invalid_token', 'Access token lacks required claims');
     }
     if (this.revocations.isRevoked(api_key_id, key_version)) {
       throw new GatehouseError('token_revoked', 'The API key behind this token has been revoked or rotated');
+    }
+    // 401 like a revocation, so that the gateway also drops its cached token of a key sent directly.
+    if (this.revocations.isDisabled(api_key_id)) {
+      throw new GatehouseError('api_key_disabled', 'The API key behind this token is disabled');
     }
     return {
       kind: 'api_key',
@@ -86,6 +104,7 @@ export class JwtStrategy extends PassportStrategy(Strategy, JWT_STRATEGY) {
       permissions,
       tokenId: jti,
       expiresAt: new Date(exp * 1000),
+      ...(allowed_ips ? { allowedIps: allowed_ips } : {}),
     };
   }
 }

@@ -12,6 +12,11 @@ export class ConfigValidationError extends Error {
 type Environment = Record<string, string | undefined>;
 
 function describe(errors: ValidationError[]): string[] {
+  // Several constraints of one variable may share one message (GATEWAY_SECRET): say it once.
+  return [...new Set(describeAll(errors))];
+}
+
+function describeAll(errors: ValidationError[]): string[] {
   return errors.flatMap((error) =>
     Object.values(error.constraints ?? {}).map((constraint) =>
       // class-validator messages start with the property name, which is the variable name here.

@@ -1,8 +1,11 @@
-import { IsIn, IsInt, IsString, Length, Matches, Max, Min } from 'class-validator';
+import { IsIn, IsInt, IsString, Length, Matches, Max, Min, ValidateIf } from 'class-validator';
 import { Sensitive } from './sensitive.decorator';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
+
+const GATEWAY_SECRET_MESSAGE =
+  'GATEWAY_SECRET must be 32–512 printable ASCII characters without spaces (required when NODE_ENV=production)';
 
 /** Variables every HTTP service shares. Each app extends this with its own and validates it once at start. */
 export class HttpServiceConfig {
@@ -33,8 +36,38 @@ export class HttpServiceConfig {
   @Matches(/^[A-Za-z0-9.:/,_ -]*$/)
   TRUSTED_PROXIES: string = '';
 
+  /**
+   * Shared by the gateway and every service: the gateway sends it with each request (and each token exchange)
+   * it makes, and a service believes X-Forwarded-For, and answers `/internal/v1/token-exchange`, only on
+   * requests carrying it. 32–512 printable ASCII characters, e.g. `openssl rand -base64 48`. Required with
+   * NODE_ENV=production by the apps that use it; without it a service believes no X-Forwarded-For and refuses
+   * every token exchange.
+   */
+  @Sensitive()
+  @ValidateIf(
+    (config: HttpServiceConfig) =>
+      config.GATEWAY_SECRET !== undefined || (config.isProduction && config.gatewaySecretRequired),
+  )
+  @IsString({ message: GATEWAY_SECRET_MESSAGE })
+  @Length(32, 512, { message: GATEWAY_SECRET_MESSAGE })
+  @Matches(/^[\x21-\x7e]+$/, { message: GATEWAY_SECRET_MESSAGE })
+  GATEWAY_SECRET: string | undefined = undefined;
+
   get isProduction(): boolean {
     return this.NODE_ENV === 'production';
+  }
+
+  /** True for the apps that send or check GATEWAY_SECRET: it is then required with NODE_ENV=production. */
+  get gatewaySecretRequired(): boolean {
+    return false;
+  }
+
+  /**
+   * True for the services behind the gateway: they believe forwarding headers only on requests carrying
+   * GATEWAY_SECRET (see createHttpApp); the gateway itself believes TRUSTED_PROXIES.
+   */
+  get behindGateway(): boolean {
+    return false;
   }
 }
 

@@ -9,6 +9,10 @@ export interface TokenIdentity {
   rateLimit?: { requestsPerMinute: number; burst: number };
   /** Unix seconds. */
   expiresAt: number;
+  /**
+   * The `allowed_ips` claim: normalized CIDRs the token may be used from; undefined when the key is unrestricted.
+   */
+  allowedIps?: readonly string[];
 }
 
 export interface AccessTokenInspectorOptions {
@@ -24,6 +28,15 @@ export interface AccessTokenInspectorOptions {
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Absent: unrestricted. Present but not a list of strings: not a token this gateway can vouch for. */
+function allowedIpsOf(claim: unknown): { valid: boolean; cidrs?: string[] } {
+  if (claim === undefined) return { valid: true };
+  if (!Array.isArray(claim) || claim.length > 1000 || !claim.every((entry) => typeof entry === 'string')) {
+    return { valid: false };
+  }
+  return { valid: true, cidrs: claim };
+}
 
 function rateLimitOf(claim: unknown): TokenIdentity['rateLimit'] {
   if (typeof claim !== 'object' || claim === null) return undefined;
@@ -78,7 +91,13 @@ export class AccessTokenInspector {
         requiredClaims: ['exp', 'sub'],
       });
       const { api_key_id: apiKeyId, org: organizationId, exp } = payload;
-      if (typeof apiKeyId !== 'string' || !UUID.test(apiKeyId) || typeof organizationId !== 'string') {
+      const allowedIps = allowedIpsOf(payload['allowed_ips']);
+      if (
+        typeof apiKeyId !== 'string' ||
+        !UUID.test(apiKeyId) ||
+        typeof organizationId !== 'string' ||
+        !allowedIps.valid
+      ) {
         return undefined;
       }
       const identity: TokenIdentity = {
@@ -86,6 +105,7 @@ export class AccessTokenInspector {
         organizationId,
         rateLimit: rateLimitOf(payload['rate_limit']),
         expiresAt: exp as number,
+        ...(allowedIps.cidrs ? { allowedIps: allowedIps.cidrs } : {}),
       };
       this.verified.set(token, identity);
       return identity;

@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { LRUCache } from 'lru-cache';
-import { GatehouseError } from '@gatehouse/contracts';
+import { GatehouseError, isIpAllowed } from '@gatehouse/contracts';
+import { parseApiKey } from '@gatehouse/crypto';
 import { toErrorResponse } from '@gatehouse/http';
 import type { FailureRule, RateLimitDecision, RateLimiter, RateLimitRule } from '@gatehouse/rate-limit';
 import type { AccessTokenInspector, TokenIdentity } from './access-token-inspector';
@@ -45,6 +47,8 @@ interface AccessState {
   exchangeRefused?: boolean;
   /** SHA-256 of the key presented to authenticate. */
   keyDigest?: string;
+  /** The client IP is blocked: the credential is judged upstream, and a refusal is answered with this block. */
+  block?: RateLimitDecision;
 }
 
 /** How long a key that authenticated is spared the per-IP check of refused credentials. */
@@ -74,16 +78,17 @@ function sendError(reply: FastifyReply, error: GatehouseError): FastifyReply {
   return reply.status(response.status).headers(response.headers).send(response.body);
 }
 
-function sendRateLimited(reply: FastifyReply, decision: RateLimitDecision): FastifyReply {
+function rateLimitError(decision: RateLimitDecision): GatehouseError {
   const seconds = decision.retryAfterSeconds;
-  return sendError(
-    reply,
-    new GatehouseError(
-      'rate_limit_exceeded',
-      `Too many requests. Please retry after ${seconds} second${seconds === 1 ? '' : 's'}.`,
-      { retryAfter: seconds },
-    ),
+  return new GatehouseError(
+    'rate_limit_exceeded',
+    `Too many requests. Please retry after ${seconds} second${seconds === 1 ? '' : 's'}.`,
+    { retryAfter: seconds },
   );
+}
+
+function sendRateLimited(reply: FastifyReply, decision: RateLimitDecision): FastifyReply {
+  return sendError(reply, rateLimitError(decision));
 }
 
 /**
@@ -121,14 +126,30 @@ export function registerGatewayAccess(scope: FastifyInstance, options: GatewayAc
     return false;
   };
 
-  const notBlocked = async (request: FastifyRequest, reply: FastifyReply): Promise<boolean> => {
-    if (!options.rateLimitsEnabled) return true;
+  /** The block's decision when the client IP is blocked for refused credentials; undefined otherwise. */
+  const blockOf = async (request: FastifyRequest): Promise<RateLimitDecision | undefined> => {
+    if (!options.rateLimitsEnabled) return undefined;
     const decision = await limiter.checkFailures('failed_attempts', request.ip, options.failureRule);
-    if (decision.allowed) return true;
+    return decision.allowed ? undefined : decision;
+  };
+
+  const sendBlocked = (reply: FastifyReply, decision: RateLimitDecision): FastifyReply => {
     // The limit that refused: refused credentials per window, none left, until the block ends.
     setRateLimitHeaders(reply, decision);
-    sendRateLimited(reply, decision);
-    return false;
+    return sendRateLimited(reply, decision);
+  };
+
+  /** A token carrying `allowed_ips` is refused from any other address, whoever verifies it next. */
+  const refusedHere = (
+    reply: FastifyReply,
+    identity: TokenIdentity,
+    ip: string,
+  ): FastifyReply | undefined => {
+    if (!identity.allowedIps || isIpAllowed(identity.allowedIps, ip)) return undefined;
+    return sendError(
+      reply,
+      new GatehouseError('ip_not_allowed', 'This API key may not be used from this IP address'),
+    );
   };
 
   const keyRule = (identity: TokenIdentity): RateLimitRule => {
@@ -136,6 +157,18 @@ export function registerGatewayAccess(scope: FastifyInstance, options: GatewayAc
     return { limit: limit.requestsPerMinute, burst: limit.burst, windowSeconds: 60 };
   };
 
+  /*
+   * The block on an IP with too many refused credentials (429) keeps out what is refused, never a valid caller
+   * who happens to share the address (a pipeline behind the attacker's NAT, a dashboard user):
+   * - a verified Gatehouse token, a key with a cached token, and a key that authenticated here within the last
+   *   10 minutes pass without even asking the limiter;
+   * - any other credential is still judged by its authority: the key by auth-service (authenticate, or the
+   *   exchange), a bearer token by the service it is sent to. An accepted one passes; a refusal of any kind is
+   *   answered with the block's 429 instead of the authority's answer, so a blocked attacker learns nothing about
+   *   what it tried, and the refusal is counted again;
+   * - what cannot be a credential (nothing at all, a key whose checksum is wrong, a bearer that is not a JWT) is
+   *   answered 429 at once, without asking anyone.
+   */
   scope.addHook('onRequest', async (request, reply) => {
     const kind = routeKind(request);
     if (kind === 'other') return;
@@ -149,41 +182,54 @@ export function registerGatewayAccess(scope: FastifyInstance, options: GatewayAc
       }
       if (credentials.kind !== 'api_key') {
         // No key: auth-service answers 401, which counts against the IP.
-        if (!(await notBlocked(request, reply))) return reply;
+        const block = await blockOf(request);
+        if (block) return sendBlocked(reply, block);
         return;
       }
       state.keyDigest = digest(credentials.apiKey);
       // A key that authenticated recently is no guess: a pipeline behind the same address as an attacker keeps
       // working, and its requests cost one limiter call instead of two.
-      if (!recentlyAccepted.has(state.keyDigest) && !(await notBlocked(request, reply))) return reply;
+      if (!recentlyAccepted.has(state.keyDigest)) {
+        state.block = await blockOf(request);
+        if (state.block && !parseApiKey(credentials.apiKey)) return sendBlocked(reply, state.block);
+      }
       if (!(await admitted(reply, 'authenticate', state.keyDigest, options.authenticateRule))) return reply;
       return;
     }
 
     const credentials = apiCredentials(request.headers);
     switch (credentials.kind) {
-      case 'none':
+      case 'none': {
         // The service answers 401, which counts against the IP.
-        if (!(await notBlocked(request, reply))) return reply;
+        const block = await blockOf(request);
+        if (block) return sendBlocked(reply, block);
         return;
+      }
       case 'misplaced':
         return sendError(reply, new GatehouseError('unauthorized', credentials.message));
       case 'bearer': {
         const identity = await options.inspector.inspect(credentials.token);
         if (identity) {
+          const refused = refusedHere(reply, identity, state.ip);
+          if (refused) return refused;
           if (!(await admitted(reply, 'api', `key:${identity.apiKeyId}`, keyRule(identity)))) return reply;
           return;
         }
-        if (!(await notBlocked(request, reply))) return reply;
+        // Not a Gatehouse token (a dashboard user's, or a forged one): the service judges it.
+        state.block = await blockOf(request);
+        if (state.block && credentials.token.split('.').length !== 3) return sendBlocked(reply, state.block);
         if (!(await admitted(reply, 'api', `token:${digest(credentials.token)}`, options.userRule)))
           return reply;
         return;
       }
       case 'api_key': {
-        // A key with a cached token was accepted already: only a key auth-service must be asked about counts as
-        // an attempt a blocked IP may not make.
+        // A key with a cached token was accepted already: only a key auth-service must be asked about may be
+        // an attempt of a blocked IP.
         let exchanged = options.exchange.peek(credentials.apiKey);
-        if (!exchanged && !(await notBlocked(request, reply))) return reply;
+        if (!exchanged) {
+          state.block = await blockOf(request);
+          if (state.block && !parseApiKey(credentials.apiKey)) return sendBlocked(reply, state.block);
+        }
         try {
           exchanged ??= await options.exchange.exchange(credentials.apiKey, {
             requestId: request.id,
@@ -193,8 +239,12 @@ export function registerGatewayAccess(scope: FastifyInstance, options: GatewayAc
         } catch (error) {
           if (!(error instanceof ExchangeRefused)) throw error;
           state.exchangeRefused = true;
+          if (state.block) return sendBlocked(reply, state.block);
           return reply.status(error.status).send(error.body);
         }
+        // auth-service refuses to issue a restricted key's token elsewhere; a cached one is checked here.
+        const refused = refusedHere(reply, exchanged.identity, state.ip);
+        if (refused) return refused;
         if (
           !(await admitted(reply, 'api', `key:${exchanged.identity.apiKeyId}`, keyRule(exchanged.identity)))
         ) {
@@ -222,10 +272,73 @@ export function registerGatewayAccess(scope: FastifyInstance, options: GatewayAc
       await limiter.recordFailure('failed_attempts', state.ip, options.failureRule);
     }
     if (status === 401 && state.exchangedKey) options.exchange.evict(state.exchangedKey);
+    let body = payload;
     if (state.keyDigest) {
       if (status === 200) recentlyAccepted.set(state.keyDigest, true);
-      else if (refused) recentlyAccepted.delete(state.keyDigest);
+      else if (refused) {
+        // A wrong client_id was sent with a valid key: the key is no guess, it keeps its exemption.
+        body = await bufferedBody(payload);
+        if (errorCodeOf(body) !== 'client_id_mismatch') recentlyAccepted.delete(state.keyDigest);
+      }
     }
-    return payload;
+    if (refused && state.block && !state.exchangeRefused) {
+      // Blocked, and the authority refused: the client gets the block, not the authority's answer.
+      discard(body);
+      const response = toErrorResponse(rateLimitError(state.block), request.id);
+      for (const name of Object.keys(reply.getHeaders())) {
+        if (UPSTREAM_REFUSAL_HEADERS.has(name)) reply.removeHeader(name);
+      }
+      setRateLimitHeaders(reply, state.block);
+      void reply.status(response.status).headers(response.headers);
+      return JSON.stringify(response.body);
+    }
+    return body;
   });
+}
+
+/** Headers of an upstream refusal that the block's 429 must not carry (its length, a challenge). */
+const UPSTREAM_REFUSAL_HEADERS = new Set(['content-length', 'content-type', 'www-authenticate', 'etag']);
+
+/** Refusal bodies are one small JSON object; anything longer is not read past this. */
+const MAX_REFUSAL_BODY_BYTES = 16 * 1024;
+
+/** The payload as a Buffer when it is a stream (a proxied response), read to its end or to the cap. */
+async function bufferedBody(payload: unknown): Promise<unknown> {
+  if (!(payload instanceof Readable)) return payload;
+  ignoreAbort(payload);
+  const chunks: Buffer[] = [];
+  let length = 0;
+  for await (const chunk of payload) {
+    const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string);
+    chunks.push(buffer);
+    length += buffer.length;
+    if (length > MAX_REFUSAL_BODY_BYTES) break;
+  }
+  return Buffer.concat(chunks);
+}
+
+function errorCodeOf(body: unknown): string | undefined {
+  const text = Buffer.isBuffer(body) ? body.toString('utf8') : typeof body === 'string' ? body : undefined;
+  if (text === undefined) return undefined;
+  try {
+    const parsed = JSON.parse(text) as { error?: unknown };
+    return typeof parsed.error === 'string' ? parsed.error : undefined;
+  } catch {
+    // Not the error shape: no code to read.
+    return undefined;
+  }
+}
+
+function discard(payload: unknown): void {
+  if (!(payload instanceof Readable)) return;
+  ignoreAbort(payload);
+  payload.destroy();
+}
+
+/**
+ * An upstream body the gateway stops reading (a refusal it replaces, or one longer than it reads) is destroyed,
+ * and undici's body stream then emits the abort as an 'error': expected, and it must not be an unhandled one.
+ */
+function ignoreAbort(stream: Readable): void {
+  stream.on('error', () => undefined);
 }

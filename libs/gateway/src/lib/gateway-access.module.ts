@@ -42,6 +42,8 @@ export interface GatewayAccessSettings {
   timeoutMs: number;
   authenticatePath: string;
   apiPrefixes: string[];
+  /** GATEWAY_SECRET, presented to auth-service's token exchange. */
+  gatewaySecret?: string;
 }
 
 /**
@@ -109,6 +111,7 @@ export class GatewayAccess implements OnModuleInit, OnApplicationShutdown, Metri
         authServiceUrl: settings.authServiceUrl,
         timeoutMs: settings.timeoutMs,
         inspector: this.inspector,
+        gatewaySecret: settings.gatewaySecret,
       }),
       overrides: this.overrides,
       authenticatePath: settings.authenticatePath,
@@ -122,6 +125,12 @@ export class GatewayAccess implements OnModuleInit, OnApplicationShutdown, Metri
   }
 
   async onModuleInit(): Promise<void> {
+    if (!this.options.exchange.hasGatewaySecret) {
+      this.logger.warn(
+        'GATEWAY_SECRET is not set: the services will not believe the client addresses this gateway reports, ' +
+          'and auth-service refuses direct key authentication',
+      );
+    }
     // Subscribing never waits for Redis; a missed change is bounded by the token lifetime (see RateLimitOverrides).
     await this.bus.subscribe(
       (event) => this.onEvent(event),
@@ -144,6 +153,10 @@ export class GatewayAccess implements OnModuleInit, OnApplicationShutdown, Metri
         return;
       case 'key_revoked':
       case 'secret_retired':
+      case 'key_disabled':
+      case 'key_enabled':
+      // A token carries the allowed_ips it was issued with; the gateway checks that claim, not the key's list.
+      case 'allowed_ips_changed':
         // The services behind the gateway enforce revocations; the gateway only limits.
         return;
     }

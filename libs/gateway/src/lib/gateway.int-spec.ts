@@ -19,6 +19,7 @@ import { HttpServiceConfig, loadConfig } from '@gatehouse/config';
 import { GatehouseError } from '@gatehouse/contracts';
 import { createHttpApp, createLoggerModule, HealthModule, toErrorResponse } from '@gatehouse/http';
 import { registerGateway } from './gateway';
+import { rewriteToNormalizedUrl } from './path-normalization';
 import type { ProxyGuard } from './upstream-proxy';
 
 /**
@@ -174,15 +175,22 @@ function open(url: string, options: SendOptions = {}): { request: ClientRequest;
   let request!: ClientRequest;
   const answer = new Promise<Answer>((resolve, reject) => {
     // A connection of its own for each request: no keep-alive state between tests.
-    request = httpRequest(url, { method: options.method ?? 'GET', headers, agent: false }, (response) => {
-      let text = '';
-      response.setEncoding('utf8');
-      response.on('data', (chunk: string) => (text += chunk));
-      response.on('end', () =>
-        resolve({ status: response.statusCode ?? 0, headers: response.headers, text }),
-      );
-      response.on('error', reject);
-    });
+    // The path as written: a URL object would resolve its dot segments before sending.
+    const [, origin, path] = /^(https?:\/\/[^/]+)(.*)$/.exec(url) ?? [url, url, '/'];
+    const { hostname, port } = new URL(origin);
+    const target = { hostname, port, path: path || '/' };
+    request = httpRequest(
+      { ...target, method: options.method ?? 'GET', headers, agent: false },
+      (response) => {
+        let text = '';
+        response.setEncoding('utf8');
+        response.on('data', (chunk: string) => (text += chunk));
+        response.on('end', () =>
+          resolve({ status: response.statusCode ?? 0, headers: response.headers, text }),
+        );
+        response.on('error', reject);
+      },
+    );
     request.on('error', reject);
   });
   opened.push(request);
@@ -251,6 +259,9 @@ interface GatewaySetup {
   corsOrigins: string[];
   routes: { prefix: string; upstream: string }[];
   guards?: ProxyGuard[];
+  /** As main.ts: the path normalization before routing, and the secret sent to the services. */
+  normalizePaths?: boolean;
+  gatewaySecret?: string;
 }
 
 async function startGateway(setup: GatewaySetup): Promise<{ app: NestFastifyApplication; url: string }> {
@@ -262,6 +273,7 @@ async function startGateway(setup: GatewaySetup): Promise<{ app: NestFastifyAppl
   });
   const app = await createHttpApp(TestGatewayModule.register(), config, {
     parseJsonBodies: false,
+    ...(setup.normalizePaths ? { rewriteUrl: rewriteToNormalizedUrl } : {}),
     configure: (nest) =>
       registerGateway(nest.getHttpAdapter().getInstance(), {
         routes: setup.routes,
@@ -270,6 +282,7 @@ async function startGateway(setup: GatewaySetup): Promise<{ app: NestFastifyAppl
         bodyLimitBytes: config.BODY_LIMIT_BYTES,
         corsOrigins: setup.corsOrigins,
         guards: setup.guards,
+        gatewaySecret: setup.gatewaySecret,
         apiDocs: { info: { title: 'Test', version: '1' } },
       }),
   });
@@ -689,5 +702,124 @@ describe('api gateway hardening (real HTTP, real upstreams)', () => {
       expectSecurityHeaders(preflight);
       expect(upstream.to('/api/v1/echo/no-cors-preflight')).toEqual([]);
     });
+  });
+});
+
+describe('api gateway path normalization (real HTTP, real upstreams)', () => {
+  const SECRET = 'a-gateway-secret-of-at-least-32-characters';
+  const PREFIXES = [
+    '/api/v1/auth/m2m/authenticate',
+    '/api/v1/findings',
+    '/api/v1/api-keys',
+    '/api/v1/audit-events',
+    '/api/v1/leaked-keys',
+  ];
+  let upstream: RecordingUpstream;
+  let gateway: { app: NestFastifyApplication; url: string };
+  /** The path each guarded request had when the gateway's own hooks (its limits) judged it. */
+  const judged: string[] = [];
+
+  const policyProbe: ProxyGuard = (scope) => {
+    scope.addHook('onRequest', (request, _reply, done) => {
+      judged.push(request.url);
+      done();
+    });
+  };
+
+  beforeAll(async () => {
+    upstream = await new RecordingUpstream(echo).start();
+    gateway = await startGateway({
+      trustedProxies: '',
+      corsOrigins: [],
+      routes: [
+        { prefix: '/api/v1/auth', upstream: upstream.url },
+        ...PREFIXES.slice(1).map((prefix) => ({ prefix, upstream: upstream.url })),
+      ],
+      guards: [policyProbe],
+      normalizePaths: true,
+      gatewaySecret: SECRET,
+    });
+  });
+
+  afterAll(async () => {
+    for (const request of opened) request.destroy();
+    await gateway?.app.close();
+    await upstream?.stop();
+  });
+
+  beforeEach(() => {
+    judged.length = 0;
+    upstream.requests.length = 0;
+  });
+
+  /** `/api/v1/findings` → `/api/v1/%66indings`: the first letter of the last segment encoded. */
+  function firstLetterEncoded(path: string, hex = (code: number) => code.toString(16)): string {
+    const at = path.lastIndexOf('/') + 1;
+    return `${path.slice(0, at)}%${hex(path.charCodeAt(at))}${path.slice(at + 1)}`;
+  }
+
+  function everyLetterEncoded(path: string): string {
+    return path.replace(
+      /(?<=^\/api\/v1\/.*)[a-z-]/g,
+      (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
+    );
+  }
+
+  describe.each(PREFIXES)('%s', (prefix) => {
+    it.each([
+      ['as it is', prefix],
+      ['with one letter encoded', firstLetterEncoded(prefix)],
+      [
+        'with one letter encoded in upper-case hex',
+        firstLetterEncoded(prefix, (c) => c.toString(16).toUpperCase()),
+      ],
+      ['with every letter encoded', everyLetterEncoded(prefix)],
+    ])('%s: routed, judged and forwarded as the one normalized path', async (_case, path) => {
+      const answer = await send(`${gateway.url}${path}/sub?q=%2F..`, { method: 'POST', body: '{}' });
+      const received = echoed(answer);
+      expect(received.url).toBe(`${prefix}/sub?q=%2F..`);
+      expect(judged).toEqual([`${prefix}/sub?q=%2F..`]);
+      expect(received.headers['x-gatehouse-gateway-secret']).toBe(SECRET);
+    });
+
+    it.each([
+      ['a double-encoded letter', firstLetterEncoded(prefix, (c) => `25${c.toString(16)}`)],
+      ['an encoded slash', `${prefix}%2Fsub`],
+      ['an encoded backslash', `${prefix}%5csub`],
+      ['a dot-dot segment', `${prefix}/../sub`],
+      ['an encoded dot-dot segment', `${prefix}/%2e%2E/sub`],
+      ['a dot segment', `${prefix}/./sub`],
+      ['NUL', `${prefix}%00`],
+      ['an invalid escape', `${prefix}%zz`],
+      ['invalid UTF-8', `${prefix}/%C3%28`],
+      ['a duplicate slash', prefix.replace('/api/v1/', '/api/v1//')],
+    ])(
+      '%s: 400 bad_request with the security headers, judged by no hook, never forwarded',
+      async (_case, path) => {
+        const answer = await send(`${gateway.url}${path}`, { method: 'POST', body: '{}' });
+        expectError(answer, 400, 'bad_request');
+        expectSecurityHeaders(answer);
+        expect(judged).toEqual([]);
+        expect(upstream.requests).toEqual([]);
+      },
+    );
+  });
+
+  it('keeps case: /API/v1/findings is no route of the gateway (nor of the services)', async () => {
+    const answer = await send(`${gateway.url}/API/v1/findings`);
+    expect(answer.status).toBe(404);
+    expect(upstream.requests).toEqual([]);
+  });
+
+  it('re-encodes what must not travel decoded, so the service reads the same path', async () => {
+    const answer = await send(`${gateway.url}/api/v1/findings/a%3fb%23c`);
+    expect(echoed(answer).url).toBe('/api/v1/findings/a%3Fb%23c');
+  });
+
+  it("drops a client's gateway-secret header: only the gateway's own reaches the service", async () => {
+    const answer = await send(`${gateway.url}/api/v1/findings`, {
+      headers: { 'x-gatehouse-gateway-secret': 'forged-by-the-client-0000000000000000' },
+    });
+    expect(echoed(answer).headers['x-gatehouse-gateway-secret']).toBe(SECRET);
   });
 });

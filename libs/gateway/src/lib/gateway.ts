@@ -3,6 +3,7 @@ import { registerApiDocs, type OpenApiInfo } from './api-docs';
 import type { DocumentedAccess } from './api-docs-access';
 import { registerCors } from './cors';
 import { registerReservedHeaderFilter } from './forwarding-headers';
+import { registerPathRefusal } from './path-normalization';
 import { registerSecurityHeaders } from './security-headers';
 import { registerUpstreamProxy, type ProxyGuard, type UpstreamRoute } from './upstream-proxy';
 
@@ -17,6 +18,8 @@ export interface GatewayOptions {
   /** Hooks of the proxied routes, after the gateway's own checks (see `UpstreamProxyOptions.guards`). */
   guards?: ProxyGuard[];
   apiDocs: { info: OpenApiInfo; access?: DocumentedAccess };
+  /** GATEWAY_SECRET, sent to the services with every forwarded request; unset: they believe no client address. */
+  gatewaySecret?: string;
 }
 
 /**
@@ -24,6 +27,7 @@ export interface GatewayOptions {
  * 1. client `X-Gatehouse-*` headers dropped, before any hook could set the gateway's own;
  * 2. security headers (and `Cache-Control: no-store` by default), so that every later answer carries them;
  * 3. CORS: preflights answered, and the CORS headers of allowed origins on every later answer;
+ * 3b. a path refused by the normalization (see path-normalization.ts, run as Fastify's `rewriteUrl`): 400;
  * 4. the proxied routes' own checks: the body limit, then the `guards` (rate limiting), then forwarding;
  * 5. the merged API documents at /api/docs.
  * A hook that may answer by itself belongs after 1–3 (add it as a guard), so its 413s and 429s carry them.
@@ -32,12 +36,14 @@ export async function registerGateway(fastify: FastifyInstance, options: Gateway
   registerReservedHeaderFilter(fastify);
   await registerSecurityHeaders(fastify);
   await registerCors(fastify, { origins: options.corsOrigins });
+  registerPathRefusal(fastify);
   await registerUpstreamProxy(fastify, {
     routes: options.routes,
     timeoutMs: options.timeoutMs,
     connectionsPerUpstream: options.connectionsPerUpstream,
     bodyLimitBytes: options.bodyLimitBytes,
     guards: options.guards,
+    gatewaySecret: options.gatewaySecret,
   });
   await registerApiDocs(fastify, {
     routes: options.routes,

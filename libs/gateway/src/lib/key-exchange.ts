@@ -1,7 +1,7 @@
 import { LRUCache } from 'lru-cache';
 import { GatehouseError } from '@gatehouse/contracts';
 import { hashApiKey } from '@gatehouse/crypto';
-import { REQUEST_ID_HEADER } from '@gatehouse/http';
+import { GATEWAY_SECRET_HEADER, REQUEST_ID_HEADER } from '@gatehouse/http';
 import type { AccessTokenInspector, TokenIdentity } from './access-token-inspector';
 
 /** auth-service's route that turns a key alone (no client_id) into a token; the gateway never exposes it. */
@@ -36,6 +36,8 @@ export interface KeyExchangeOptions {
   renewBeforeSeconds?: number;
   cacheSize?: number;
   now?: () => number;
+  /** GATEWAY_SECRET: auth-service answers the exchange only to a caller presenting it. */
+  gatewaySecret?: string;
 }
 
 /**
@@ -55,6 +57,10 @@ export class KeyExchange {
     this.tokens = new LRUCache({ max: options.cacheSize ?? 10_000 });
     this.now = options.now ?? (() => Date.now() / 1000);
     this.renewBeforeSeconds = options.renewBeforeSeconds ?? 60;
+  }
+
+  get hasGatewaySecret(): boolean {
+    return Boolean(this.options.gatewaySecret);
   }
 
   /** The key's cached token if it is not due for renewal: no network call. */
@@ -95,6 +101,7 @@ export class KeyExchange {
           'x-api-key': apiKey,
           [REQUEST_ID_HEADER]: context.requestId,
           'x-forwarded-for': context.ip,
+          ...(this.options.gatewaySecret ? { [GATEWAY_SECRET_HEADER]: this.options.gatewaySecret } : {}),
           ...(context.userAgent ? { 'user-agent': context.userAgent } : {}),
         },
         signal: AbortSignal.timeout(this.options.timeoutMs),

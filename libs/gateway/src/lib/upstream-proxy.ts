@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyReply, RawServerBase, RouteGenericInterfac
 import { GatehouseError } from '@gatehouse/contracts';
 import { toErrorResponse } from '@gatehouse/http';
 import { payloadTooLarge, registerBodyLimit, type BodyLimit } from './body-limit';
-import { clientResponseHeaders, forwardedRequestHeaders } from './forwarding-headers';
+import { clientResponseHeaders, forwardedRequestHeaders, withGatewaySecret } from './forwarding-headers';
 
 export interface UpstreamRoute {
   /** Public path prefix, forwarded unchanged. */
@@ -24,6 +24,8 @@ export interface UpstreamProxyOptions {
    * The gateway-wide hooks (security headers, CORS) run before them, so their answers carry those headers too.
    */
   guards?: ProxyGuard[];
+  /** Sent in `X-Gatehouse-Gateway-Secret` with every forwarded request: the services' proof it comes from here. */
+  gatewaySecret?: string;
 }
 
 /**
@@ -87,7 +89,8 @@ export async function registerUpstreamProxy(
           bodyTimeout: options.timeoutMs,
         },
         replyOptions: {
-          rewriteRequestHeaders: forwardedRequestHeaders,
+          rewriteRequestHeaders: (request, headers) =>
+            withGatewaySecret(forwardedRequestHeaders(request, headers), options.gatewaySecret),
           rewriteHeaders: (headers) => clientResponseHeaders(headers),
           onError: (reply, { error }) =>
             sendError(

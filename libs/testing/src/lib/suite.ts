@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { generateDevelopmentKeyPem } from '@gatehouse/crypto';
 import { runCli } from './cli';
 import { startService, type ServiceProcess } from './service-process';
@@ -73,6 +74,8 @@ export async function startSuite(options: SuiteOptions = {}): Promise<RunningSui
     // per-IP limit on refused credentials is raised out of the way of tests that are refused on purpose.
     RATE_LIMIT_KEY_PREFIX: `${uniqueChannel()}:rate-limit`,
     AUTH_FAILURES_PER_IP: '100000',
+    // One per suite, as an operator sets one per deployment: the services believe the gateway only with it.
+    GATEWAY_SECRET: randomBytes(32).toString('base64url'),
     ...options.env,
   };
   const generatedKeyPem = generateDevelopmentKeyPem();

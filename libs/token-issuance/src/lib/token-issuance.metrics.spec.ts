@@ -44,6 +44,8 @@ function row(secret: string): ApiKeyEntity {
     revokedAt: null,
     rateLimitPerMinute: null,
     rateLimitBurst: null,
+    disabledAt: null,
+    allowedIps: [],
   } as unknown as ApiKeyEntity;
 }
 
@@ -72,7 +74,7 @@ async function build(secret: string): Promise<TokenIssuanceService> {
     { record: () => undefined } as unknown as UsageRecorder,
     { append: () => undefined } as unknown as UsageLog,
     new RevocationRegistry(
-      { revokedSince: async () => [], retiredSince: async () => [] },
+      { revokedSince: async () => [], retiredSince: async () => [], disabledKeys: async () => [] },
       new SilentBus(),
       clock,
       {

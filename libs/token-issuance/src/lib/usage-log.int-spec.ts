@@ -173,6 +173,23 @@ describe('UsageLog (PostgreSQL)', () => {
     expect(warn).toHaveBeenCalledWith(expect.stringContaining('refused 1 of 2'));
   });
 
+  it('drops a row PostgreSQL cannot store (NUL in text) instead of retrying the batch forever', async () => {
+    const key = await insertKey();
+    log.append(attempt(key, { requestId: 'before' }));
+    log.append(attempt(key, { requestId: 'poisoned', userAgent: 'scanner\u0000/1.0' }));
+    log.append(attempt(key, { requestId: 'after' }));
+
+    await log.flush();
+
+    expect(log.pendingCount).toBe(0);
+    expect((await rows(key)).map((row) => row.request_id)).toEqual(['before', 'after']);
+    expect(warn).toHaveBeenCalledWith(expect.stringContaining('refused 1 of 3 attempts (SQLSTATE 22021)'));
+
+    log.append(attempt(key, { requestId: 'next' }));
+    await log.flush();
+    expect((await rows(key)).map((row) => row.request_id)).toEqual(['before', 'after', 'next']);
+  });
+
   it('prunes rows older than the retention, counted from the injected clock', async () => {
     const key = await insertKey();
     const cutoff = new Date(NOW.getTime() - RETENTION_DAYS * DAY_MS);

@@ -1,7 +1,8 @@
 import { Logger } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
 import type { Clock } from '@gatehouse/contracts';
-import { UsageLog, type UsageAttempt, type UsageLogOptions } from './usage-log';
+import { BIND_METRICS, GatehouseMetrics } from '@gatehouse/http';
+import { MAX_BATCH_ATTEMPTS, UsageLog, type UsageAttempt, type UsageLogOptions } from './usage-log';
 
 const KEY_A = '11111111-1111-4111-8111-111111111111';
 const KEY_B = '22222222-2222-4222-8222-222222222222';
@@ -216,6 +217,109 @@ describe('UsageLog', () => {
       await log.flush();
 
       expect(warn).toHaveBeenCalledWith(expect.stringContaining('3 attempts were not recorded'));
+    });
+  });
+
+  describe('poisoned batch', () => {
+    const sqlError = (code: string) => Object.assign(new Error(`refused value "secret-ish"`), { code });
+
+    function boundMetrics(): GatehouseMetrics {
+      const metrics = new GatehouseMetrics('test');
+      log[BIND_METRICS](metrics);
+      return metrics;
+    }
+
+    async function dropped(metrics: GatehouseMetrics, reason: string): Promise<number> {
+      const { values } = await metrics.registry.getSingleMetric('gatehouse_usage_log_dropped_total')!.get();
+      return values.find((value) => value.labels['reason'] === reason)?.value ?? -1;
+    }
+
+    it('stores the rows of a batch the database refuses as data one by one, and drops only the refused row', async () => {
+      const metrics = boundMetrics();
+      query.mockImplementation((sql: string, parameters: unknown[]) => {
+        if (!sql.includes('INSERT')) return Promise.resolve([]);
+        const agents = parameters[5] as (string | null)[];
+        // PostgreSQL refuses NUL in text: SQLSTATE 22021, whatever else the batch holds.
+        return agents.some((agent) => agent?.includes('\u0000'))
+          ? Promise.reject(sqlError('22021'))
+          : Promise.resolve([]);
+      });
+      log.append(attempt({ requestId: 'a' }));
+      log.append(attempt({ requestId: 'poisoned', userAgent: 'x\u0000y' }));
+      log.append(attempt({ requestId: 'c' }));
+
+      await log.flush();
+
+      // The whole batch once, then each row on its own.
+      expect(inserts()).toHaveLength(4);
+      const stored = inserts()
+        .slice(1)
+        .filter((call) => !(call[1][5] as (string | null)[]).some((agent) => agent?.includes('\u0000')))
+        .map((call) => (call[1][6] as string[])[0]);
+      expect(stored).toEqual(['a', 'c']);
+      expect(log.pendingCount).toBe(0);
+      expect(await dropped(metrics, 'refused')).toBe(1);
+      expect(warn).toHaveBeenCalledWith(expect.stringContaining('refused 1 of 3 attempts (SQLSTATE 22021)'));
+      // The database's message may quote the refused value: it is never logged.
+      expect(warn).not.toHaveBeenCalledWith(expect.stringContaining('secret-ish'));
+
+      // The log is not blocked: the next batch goes in whole.
+      query.mockResolvedValue([]);
+      log.append(attempt({ requestId: 'd' }));
+      await log.flush();
+      expect(inserts()).toHaveLength(5);
+      expect(log.pendingCount).toBe(0);
+    });
+
+    it(`retries an unexplained failure ${MAX_BATCH_ATTEMPTS} times, then splits the batch`, async () => {
+      const metrics = boundMetrics();
+      query.mockImplementation((sql: string, parameters: unknown[]) => {
+        if (!sql.includes('INSERT')) return Promise.resolve([]);
+        const ids = parameters[6] as string[];
+        return ids.includes('bad') ? Promise.reject(sqlError('XX000')) : Promise.resolve([]);
+      });
+      log.append(attempt({ requestId: 'good' }));
+      log.append(attempt({ requestId: 'bad' }));
+
+      for (let flush = 1; flush < MAX_BATCH_ATTEMPTS; flush += 1) {
+        await log.flush();
+        expect(log.pendingCount).toBe(2);
+      }
+      await log.flush();
+
+      expect(log.pendingCount).toBe(0);
+      expect(inserts().map((call) => call[1][6])).toEqual([
+        ...Array.from({ length: MAX_BATCH_ATTEMPTS }, () => ['good', 'bad']),
+        ['good'],
+        ['bad'],
+      ]);
+      expect(await dropped(metrics, 'refused')).toBe(1);
+    });
+
+    it('never splits nor drops a batch while the database is unreachable', async () => {
+      const metrics = boundMetrics();
+      query.mockRejectedValue(
+        Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' }),
+      );
+      log.append(attempt({ requestId: 'a' }));
+      log.append(attempt({ requestId: 'b' }));
+
+      for (let flush = 0; flush < MAX_BATCH_ATTEMPTS * 3; flush += 1) await log.flush();
+
+      expect(inserts()).toHaveLength(MAX_BATCH_ATTEMPTS * 3);
+      expect(inserts().every((call) => (call[1][6] as string[]).length === 2)).toBe(true);
+      expect(log.pendingCount).toBe(2);
+      expect(await dropped(metrics, 'refused')).toBe(0);
+
+      query.mockResolvedValue([]);
+      await log.flush();
+      expect(log.pendingCount).toBe(0);
+    });
+
+    it('counts attempts dropped because the log is full', async () => {
+      const metrics = boundMetrics();
+      for (let i = 0; i < OPTIONS.maxPending + 2; i += 1) log.append(attempt());
+      expect(await dropped(metrics, 'overflow')).toBe(2);
     });
   });
 

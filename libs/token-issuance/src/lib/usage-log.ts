@@ -1,4 +1,5 @@
 import { Logger } from '@nestjs/common';
+import { Counter } from 'prom-client';
 import type { DataSource } from 'typeorm';
 import type { Clock } from '@gatehouse/contracts';
 import { BIND_METRICS, type GatehouseMetrics, type MetricsAware } from '@gatehouse/http';
@@ -22,11 +23,40 @@ export interface UsageLogOptions {
   maxPending: number;
 }
 
-/** PostgreSQL class 23: integrity constraint violation; retrying the same row cannot succeed. */
-function isConstraintViolation(error: unknown): boolean {
-  const code = (error as { code?: unknown; driverError?: { code?: unknown } }).code;
-  return typeof code === 'string' && code.startsWith('23');
+function sqlStateOf(error: unknown): string | undefined {
+  const { code, driverError } = error as { code?: unknown; driverError?: { code?: unknown } };
+  const state = typeof code === 'string' ? code : driverError?.code;
+  return typeof state === 'string' && /^[0-9A-Z]{5}$/.test(state) ? state : undefined;
 }
+
+/**
+ * The database refused the data itself: class 22 (data exception: a NUL or invalid byte, a malformed value) or
+ * 23 (integrity constraint violation). Retrying the same rows cannot succeed.
+ */
+function isRefusedData(error: unknown): boolean {
+  const state = sqlStateOf(error);
+  return state !== undefined && (state.startsWith('22') || state.startsWith('23'));
+}
+
+/**
+ * The database could not be reached or could not run the statement just now: no SQLSTATE at all (a refused or
+ * dropped connection, a timeout), class 08 (connection exception), 40 (rollback: serialization, deadlock), 53
+ * (insufficient resources), 57 (operator intervention: shutdown, cancel), 58 (system error). Worth retrying as is.
+ */
+function isTransient(error: unknown): boolean {
+  const state = sqlStateOf(error);
+  if (state !== undefined) return ['08', '40', '53', '57', '58'].includes(state.slice(0, 2));
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) return true; // ECONNREFUSED, ECONNRESET, ETIMEDOUT…
+  const message = error instanceof Error ? error.message : '';
+  return /connect|terminat|timeout|timed out|closed|not queryable|pool/i.test(message);
+}
+
+/** Flushes of one batch failing with an error that is neither transient nor refused data, before it is split. */
+export const MAX_BATCH_ATTEMPTS = 3;
+
+/** Why attempts were dropped: the database refused the row, or the in-memory bound was reached. */
+export type UsageDropReason = 'refused' | 'overflow';
 
 const PRUNE_INTERVAL_MS = 60 * 60 * 1000;
 const DAY_MS = 86_400_000;
@@ -43,6 +73,9 @@ export class UsageLog implements MetricsAware {
   private pruneTimer: NodeJS.Timeout | undefined;
   private readonly flushing = new Set<Promise<void>>();
   private metrics: GatehouseMetrics | undefined;
+  private droppedCounter: Counter<'reason'> | undefined;
+  /** Consecutive flushes that failed with an error neither transient nor refused data. */
+  private unexplainedFailures = 0;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -60,6 +93,21 @@ export class UsageLog implements MetricsAware {
   [BIND_METRICS](metrics: GatehouseMetrics): void {
     this.metrics = metrics;
     void metrics.usageFlushes; // registered now, so that the counters are exposed before the first flush
+    const existing = metrics.registry.getSingleMetric('gatehouse_usage_log_dropped_total');
+    this.droppedCounter =
+      (existing as Counter<'reason'> | undefined) ??
+      new Counter({
+        name: 'gatehouse_usage_log_dropped_total',
+        help: 'Authentication attempts never written to the usage log, by reason (refused by the database, overflow)',
+        labelNames: ['reason'],
+        registers: [metrics.registry],
+      });
+    for (const reason of ['refused', 'overflow'] satisfies UsageDropReason[])
+      this.droppedCounter.inc({ reason }, 0);
+  }
+
+  private countDropped(reason: UsageDropReason, count: number): void {
+    if (count > 0) this.droppedCounter?.inc({ reason }, count);
   }
 
   async stop(): Promise<void> {
@@ -77,6 +125,7 @@ export class UsageLog implements MetricsAware {
   append(attempt: UsageAttempt): void {
     if (this.pending.length >= this.options.maxPending) {
       this.dropped += 1;
+      this.countDropped('overflow', 1);
       return;
     }
     this.pending.push(attempt);
@@ -102,42 +151,55 @@ export class UsageLog implements MetricsAware {
     this.pending = [];
     try {
       await this.insert(batch);
+      this.unexplainedFailures = 0;
       this.metrics?.recordUsageFlush('usage_log', 'success');
     } catch (error) {
-      if (isConstraintViolation(error)) {
-        // One refused row (e.g. a key whose organization was deleted meanwhile) would fail every retry of the
-        // whole batch: store the rows one by one and drop only those the database refuses.
+      if (isRefusedData(error) || (!isTransient(error) && ++this.unexplainedFailures >= MAX_BATCH_ATTEMPTS)) {
+        // One poisoned row (a key whose organization was deleted meanwhile, a value PostgreSQL cannot store)
+        // would fail every retry of the whole batch and block the log for good: store the rows one by one and
+        // drop only those the database refuses.
+        this.unexplainedFailures = 0;
         await this.insertOneByOne(batch);
         return;
       }
-      // Anything else is transient: keep the batch for the next flush, within the memory bound.
+      // Transient (the database is away), or not yet retried enough: keep the batch for the next flush, within
+      // the memory bound.
       const kept = [...batch, ...this.pending];
-      this.dropped += Math.max(0, kept.length - this.options.maxPending);
+      const overflow = Math.max(0, kept.length - this.options.maxPending);
+      this.dropped += overflow;
+      this.countDropped('overflow', overflow);
       this.pending = kept.slice(0, this.options.maxPending);
       this.metrics?.recordUsageFlush('usage_log', 'failure');
-      this.logger.warn(`usage log flush failed, will retry: ${(error as Error).message}`);
+      this.logger.warn(`usage log flush failed, will retry: ${describeError(error)}`);
     }
   }
 
   private async insertOneByOne(batch: UsageAttempt[]): Promise<void> {
     let refused = 0;
+    let lastRefusal = '';
     for (const [index, attempt] of batch.entries()) {
       try {
         await this.insert([attempt]);
       } catch (error) {
-        if (!isConstraintViolation(error)) {
+        if (isTransient(error)) {
           // The database went away mid-way: keep what is not stored yet for the next flush.
           this.pending = [...batch.slice(index), ...this.pending].slice(0, this.options.maxPending);
-          this.logger.warn(`usage log flush interrupted, will retry: ${(error as Error).message}`);
+          this.countDropped('refused', refused);
+          this.logger.warn(`usage log flush interrupted, will retry: ${describeError(error)}`);
           return;
         }
         refused += 1;
+        lastRefusal = describeError(error);
       }
     }
+    this.countDropped('refused', refused);
     this.metrics?.recordUsageFlush('usage_log', refused > 0 ? 'partial' : 'success');
-    this.logger.warn(
-      `usage log: the database refused ${refused} of ${batch.length} attempts; they were dropped`,
-    );
+    if (refused > 0) {
+      // Neither the rows nor the driver's message (which may quote a value): the SQLSTATE and the count.
+      this.logger.warn(
+        `usage log: the database refused ${refused} of ${batch.length} attempts (${lastRefusal}); they were dropped`,
+      );
+    }
   }
 
   private async insert(batch: UsageAttempt[]): Promise<void> {
@@ -164,4 +226,17 @@ export class UsageLog implements MetricsAware {
       this.logger.warn(`usage log pruning failed: ${(error as Error).message}`);
     }
   }
+}
+
+/**
+ * An error as logged: its SQLSTATE when it has one, never the database's message (PostgreSQL may quote the refused
+ * value, which holds a client's user agent); a connection failure's own message, which holds no row data.
+ */
+function describeError(error: unknown): string {
+  const state = sqlStateOf(error);
+  if (state) return `SQLSTATE ${state}`;
+  if (isTransient(error) && error instanceof Error) return error.message.slice(0, 200);
+  const code = (error as { code?: unknown }).code;
+  const name = error instanceof Error ? error.name : typeof error;
+  return typeof code === 'string' ? `${name} ${code}` : name;
 }
