@@ -6,6 +6,7 @@
 //   processes (as they run in production) on that PostgreSQL and Redis, the one not set at its default, with their
 //   output prefixed, and stops them all together.
 import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -34,9 +35,14 @@ function startServers() {
     process.exit(migrate.status ?? 1);
   }
 
+  // The four processes of this run share one GATEWAY_SECRET, so that the services believe the gateway's
+  // X-Forwarded-For and answer its token exchange; an operator's own value, when set, is kept.
+  const env = isSet('GATEWAY_SECRET')
+    ? process.env
+    : { ...process.env, GATEWAY_SECRET: randomBytes(32).toString('base64url') };
   const children = apps.map((app) => {
     const child = spawn(process.execPath, [join(root, 'dist/apps', app, 'main.js')], {
-      env: process.env,
+      env,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const prefix = `${app.padEnd(16)} | `;
