@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { FastifyInstance } from 'fastify';
-import { GATEWAY_SECRET_HEADER, REQUEST_ID_HEADER } from '@gatehouse/http';
+import { FORWARDING_HEADERS, GATEWAY_SECRET_HEADER, REQUEST_ID_HEADER } from '@gatehouse/http';
 
 /**
  * Hop-by-hop headers (RFC 9110 §7.6.1): they describe one connection, never the message, so a proxy drops them
@@ -27,15 +27,7 @@ export const HOP_BY_HOP_HEADERS: readonly string[] = [
  * Headers only the gateway may set towards a service. Whatever a client sends under these names is dropped
  * before forwarding, then the gateway writes its own values (`X-Forwarded-For`, `X-Forwarded-Proto`).
  */
-export const GATEWAY_OWNED_HEADERS: readonly string[] = [
-  'x-forwarded-for',
-  'x-forwarded-proto',
-  'x-forwarded-host',
-  'x-forwarded-port',
-  'x-forwarded-prefix',
-  'x-real-ip',
-  'forwarded',
-];
+export const GATEWAY_OWNED_HEADERS: readonly string[] = FORWARDING_HEADERS;
 
 /** Prefix of the headers that carry the gateway's word to a service (identity and the like); never a client's. */
 export const RESERVED_HEADER_PREFIX = 'x-gatehouse-';

@@ -96,10 +96,12 @@ describe('isGatewaySecret', () => {
 describe('trustedProxySet', () => {
   it('reads names, addresses and CIDRs, and names the entry it cannot read', () => {
     const set = trustedProxySet('loopback, 192.0.2.1, 2001:db8::/32');
-    expect(set.check('127.0.0.5', 'ipv4')).toBe(true);
-    expect(set.check('192.0.2.1', 'ipv4')).toBe(true);
-    expect(set.check('2001:db8::1', 'ipv6')).toBe(true);
-    expect(set.check('10.0.0.1', 'ipv4')).toBe(false);
+    expect(set.has('127.0.0.5')).toBe(true);
+    expect(set.has('::ffff:127.0.0.5')).toBe(true);
+    expect(set.has('192.0.2.1')).toBe(true);
+    expect(set.has('2001:db8::1')).toBe(true);
+    expect(set.has('10.0.0.1')).toBe(false);
+    expect(trustedProxySet('').has('127.0.0.1')).toBe(false);
     expect(() => trustedProxySet('gateway.local')).toThrow(
       'TRUSTED_PROXIES: not an address, CIDR or range name: gateway.local',
     );

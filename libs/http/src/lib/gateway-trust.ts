@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
-import { BlockList, isIP } from 'node:net';
 import type { FastifyInstance, FastifyServerOptions } from 'fastify';
+import { IpAllowlist, normalizeAllowedIps } from '@gatehouse/contracts';
 
 /**
  * The header carrying the gateway's shared secret (GATEWAY_SECRET) to the services. Under the reserved
@@ -9,8 +9,11 @@ import type { FastifyInstance, FastifyServerOptions } from 'fastify';
  */
 export const GATEWAY_SECRET_HEADER = 'x-gatehouse-gateway-secret';
 
-/** What a proxy writes about the client; believed by a service only on a request from the gateway. */
-const FORWARDING_HEADERS = [
+/**
+ * What a proxy writes about the client: believed by a service only on a request from the gateway, and never taken
+ * from a client by the gateway.
+ */
+export const FORWARDING_HEADERS: readonly string[] = [
   'x-forwarded-for',
   'x-forwarded-proto',
   'x-forwarded-host',
@@ -20,49 +23,28 @@ const FORWARDING_HEADERS = [
   'forwarded',
 ];
 
-const RANGE_NAMES: Record<string, Array<[string, number, 'ipv4' | 'ipv6']>> = {
-  loopback: [
-    ['127.0.0.0', 8, 'ipv4'],
-    ['::1', 128, 'ipv6'],
-  ],
-  linklocal: [
-    ['169.254.0.0', 16, 'ipv4'],
-    ['fe80::', 10, 'ipv6'],
-  ],
-  uniquelocal: [
-    ['10.0.0.0', 8, 'ipv4'],
-    ['172.16.0.0', 12, 'ipv4'],
-    ['192.168.0.0', 16, 'ipv4'],
-    ['fc00::', 7, 'ipv6'],
-  ],
+/** The names TRUSTED_PROXIES accepts besides addresses and CIDRs, as proxy-addr (Fastify's default) reads them. */
+const RANGE_NAMES: Record<string, readonly string[]> = {
+  loopback: ['127.0.0.0/8', '::1/128'],
+  linklocal: ['169.254.0.0/16', 'fe80::/10'],
+  uniquelocal: ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', 'fc00::/7'],
 };
 
-/** TRUSTED_PROXIES (addresses, CIDRs, or loopback/linklocal/uniquelocal) as a set that can be asked. */
-export function trustedProxySet(trustedProxies: string): BlockList {
-  const set = new BlockList();
+/**
+ * TRUSTED_PROXIES (addresses, CIDRs, or loopback/linklocal/uniquelocal) as a set that can be asked; the same
+ * matcher as the per-key IP allowlists, IPv4-mapped IPv6 peers included. Empty: no proxy is trusted.
+ */
+export function trustedProxySet(trustedProxies: string): { has(address: string): boolean } {
+  const cidrs: string[] = [];
   for (const entry of trustedProxies.split(',').map((part) => part.trim())) {
     if (!entry) continue;
     const named = RANGE_NAMES[entry];
-    if (named) {
-      for (const [network, prefix, type] of named) set.addSubnet(network, prefix, type);
-      continue;
-    }
-    const [address, prefix] = entry.split('/');
-    const version = isIP(address);
-    if (version === 0) throw new Error(`TRUSTED_PROXIES: not an address, CIDR or range name: ${entry}`);
-    const type = version === 4 ? 'ipv4' : 'ipv6';
-    if (prefix === undefined) set.addAddress(address, type);
-    else set.addSubnet(address, Number(prefix), type);
+    const normalized = normalizeAllowedIps(named ?? [entry]);
+    if (!normalized.ok) throw new Error(`TRUSTED_PROXIES: not an address, CIDR or range name: ${entry}`);
+    cidrs.push(...normalized.cidrs);
   }
-  return set;
-}
-
-function contains(set: BlockList, address: string): boolean {
-  const version = isIP(address);
-  if (version === 0) return false;
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
-  if (mapped) return set.check(mapped[1], 'ipv4') || set.check(address, 'ipv6');
-  return set.check(address, version === 4 ? 'ipv4' : 'ipv6');
+  const allowlist = IpAllowlist.of(cidrs);
+  return { has: (address) => !allowlist.unrestricted && allowlist.allows(address) };
 }
 
 /** Constant-time comparison of a presented secret with the configured one (digests, so lengths leak nothing). */
@@ -93,7 +75,7 @@ type MarkedRequest = IncomingMessage & { [FROM_GATEWAY]?: GatewayIdentity };
  */
 export function serviceTrustProxy(trustedProxies: string): FastifyServerOptions['trustProxy'] {
   const trusted = trustedProxySet(trustedProxies);
-  return (address: string, hop: number) => hop === 0 || contains(trusted, address);
+  return (address: string, hop: number) => hop === 0 || trusted.has(address);
 }
 
 /**
