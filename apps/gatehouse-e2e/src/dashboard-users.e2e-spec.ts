@@ -254,6 +254,21 @@ describe('dashboard users on admin-api', () => {
     expect(response.body['message']).toContain('initech');
   });
 
+  it.each([
+    ['a NUL', 'acme\u0000'],
+    ['a lone surrogate', 'acme\uD800'],
+    ['upper case', 'ACME'],
+  ])('answers 403, never 500, for an organization claim with %s', async (_what, org) => {
+    for (const method of ['GET', 'POST']) {
+      const response = await request(`${gw}/api/v1/api-keys`, {
+        method,
+        headers: bearer(await userToken('mallory', org, 'owner')),
+        body: method === 'POST' ? { name: 'n', client_id: 'nul-org', permissions: ['read:keys'] } : undefined,
+      });
+      expectError(response, 403, 'forbidden');
+    }
+  });
+
   describe('refuses user tokens that fail verification with 401', () => {
     let other: OidcIssuer;
 

@@ -132,6 +132,24 @@ describe('findings-service token checks', () => {
       expectError(await upload(`Bearer ${token}`), 401, 'invalid_token');
     });
 
+    it.each([
+      [
+        'issued in the future',
+        () => ({ iat: nowSeconds() + 120, nbf: nowSeconds(), exp: nowSeconds() + 600 }),
+      ],
+      ['living longer than 30 minutes', () => ({ exp: nowSeconds() + 10 * 365 * 86_400 })],
+      ['without iat', () => ({ iat: undefined })],
+    ])('a token %s, which auth-service never issues', async (_what, claims) => {
+      expectError(await upload(`Bearer ${await forge({ claims: claims() })}`), 401, 'invalid_token');
+    });
+
+    it('a token with a critical header extension (crit)', async () => {
+      const token = await new SignJWT(validClaims())
+        .setProtectedHeader({ alg: 'RS256', kid, typ: 'JWT', crit: ['x-gatehouse'], 'x-gatehouse': 1 })
+        .sign(signingKey, { crit: { 'x-gatehouse': true } });
+      expectError(await upload(`Bearer ${token}`), 401, 'invalid_token');
+    });
+
     it('a token without exp', async () => {
       expectError(
         await upload(`Bearer ${await forge({ claims: { exp: undefined } })}`),

@@ -298,6 +298,8 @@ describe('hostile input', () => {
       '2009-05-19T14',
       '2009-05-19T14:39:22,5Z',
       '0000-01-01T00:00:00Z',
+      '9999-12-31T23:59:59-23:59',
+      '2030-01-01T00:00:00+15:00',
     ])(
       '400 validation_failed for the audit filters since/until=%s, and for a key expiring then',
       async (time) => {

@@ -6,4 +6,5 @@ export * from './lib/ip-allowlist';
 export * from './lib/permissions';
 export * from './lib/rate-limits';
 export * from './lib/revocation-event';
+export * from './lib/organization';
 export * from './lib/page';

@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import { NestFactory } from '@nestjs/core';
 import { ApiKeysService, type BootstrapResult } from '@gatehouse/api-keys';
 import { isStandaloneEnvironment, loadConfig } from '@gatehouse/config';
-import { isGatehouseError } from '@gatehouse/contracts';
+import { isGatehouseError, ORGANIZATION_NAME } from '@gatehouse/contracts';
 import {
   createDatabaseIfMissing,
   embeddedLayout,
@@ -36,8 +36,6 @@ only while it is stopped.`;
 /** This bundle is dist/tools/gatehouse-cli/main.js. */
 const WORKSPACE_ROOT = resolve(__dirname, '../../..');
 
-const ORG_NAME = /^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$/;
-
 class UsageError extends Error {}
 
 function log(message: string): void {
@@ -51,7 +49,7 @@ function parseBootstrapArgs(args: string[]): { org: string; plan: Plan } {
     strict: true,
   });
   const org = values.org;
-  if (!org || !ORG_NAME.test(org)) {
+  if (!org || !ORGANIZATION_NAME.test(org)) {
     throw new UsageError(
       '--org must be 1–40 lowercase letters, digits or "-", not starting or ending with "-"',
     );

@@ -1,7 +1,13 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { PassportStrategy } from '@nestjs/passport';
 import { Strategy } from 'passport-jwt';
-import { GatehouseError, isPermission, normalizeIpEntry, type KeyPrincipal } from '@gatehouse/contracts';
+import {
+  ACCESS_TOKEN_TTL_SECONDS,
+  GatehouseError,
+  isPermission,
+  normalizeIpEntry,
+  type KeyPrincipal,
+} from '@gatehouse/contracts';
 import { RevocationRegistry } from '@gatehouse/revocation';
 import { bearerTokenFromRequest } from './bearer-token';
 import { SigningKeyResolver } from './signing-key-resolver';
@@ -17,6 +23,7 @@ interface AccessTokenPayload {
   permissions?: unknown;
   jti?: unknown;
   exp?: unknown;
+  iat?: unknown;
   key_version?: unknown;
   allowed_ips?: unknown;
 }
@@ -43,7 +50,7 @@ function isAllowedIpsClaim(value: unknown): value is string[] | undefined {
 @Injectable()
 export class JwtStrategy extends PassportStrategy(Strategy, JWT_STRATEGY) {
   constructor(
-    @Inject(TOKEN_VERIFICATION_OPTIONS) options: TokenVerificationOptions,
+    @Inject(TOKEN_VERIFICATION_OPTIONS) private readonly options: TokenVerificationOptions,
     private readonly revocations: RevocationRegistry,
   ) {
     const resolver = new SigningKeyResolver(options.jwksUrl);
@@ -70,7 +77,7 @@ export class JwtStrategy extends PassportStrategy(Strategy, JWT_STRATEGY) {
   }
 
   validate(payload: AccessTokenPayload): KeyPrincipal {
-    const { sub, org, api_key_id, client_id, permissions, jti, exp, key_version, allowed_ips } = payload;
+    const { sub, org, api_key_id, client_id, permissions, jti, exp, iat, key_version, allowed_ips } = payload;
     if (
       !isString(sub) ||
       !isString(org) ||
@@ -83,9 +90,21 @@ export class JwtStrategy extends PassportStrategy(Strategy, JWT_STRATEGY) {
       key_version < 1 ||
       !Array.isArray(permissions) ||
       !permissions.every(isPermission) ||
-      !isAllowedIpsClaim(allowed_ips)
+      !isAllowedIpsClaim(allowed_ips) ||
+      typeof iat !== 'number'
     ) {
       throw new GatehouseError('invalid_token', 'Access token lacks required claims');
+    }
+    // auth-service never issues a token dated in the future or living longer than ACCESS_TOKEN_TTL_SECONDS: one
+    // that does was not issued by it, whatever its signature says (a leaked signing key's forgeries expire too).
+    if (
+      iat > Date.now() / 1000 + this.options.clockToleranceSeconds ||
+      exp - iat > ACCESS_TOKEN_TTL_SECONDS
+    ) {
+      throw new GatehouseError(
+        'invalid_token',
+        'Access token has an issue time or lifetime auth-service never gives',
+      );
     }
     if (this.revocations.isRevoked(api_key_id, key_version)) {
       throw new GatehouseError('token_revoked', 'The API key behind this token has been revoked or rotated');

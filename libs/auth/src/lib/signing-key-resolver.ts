@@ -52,6 +52,10 @@ export class SigningKeyResolver {
     if (header.alg !== ALLOWED_ALGORITHM) {
       throw new GatehouseError('invalid_token', 'Access token must be signed with RS256');
     }
+    // RFC 7515 §4.1.11: a token naming extensions the verifier must understand is refused; we understand none.
+    if ('crit' in header) {
+      throw new GatehouseError('invalid_token', 'Access token has critical header extensions');
+    }
     if (typeof header.kid !== 'string' || header.kid.length === 0) {
       throw new GatehouseError('invalid_token', 'Access token has no key id (kid)');
     }

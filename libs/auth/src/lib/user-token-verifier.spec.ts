@@ -219,6 +219,22 @@ describe('UserTokenVerifier', () => {
     expect(error.message).toContain('"initech"');
   });
 
+  it.each([
+    ['a NUL', 'acme\u0000'],
+    ['a lone surrogate', 'acme\uD800'],
+    ['upper case', 'ACME'],
+    ['a name longer than any organization has', 'a'.repeat(41)],
+  ])('refuses an organization claim with %s with 403, without looking it up', async (_what, org) => {
+    const error = await rejection(verifier().verify(await sign(rsa, claims({ org }))));
+    expect(error.code).toBe('forbidden');
+    expect(lookup).not.toHaveBeenCalled();
+  });
+
+  it('refuses a user id with a lone surrogate (the audit trail could not store it as sent)', async () => {
+    const error = await rejection(verifier().verify(await sign(rsa, claims({ sub: 'user\uDC00' }))));
+    expect(error.code).toBe('invalid_token');
+  });
+
   it('refuses an algorithm outside the allow-list before looking for a key', async () => {
     const keys = jest.fn<ReturnType<UserKeyResolver>, Parameters<UserKeyResolver>>();
     const strict = new UserTokenVerifier(

@@ -10,6 +10,7 @@ import {
 } from 'jose';
 import {
   GatehouseError,
+  isOrganizationName,
   ROLE_PERMISSIONS,
   ROLES,
   systemClock,
@@ -17,6 +18,7 @@ import {
   type Role,
   type UserPrincipal,
 } from '@gatehouse/contracts';
+import { isPostgresSafe } from '@gatehouse/http';
 import type { OidcVerificationOptions } from './oidc-options';
 import type { OrganizationDirectory } from './organization-directory';
 
@@ -53,7 +55,8 @@ function isUserId(value: unknown): value is string {
     typeof value === 'string' &&
     value.length > 0 &&
     value.length <= USER_ID_MAX &&
-    !/[\u0000-\u001f\u007f]/.test(value)
+    !/[\u0000-\u001f\u007f]/.test(value) &&
+    isPostgresSafe(value)
   );
 }
 
@@ -125,6 +128,14 @@ export class UserTokenVerifier {
       throw new GatehouseError(
         'invalid_token',
         `Access token lacks the organization claim "${organizationClaim}"`,
+      );
+    }
+    // Organizations are named by bootstrap's pattern; any other value names none and is never looked up (a NUL
+    // in it would otherwise reach PostgreSQL, which refuses it).
+    if (!isOrganizationName(organizationName)) {
+      throw new GatehouseError(
+        'forbidden',
+        `The organization named by this token (${JSON.stringify(String(organizationName).slice(0, 40))}) does not exist in Gatehouse`,
       );
     }
     if (!isRole(role)) {

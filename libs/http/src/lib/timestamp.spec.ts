@@ -36,6 +36,9 @@ describe('isTimestamp', () => {
     ['a space for T', '2030-01-01 00:00:00Z'],
     ['an English date', 'Sat, 01 Jan 2000 00:00:00 GMT'],
     ['a number', 1700000000],
+    ['a time past year 9999 in UTC', '9999-12-31T23:59:59-23:59'],
+    ['a time before year 1 in UTC', '0001-01-01T00:00:00+01:00'],
+    ['a zone offset no real zone has', '2030-01-01T00:00:00+15:00'],
   ])('refuses %s', (_case, value) => {
     expect(isTimestamp(value)).toBe(false);
   });
