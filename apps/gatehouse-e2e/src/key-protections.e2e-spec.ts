@@ -99,6 +99,9 @@ describe('key protections', () => {
     suite = await startSuite({
       findingsInstances: 2,
       adminEnv: { OIDC_ISSUER: idp.issuer, OIDC_JWKS_URL: idp.jwksUrl, OIDC_AUDIENCE: AUDIENCE },
+      // The test stands in for a proxy in front of the gateway: X-Forwarded-For names the client. Requests
+      // without it are the test's own address, as before.
+      gatewayEnv: { TRUSTED_PROXIES: '127.0.0.1' },
     });
     gw = suite.gateway.url;
     owner = await suite.bootstrap('protect', 'pro');
@@ -425,6 +428,105 @@ describe('key protections', () => {
           );
         }
       });
+    });
+  });
+
+  describe('a secret being retired by a rotation', () => {
+    it('can authenticate during the grace period, but its token creates and changes no key', async () => {
+      const key = await createKey({
+        name: 'pipeline admin',
+        client_id: 'retiring',
+        permissions: ['read:keys', 'write:keys', 'read:findings', 'write:findings'],
+      });
+      const rotation = await as(ownerToken, `/api/v1/api-keys/${key.id}/rotate`, {
+        method: 'POST',
+        body: { grace_period_seconds: 86_400 },
+      });
+      expect(rotation.status).toBe(200);
+      const newSecret = rotation.body['api_key'] as string;
+
+      // By design the old secret still authenticates: pipelines switch over during the grace period.
+      const stale = await tokenFor(key.api_key, key.client_id);
+      expect(claimsOf(stale)['key_version']).toBe(1);
+      const retiring =
+        'A secret being retired by a rotation cannot create or change keys; use the new secret';
+      const refusals = [
+        await as(stale, `/api/v1/api-keys/${key.id}/rotate`, {
+          method: 'POST',
+          body: { grace_period_seconds: 0 },
+        }),
+        await as(stale, `/api/v1/api-keys/${key.id}/rotate/finish`, { method: 'POST' }),
+        await as(stale, '/api/v1/api-keys', {
+          method: 'POST',
+          body: { name: 'minted', client_id: 'minted-by-stale', permissions: ['read:findings'] },
+        }),
+        await as(stale, `/api/v1/api-keys/${key.id}/allowed-ips`, {
+          method: 'PUT',
+          body: { allowed_ips: ['198.51.100.0/24'] },
+        }),
+      ];
+      for (const response of refusals) {
+        expectError(response, 403, 'forbidden');
+        expect(response.body['message']).toBe(retiring);
+      }
+      // The race of the attack: a finish and 20 rotations at once. None of them may hand out a secret.
+      const raced = await Promise.all([
+        as(stale, `/api/v1/api-keys/${key.id}/rotate/finish`, { method: 'POST' }),
+        ...Array.from({ length: 20 }, () =>
+          as(stale, `/api/v1/api-keys/${key.id}/rotate`, {
+            method: 'POST',
+            body: { grace_period_seconds: 0 },
+          }),
+        ),
+      ]);
+      for (const response of raced) expectError(response, 403, 'forbidden');
+
+      const shown = await as(ownerToken, `/api/v1/api-keys/${key.id}`);
+      expect(shown.body).toMatchObject({ key_version: 2, status: 'rotating', allowed_ips: [] });
+      const trail = await as(ownerToken, `/api/v1/audit-events?target_id=${key.id}`);
+      expect((trail.body['data'] as Body[]).map((event) => event['action'])).toEqual([
+        'api_key.rotated',
+        'api_key.created',
+      ]);
+      // The new secret works, and its token finishes the rotation the owner started.
+      const current = await tokenFor(newSecret, key.client_id);
+      expect(claimsOf(current)['key_version']).toBe(2);
+      const finished = await as(current, `/api/v1/api-keys/${key.id}/rotate/finish`, { method: 'POST' });
+      expect(finished.status).toBe(200);
+      expect(finished.body).toMatchObject({ key_version: 2, status: 'active' });
+    });
+  });
+
+  describe('a key sent directly to the gateway after its allowlist changed', () => {
+    it("is judged by the new list within a second, not by the gateway's cached token", async () => {
+      const key = await createKey({
+        name: 'direct uploader',
+        client_id: 'direct-allowlist',
+        permissions: ['write:findings'],
+      });
+      const upload = () =>
+        request<Body>(`${gw}/api/v1/findings`, {
+          method: 'POST',
+          headers: { 'x-api-key': key.api_key, 'x-forwarded-for': '203.0.113.9' },
+          body: { findings: [FINDING] },
+        });
+      // Twice: the second is served from the token the gateway exchanged for the key and cached.
+      expect((await upload()).status).toBe(201);
+      expect((await upload()).status).toBe(201);
+
+      const restricted = await as(ownerToken, `/api/v1/api-keys/${key.id}/allowed-ips`, {
+        method: 'PUT',
+        body: { allowed_ips: ['10.0.0.0/8'] },
+      });
+      expect(restricted.status).toBe(200);
+
+      let last: JsonResponse<Body> | undefined;
+      await within(1_000, async () => {
+        last = await upload();
+        return last.status !== 201;
+      });
+      expectError(last as JsonResponse<Body>, 403, 'ip_not_allowed');
+      expectError(await upload(), 403, 'ip_not_allowed');
     });
   });
 });

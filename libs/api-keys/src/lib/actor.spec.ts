@@ -30,12 +30,14 @@ const userPrincipal: UserPrincipal = {
 };
 
 describe('actorOf', () => {
-  it('names a key principal api_key:<id> and keeps its organization and permissions', () => {
+  it('names a key principal api_key:<id> and keeps its organization, permissions, key and key version', () => {
     expect(actorOf(keyPrincipal, { ip: '203.0.113.7', id: 'req-1' })).toEqual({
       organizationId: ORG_ID,
       permissions: ['read:keys', 'write:keys'],
       type: 'api_key',
       subject: `api_key:${KEY_ID}`,
+      apiKeyId: KEY_ID,
+      keyVersion: 3,
       ip: '203.0.113.7',
       requestId: 'req-1',
     });

@@ -2,8 +2,7 @@ import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
 import type { Permission, Principal } from '@gatehouse/contracts';
 import type { AuditActorType } from '@gatehouse/persistence';
 
-/** Whoever acts on keys: the organization is always taken from here, never from the request body. */
-export interface Actor {
+interface ActorBase {
   organizationId: string;
   permissions: readonly Permission[];
   type: AuditActorType;
@@ -13,15 +12,38 @@ export interface Actor {
   requestId: string | null;
 }
 
+/**
+ * A key's token. Which key and which of its secrets issued it travel along, because a change made with it is
+ * checked against that key's row as it is now, not as the token remembers it.
+ */
+export interface KeyActor extends ActorBase {
+  type: 'api_key';
+  apiKeyId: string;
+  /** The key's `key_version` when the token was issued: older than the key's means a secret a rotation retires. */
+  keyVersion: number;
+}
+
+export interface UserOrSystemActor extends ActorBase {
+  type: Exclude<AuditActorType, 'api_key'>;
+}
+
+/** Whoever acts on keys: the organization is always taken from here, never from the request body. */
+export type Actor = KeyActor | UserOrSystemActor;
+
 export function actorOf(principal: Principal, request: { ip?: string; id?: string } = {}): Actor {
-  const subject = principal.kind === 'user' ? `user:${principal.userId}` : `api_key:${principal.apiKeyId}`;
-  return {
+  const common = {
     organizationId: principal.organizationId,
     permissions: principal.permissions,
-    type: principal.kind,
-    subject,
     ip: request.ip ?? null,
     requestId: request.id ?? null,
+  };
+  if (principal.kind === 'user') return { ...common, type: 'user', subject: `user:${principal.userId}` };
+  return {
+    ...common,
+    type: 'api_key',
+    subject: `api_key:${principal.apiKeyId}`,
+    apiKeyId: principal.apiKeyId,
+    keyVersion: principal.keyVersion,
   };
 }
 

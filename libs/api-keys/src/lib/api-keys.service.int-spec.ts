@@ -1,7 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Test, type TestingModule } from '@nestjs/testing';
-import { getRepositoryToken } from '@nestjs/typeorm';
-import { DataSource, type Repository } from 'typeorm';
+import { DataSource } from 'typeorm';
 import {
   CLOCK,
   GatehouseError,
@@ -13,7 +12,7 @@ import {
 } from '@gatehouse/contracts';
 import { hashApiKey } from '@gatehouse/crypto';
 import { HealthModule } from '@gatehouse/http';
-import { ApiKeyEntity, PersistenceModule, runMigrations, type Plan } from '@gatehouse/persistence';
+import { PersistenceModule, runMigrations, type Plan } from '@gatehouse/persistence';
 import { RedisRevocationBus, RevocationModule, RevocationRegistry } from '@gatehouse/revocation';
 import {
   createTestDatabase,
@@ -131,13 +130,32 @@ describe('ApiKeysService (PostgreSQL, Redis)', () => {
     return row.id;
   }
 
+  /** A dashboard user holding `permissions`: judged by its permissions alone. */
   function actor(organizationId: string, permissions: readonly Permission[] = PERMISSIONS): Actor {
     return {
       organizationId,
       permissions,
-      type: 'api_key',
-      subject: 'api_key:test',
+      type: 'user',
+      subject: 'user:test',
       ip: null,
+      requestId: null,
+    };
+  }
+
+  /** A token of `key`, issued when the key was at `key_version`, used from `ip`. */
+  function keyActor(
+    organizationId: string,
+    key: Pick<ApiKeyView, 'id' | 'permissions' | 'key_version'>,
+    ip: string | null = null,
+  ): Actor {
+    return {
+      organizationId,
+      permissions: key.permissions,
+      type: 'api_key',
+      subject: `api_key:${key.id}`,
+      apiKeyId: key.id,
+      keyVersion: key.key_version,
+      ip,
       requestId: null,
     };
   }
@@ -282,7 +300,7 @@ describe('ApiKeysService (PostgreSQL, Redis)', () => {
         key_version: 1,
         rotation: null,
         created_at: START.toISOString(),
-        created_by: 'api_key:test',
+        created_by: 'user:test',
         expires_at: null,
         revoked_at: null,
         enabled: true,
@@ -847,38 +865,41 @@ describe('ApiKeysService (PostgreSQL, Redis)', () => {
       await expectError(service.rotate(owner, created.id, {}), 'not_found');
       await expectError(service.finishRotation(owner, created.id), 'not_found');
     });
-    // the UPDATE is unconditional, so two concurrent rotations both succeed: both callers get a new secret, only
-    // the last one written works, and previous_key_hash/key_version say a single rotation happened (two audit
-    // rows). Fix: lock the row (SELECT ... FOR UPDATE in the transaction) or update with
-    // `WHERE id = :id AND key_version = :read` and answer conflict when no row was updated.
-    it('lets only one of two concurrent rotations of a key succeed', async () => {
+    // Rotations of one key are judged on its row locked FOR UPDATE: the second sees the first's rotation.
+    it('lets only one of several concurrent rotations of a key succeed', async () => {
       const created = await service.create(owner, dto());
-      const repository = app.get<Repository<ApiKeyEntity>>(getRepositoryToken(ApiKeyEntity));
-      const findOne = repository.findOne.bind(repository);
-      let reads = 0;
-      let bothRead: () => void = () => undefined;
-      const gate = new Promise<void>((resolve) => (bothRead = resolve));
-      // Both calls read the key before either writes: the interleaving a busy admin-api sees.
-      const spy = jest.spyOn(repository, 'findOne').mockImplementation(async (options) => {
-        const found = await findOne(options);
-        reads += 1;
-        if (reads === 2) bothRead();
-        await gate;
-        return found;
-      });
-      let outcomes: PromiseSettledResult<CreatedApiKeyView>[];
-      try {
-        outcomes = await Promise.allSettled([
-          service.rotate(owner, created.id, { grace_period_seconds: 3_600 }),
-          service.rotate(owner, created.id, { grace_period_seconds: 3_600 }),
-        ]);
-      } finally {
-        spy.mockRestore();
-      }
 
-      expect(outcomes.map((outcome) => outcome.status).sort()).toEqual(['fulfilled', 'rejected']);
-      const rejected = outcomes.find((outcome) => outcome.status === 'rejected');
-      expect(rejected?.reason).toMatchObject({ code: 'conflict' });
+      const outcomes = await Promise.allSettled(
+        Array.from({ length: 5 }, () => service.rotate(owner, created.id, { grace_period_seconds: 3_600 })),
+      );
+
+      const fulfilled = outcomes.filter((outcome) => outcome.status === 'fulfilled');
+      expect(fulfilled).toHaveLength(1);
+      for (const outcome of outcomes) {
+        if (outcome.status === 'rejected') expect(outcome.reason).toMatchObject({ code: 'conflict' });
+      }
+      const winner = fulfilled[0].value;
+      expect(await row(created.id)).toMatchObject({ key_version: 2, key_hash: hashApiKey(winner.api_key) });
+    });
+
+    it('serialises a finish and concurrent rotations: at most one rotation follows the finish', async () => {
+      const created = await service.create(owner, dto());
+      await service.rotate(owner, created.id, { grace_period_seconds: 3_600 });
+
+      const [finished, ...rotations] = await Promise.allSettled([
+        service.finishRotation(owner, created.id),
+        ...Array.from({ length: 10 }, () =>
+          service.rotate(owner, created.id, { grace_period_seconds: 3_600 }),
+        ),
+      ]);
+
+      expect(finished.status).toBe('fulfilled');
+      const won = rotations.filter((outcome) => outcome.status === 'fulfilled');
+      expect(won.length).toBeLessThanOrEqual(1);
+      for (const outcome of rotations) {
+        if (outcome.status === 'rejected') expect(outcome.reason).toMatchObject({ code: 'conflict' });
+      }
+      expect(await row(created.id)).toMatchObject({ key_version: 2 + won.length });
     });
   });
 
@@ -1322,6 +1343,7 @@ describe('ApiKeysService (PostgreSQL, Redis)', () => {
     describe('the caller must hold every permission of the key it changes', () => {
       let organizationId: string;
       let ownerKeyId: string;
+      let weakKey: CreatedApiKeyView;
       const attempts: [string, (who: Actor, id: string) => Promise<unknown>][] = [
         ['rotate', (who, id) => service.rotate(who, id, { grace_period_seconds: 60 })],
         ['finishRotation', (who, id) => service.finishRotation(who, id)],
@@ -1341,6 +1363,7 @@ describe('ApiKeysService (PostgreSQL, Redis)', () => {
         // A rotation running and an override set, so that finishing and clearing would change something too.
         await service.rotate(actor(organizationId), ownerKeyId, { grace_period_seconds: 3_600 });
         await service.setRateLimit(actor(organizationId), ownerKeyId, { requests_per_minute: 50, burst: 5 });
+        weakKey = await service.create(actor(organizationId), dto({ permissions: WRITE_KEYS_ONLY }));
       });
 
       it.each(attempts)(
@@ -1348,7 +1371,7 @@ describe('ApiKeysService (PostgreSQL, Redis)', () => {
         async (_name, attempt) => {
           const before = await row(ownerKeyId);
           const trail = await actions(ownerKeyId);
-          const weak = { ...actor(organizationId, WRITE_KEYS_ONLY), subject: 'api_key:weak' };
+          const weak = keyActor(organizationId, weakKey);
 
           let outcome: unknown;
           const received = await eventsDuring(async () => {
@@ -1386,9 +1409,14 @@ describe('ApiKeysService (PostgreSQL, Redis)', () => {
 
       it('lets a key manage itself, since it holds everything it holds', async () => {
         const self = await service.create(actor(organizationId), dto({ permissions: ['write:keys'] }));
-        const itself: Actor = { ...actor(organizationId, ['write:keys']), subject: `api_key:${self.id}` };
+        const itself = keyActor(organizationId, self);
+        await expect(
+          service.setRateLimit(itself, self.id, { requests_per_minute: 30, burst: 3 }),
+        ).resolves.toMatchObject({ rate_limit: { requests_per_minute: 30 } });
         await expect(service.disable(itself, self.id)).resolves.toMatchObject({ enabled: false });
-        await expect(service.enable(itself, self.id)).resolves.toMatchObject({ enabled: true });
+        // A disabled key's tokens are refused, here as at the token guard; someone else enables it.
+        await expectError(service.enable(itself, self.id), 'api_key_disabled');
+        await service.enable(actor(organizationId), self.id);
         await expect(service.rotate(itself, self.id, { grace_period_seconds: 0 })).resolves.toMatchObject({
           key_version: 2,
         });
@@ -1629,6 +1657,139 @@ describe('ApiKeysService (PostgreSQL, Redis)', () => {
         );
         expect(await row(key.id)).toMatchObject({ allowed_ips: ['10.0.0.0/8'] });
       });
+    });
+  });
+
+  describe("changes made with a key's token are judged against the key as it is now", () => {
+    /** Every mutation a token may attempt, of the key `id`. */
+    const mutations: [string, (who: Actor, id: string) => Promise<unknown>][] = [
+      ['rotate', (who, id) => service.rotate(who, id, { grace_period_seconds: 0 })],
+      ['finishRotation', (who, id) => service.finishRotation(who, id)],
+      ['revoke', (who, id) => service.revoke(who, id)],
+      ['delete', (who, id) => service.delete(who, id)],
+      ['setRateLimit', (who, id) => service.setRateLimit(who, id, { requests_per_minute: 5, burst: 0 })],
+      ['clearRateLimit', (who, id) => service.clearRateLimit(who, id)],
+      ['disable', (who, id) => service.disable(who, id)],
+      ['enable', (who, id) => service.enable(who, id)],
+      ['setAllowedIps', (who, id) => service.setAllowedIps(who, id, { allowed_ips: [] })],
+    ];
+
+    async function auditCount(organizationId: string): Promise<number> {
+      const [{ count }] = await dataSource.query<{ count: string }[]>(
+        `SELECT count(*) FROM audit_events WHERE organization_id = $1`,
+        [organizationId],
+      );
+      return Number(count);
+    }
+
+    describe('a token from a secret being retired by a rotation', () => {
+      let organizationId: string;
+      let key: CreatedApiKeyView;
+      let other: CreatedApiKeyView;
+      let rotated: CreatedApiKeyView;
+      let stale: Actor;
+
+      beforeAll(async () => {
+        organizationId = await newOrganization();
+        key = await service.create(actor(organizationId), dto({ permissions: [...PERMISSIONS] }));
+        other = await service.create(actor(organizationId), dto());
+        // Issued before the owner rotates: the old secret keeps authenticating during the grace period.
+        stale = keyActor(organizationId, key);
+        rotated = await service.rotate(actor(organizationId), key.id, { grace_period_seconds: 86_400 });
+      });
+
+      it.each(mutations)(
+        '%s of its own key or another key answers forbidden and changes nothing',
+        async (_name, mutation) => {
+          const before = [await row(key.id), await row(other.id)];
+          const audited = await auditCount(organizationId);
+          for (const target of [key.id, other.id]) {
+            const error = await expectError(mutation(stale, target), 'forbidden');
+            expect(error.message).toBe(
+              'A secret being retired by a rotation cannot create or change keys; use the new secret',
+            );
+          }
+          expect([await row(key.id), await row(other.id)]).toEqual(before);
+          expect(await auditCount(organizationId)).toBe(audited);
+        },
+      );
+
+      it('cannot create a key', async () => {
+        const audited = await auditCount(organizationId);
+        await expectError(service.create(stale, dto({ client_id: 'from-stale' })), 'forbidden');
+        expect(await listAll(organizationId)).toHaveLength(2);
+        expect(await auditCount(organizationId)).toBe(audited);
+      });
+
+      it('never gets a secret from a finish raced against 20 rotations', async () => {
+        const before = await row(key.id);
+        const outcomes = await Promise.allSettled([
+          service.finishRotation(stale, key.id),
+          ...Array.from({ length: 20 }, () => service.rotate(stale, key.id, { grace_period_seconds: 0 })),
+        ]);
+
+        for (const outcome of outcomes) {
+          expect(outcome.status).toBe('rejected');
+          expect((outcome as PromiseRejectedResult).reason).toMatchObject({ code: 'forbidden' });
+        }
+        expect(await row(key.id)).toEqual(before);
+        expect(await row(key.id)).toMatchObject({ key_version: 2, key_hash: hashApiKey(rotated.api_key) });
+      });
+
+      it("leaves the new secret's token free to finish the rotation and create keys", async () => {
+        const current = keyActor(organizationId, rotated);
+        await expect(service.create(current, dto())).resolves.toMatchObject({ created_by: current.subject });
+        await expect(service.finishRotation(current, key.id)).resolves.toMatchObject({ state: 'active' });
+      });
+    });
+
+    describe("a token used from outside its key's current allowlist", () => {
+      it('answers ip_not_allowed for a token of a restricted key used from elsewhere, and lets it in from inside', async () => {
+        const organizationId = await newOrganization();
+        const restricted = await service.create(
+          actor(organizationId),
+          dto({ permissions: [...PERMISSIONS], allowed_ips: ['10.0.0.0/8'] }),
+        );
+        const other = await service.create(actor(organizationId), dto());
+        const outside = keyActor(organizationId, restricted, '203.0.113.9');
+        const audited = await auditCount(organizationId);
+
+        await expectError(service.create(outside, dto()), 'ip_not_allowed');
+        for (const [, mutation] of mutations) {
+          await expectError(mutation(outside, restricted.id), 'ip_not_allowed');
+          await expectError(mutation(outside, other.id), 'ip_not_allowed');
+        }
+        expect(await row(restricted.id)).toMatchObject({ allowed_ips: ['10.0.0.0/8'], key_version: 1 });
+        expect(await auditCount(organizationId)).toBe(audited);
+        // Without an address nothing can be inside a list.
+        await expectError(service.create(keyActor(organizationId, restricted), dto()), 'ip_not_allowed');
+
+        const inside = keyActor(organizationId, restricted, '10.1.2.3');
+        await expect(service.create(inside, dto())).resolves.toMatchObject({ created_by: inside.subject });
+      });
+
+      it('judges a token minted before a restriction by the restriction: it can neither lift it nor act', async () => {
+        const organizationId = await newOrganization();
+        const key = await service.create(actor(organizationId), dto({ permissions: [...PERMISSIONS] }));
+        const minted = keyActor(organizationId, key, '203.0.113.9');
+        await service.setAllowedIps(actor(organizationId), key.id, { allowed_ips: ['10.0.0.0/8'] });
+
+        await expectError(service.setAllowedIps(minted, key.id, { allowed_ips: [] }), 'ip_not_allowed');
+        await expectError(service.create(minted, dto()), 'ip_not_allowed');
+        await expectError(service.rotate(minted, key.id, {}), 'ip_not_allowed');
+        expect(await row(key.id)).toMatchObject({ allowed_ips: ['10.0.0.0/8'], key_version: 1 });
+      });
+    });
+
+    it('refuses a token of a key revoked or disabled before the broadcast reached this node', async () => {
+      const organizationId = await newOrganization();
+      const revoked = await service.create(actor(organizationId), dto({ permissions: [...PERMISSIONS] }));
+      const disabled = await service.create(actor(organizationId), dto({ permissions: [...PERMISSIONS] }));
+      await service.revoke(actor(organizationId), revoked.id);
+      await service.disable(actor(organizationId), disabled.id);
+
+      await expectError(service.create(keyActor(organizationId, revoked), dto()), 'token_revoked');
+      await expectError(service.create(keyActor(organizationId, disabled), dto()), 'api_key_disabled');
     });
   });
 });

@@ -7,6 +7,7 @@ import {
   decodeCursor,
   effectiveRateLimit,
   GatehouseError,
+  isIpAllowed,
   missingPermissions,
   normalizeAllowedIps,
   PERMISSIONS,
@@ -101,7 +102,10 @@ export class ApiKeysService {
           `organization "${organization.name}" is on the ${organization.plan} plan`,
       );
     }
-    return this.keys.manager.transaction((manager) => this.insertKey(manager, actor, dto, organization.plan));
+    return this.keys.manager.transaction(async (manager) => {
+      await this.assertActorCurrent(manager, actor);
+      return this.insertKey(manager, actor, dto, organization.plan);
+    });
   }
 
   async list(organizationId: string, query: ListApiKeysDto): Promise<ApiKeyPage> {
@@ -175,21 +179,17 @@ export class ApiKeysService {
 
   /** Immediate and final; the row stays for audit. Revoking a revoked key changes nothing. */
   async revoke(actor: Actor, id: string): Promise<ApiKeyView> {
-    const key = await this.findVisible(actor.organizationId, id);
-    this.assertMayManage(actor, key);
     const plan = await this.planOf(actor.organizationId);
     const now = this.clock.now();
-    if (!key.revokedAt) {
-      await this.keys.manager.transaction(async (manager) => {
-        await manager
-          .createQueryBuilder()
-          .update(ApiKeyEntity)
-          .set({ revokedAt: now })
-          .where('id = :id AND revoked_at IS NULL', { id: key.id })
-          .execute();
-        await this.audit.record(manager, actor, 'api_key.revoked', { type: 'api_key', id: key.id });
-      });
-      key.revokedAt = now;
+    const { key, changed } = await this.keys.manager.transaction(async (manager) => {
+      const locked = await this.lockForChange(manager, actor, id);
+      if (locked.revokedAt) return { key: locked, changed: false };
+      await manager.update(ApiKeyEntity, { id: locked.id }, { revokedAt: now });
+      locked.revokedAt = now;
+      await this.audit.record(manager, actor, 'api_key.revoked', { type: 'api_key', id: locked.id });
+      return { key: locked, changed: true };
+    });
+    if (changed) {
       await this.revocations.revoke({
         type: 'key_revoked',
         apiKeyId: key.id,
@@ -203,17 +203,17 @@ export class ApiKeysService {
 
   /** Erases both secret hashes and hides the key from lists; its tokens die like a revoked key's. */
   async delete(actor: Actor, id: string): Promise<void> {
-    const key = await this.findVisible(actor.organizationId, id);
-    this.assertMayManage(actor, key);
     const now = this.clock.now();
-    const revokedAt = key.revokedAt ?? now;
-    await this.keys.manager.transaction(async (manager) => {
+    const { key, revokedAt } = await this.keys.manager.transaction(async (manager) => {
+      const locked = await this.lockForChange(manager, actor, id);
+      const revokedAt = locked.revokedAt ?? now;
       await manager.update(
         ApiKeyEntity,
-        { id: key.id },
+        { id: locked.id },
         { deletedAt: now, revokedAt, keyHash: null, previousKeyHash: null },
       );
-      await this.audit.record(manager, actor, 'api_key.deleted', { type: 'api_key', id: key.id });
+      await this.audit.record(manager, actor, 'api_key.deleted', { type: 'api_key', id: locked.id });
+      return { key: locked, revokedAt };
     });
     await this.revocations.revoke({
       type: 'key_revoked',
@@ -229,72 +229,61 @@ export class ApiKeysService {
    * working until the grace period ends. The key keeps its name, client_id, permissions and lifetime.
    */
   async rotate(actor: Actor, id: string, dto: RotateApiKeyDto): Promise<CreatedApiKeyView> {
-    const key = await this.findVisible(actor.organizationId, id);
-    // The new secret is the key: whoever receives it holds every permission of the key.
-    this.assertMayManage(actor, key);
-    const now = this.clock.now();
-    if (key.revokedAt) throw new GatehouseError('conflict', 'A revoked key cannot be rotated');
-    // Rotating would give an expired secret a new grace period; an expired key is replaced, not rotated.
-    if (key.expiresAt && key.expiresAt.getTime() <= now.getTime()) {
-      throw new GatehouseError('conflict', 'An expired key cannot be rotated; create a new key');
-    }
-    if (isRotating(key, now)) {
-      throw new GatehouseError('conflict', 'This key is already rotating; finish that rotation first');
-    }
     const plan = await this.planOf(actor.organizationId);
+    const now = this.clock.now();
     const graceSeconds = dto.grace_period_seconds ?? ROTATION_GRACE_DEFAULT_SECONDS;
     const retiresAt = new Date(now.getTime() + graceSeconds * 1000);
-    const generated = generateApiKey(key.environment);
-    // The expiry policy travels with the key: a key made to live 90 days lives 90 days from each rotation.
-    const lifetimeStart = key.rotatedAt ?? key.createdAt;
-    const expiresAt = key.expiresAt
-      ? new Date(
-          now.getTime() +
-            Math.min(
-              key.expiresAt.getTime() - lifetimeStart.getTime(),
-              this.options.maxLifetimeDays * DAY_MS,
-            ),
-        )
-      : null;
-    const changes: Partial<ApiKeyEntity> = {
-      keyHash: generated.hash,
-      keyLast4: generated.last4,
-      keyVersion: key.keyVersion + 1,
-      // Kept after the grace period too, so that the old secret is answered "replaced by a rotation" (401)
-      // rather than "not found" until the next rotation overwrites it.
-      previousKeyHash: key.keyHash,
-      previousKeyLast4: key.keyLast4,
-      previousRetiresAt: retiresAt,
-      rotatedAt: now,
-      expiresAt,
-    };
-    await this.keys.manager.transaction(async (manager) => {
-      // Conditional on the version read above: of two concurrent rotations exactly one wins.
-      const result = await manager
-        .createQueryBuilder()
-        .update(ApiKeyEntity)
-        .set(changes)
-        .where('id = :id AND key_version = :version AND revoked_at IS NULL', {
-          id: key.id,
-          version: key.keyVersion,
-        })
-        .execute();
-      if (result.affected !== 1) {
-        throw new GatehouseError('conflict', 'This key was changed meanwhile; read it again and retry');
+    const { key, secret } = await this.keys.manager.transaction(async (manager) => {
+      // Judged on the row locked until commit: two rotations, or a rotation and a finish, of one key run one after
+      // the other, and the second sees what the first did (a rotation in progress, a new key_version).
+      const locked = await this.lockForChange(manager, actor, id);
+      if (locked.revokedAt) throw new GatehouseError('conflict', 'A revoked key cannot be rotated');
+      // Rotating would give an expired secret a new grace period; an expired key is replaced, not rotated.
+      if (locked.expiresAt && locked.expiresAt.getTime() <= now.getTime()) {
+        throw new GatehouseError('conflict', 'An expired key cannot be rotated; create a new key');
       }
+      if (isRotating(locked, now)) {
+        throw new GatehouseError('conflict', 'This key is already rotating; finish that rotation first');
+      }
+      const generated = generateApiKey(locked.environment);
+      // The expiry policy travels with the key: a key made to live 90 days lives 90 days from each rotation.
+      const lifetimeStart = locked.rotatedAt ?? locked.createdAt;
+      const expiresAt = locked.expiresAt
+        ? new Date(
+            now.getTime() +
+              Math.min(
+                locked.expiresAt.getTime() - lifetimeStart.getTime(),
+                this.options.maxLifetimeDays * DAY_MS,
+              ),
+          )
+        : null;
+      const changes: Partial<ApiKeyEntity> = {
+        keyHash: generated.hash,
+        keyLast4: generated.last4,
+        keyVersion: locked.keyVersion + 1,
+        // Kept after the grace period too, so that the old secret is answered "replaced by a rotation" (401)
+        // rather than "not found" until the next rotation overwrites it.
+        previousKeyHash: locked.keyHash,
+        previousKeyLast4: locked.keyLast4,
+        previousRetiresAt: retiresAt,
+        rotatedAt: now,
+        expiresAt,
+      };
+      await manager.update(ApiKeyEntity, { id: locked.id }, changes);
       await this.audit.record(
         manager,
         actor,
         'api_key.rotated',
-        { type: 'api_key', id: key.id },
+        { type: 'api_key', id: locked.id },
         {
           key_version: changes.keyVersion,
           grace_period_seconds: graceSeconds,
           previous_retires_at: retiresAt.toISOString(),
         },
       );
+      Object.assign(locked, changes);
+      return { key: locked, secret: generated.secret };
     });
-    Object.assign(key, changes);
     await this.revocations.revoke({
       type: 'secret_retired',
       apiKeyId: key.id,
@@ -302,32 +291,31 @@ export class ApiKeysService {
       currentVersion: key.keyVersion,
       retiredAt: retiresAt.toISOString(),
     });
-    return { ...toApiKeyView(key, now, plan), api_key: generated.secret };
+    return { ...toApiKeyView(key, now, plan), api_key: secret };
   }
 
   /** Step two: the previous secret, and every token issued from it, stop working now. */
   async finishRotation(actor: Actor, id: string): Promise<ApiKeyView> {
-    const key = await this.findVisible(actor.organizationId, id);
-    this.assertMayManage(actor, key);
-    const now = this.clock.now();
-    if (key.revokedAt || !isRotating(key, now)) {
-      throw new GatehouseError('conflict', 'This key has no rotation in progress');
-    }
     const plan = await this.planOf(actor.organizationId);
+    const now = this.clock.now();
     const changes: Partial<ApiKeyEntity> = { previousRetiresAt: now };
-    await this.keys.manager.transaction(async (manager) => {
-      await manager.update(ApiKeyEntity, { id: key.id }, changes);
+    const key = await this.keys.manager.transaction(async (manager) => {
+      const locked = await this.lockForChange(manager, actor, id);
+      if (locked.revokedAt || !isRotating(locked, now)) {
+        throw new GatehouseError('conflict', 'This key has no rotation in progress');
+      }
+      await manager.update(ApiKeyEntity, { id: locked.id }, changes);
       await this.audit.record(
         manager,
         actor,
         'api_key.rotation_finished',
-        { type: 'api_key', id: key.id },
+        { type: 'api_key', id: locked.id },
         {
-          key_version: key.keyVersion,
+          key_version: locked.keyVersion,
         },
       );
+      return Object.assign(locked, changes);
     });
-    Object.assign(key, changes);
     await this.revocations.revoke({
       type: 'secret_retired',
       apiKeyId: key.id,
@@ -377,8 +365,7 @@ export class ApiKeysService {
     const plan = await this.planOf(actor.organizationId);
     const now = this.clock.now();
     const { key, changed } = await this.keys.manager.transaction(async (manager) => {
-      const locked = await this.findVisible(actor.organizationId, id, manager);
-      this.assertMayManage(actor, locked);
+      const locked = await this.lockForChange(manager, actor, id);
       if (locked.revokedAt) {
         throw new GatehouseError('conflict', 'A revoked key cannot have its allowed IPs changed');
       }
@@ -575,6 +562,59 @@ export class ApiKeysService {
   }
 
   /**
+   * Every change to an existing key starts here: the key read FOR UPDATE (locked until commit, so that concurrent
+   * changes of one key are judged one after the other), then the caller's own key, then its permissions.
+   */
+  private async lockForChange(manager: EntityManager, actor: Actor, id: string): Promise<ApiKeyEntity> {
+    const locked = await this.findVisible(actor.organizationId, id, manager);
+    await this.assertActorCurrent(manager, actor, locked);
+    this.assertMayManage(actor, locked);
+    return locked;
+  }
+
+  /**
+   * The rule for every change made with a key's token (creating keys included), read from the caller's key row as
+   * it is now: the token must come from the key's current secret, and be used from an address the key's current
+   * allowlist admits. A secret a rotation is retiring still authenticates during the grace period, so that
+   * pipelines can switch over, but whoever holds it must not rotate the key again, finish the rotation, lift an
+   * allowlist or mint keys: that would hand a leaked old secret the key. And a token keeps the allowlist it was
+   * issued with, so a token minted before a restriction must not lift it or act from outside it. `locked` is the
+   * row being changed, already locked: when it is the caller's own key, that row is the one judged.
+   */
+  private async assertActorCurrent(
+    manager: EntityManager,
+    actor: Actor,
+    locked?: ApiKeyEntity,
+  ): Promise<void> {
+    if (actor.type !== 'api_key') return;
+    const own =
+      locked?.id === actor.apiKeyId
+        ? locked
+        : UUID.test(actor.apiKeyId)
+          ? await manager.findOne(ApiKeyEntity, {
+              where: { id: actor.apiKeyId, organizationId: actor.organizationId },
+            })
+          : null;
+    // The token guard refuses these already; this closes the moment before a revocation broadcast arrives.
+    if (!own || own.deletedAt || own.revokedAt) {
+      throw new GatehouseError('token_revoked', 'The API key behind this token has been revoked or rotated');
+    }
+    if (own.disabledAt) throw new GatehouseError('api_key_disabled', "This token's API key is disabled");
+    if (actor.keyVersion !== own.keyVersion) {
+      throw new GatehouseError(
+        'forbidden',
+        'A secret being retired by a rotation cannot create or change keys; use the new secret',
+      );
+    }
+    if (!isIpAllowed(own.allowedIps, actor.ip ?? '')) {
+      throw new GatehouseError(
+        'ip_not_allowed',
+        `This token's API key may not be used from ${actor.ip ?? 'an unknown address'}`,
+      );
+    }
+  }
+
+  /**
    * The rule for every change to an existing key: the caller holds every permission the key holds. Otherwise a
    * weaker credential could take over a stronger one (rotating it hands over its new secret) or switch it off.
    */
@@ -603,8 +643,7 @@ export class ApiKeysService {
     const plan = await this.planOf(actor.organizationId);
     const now = this.clock.now();
     const { key, changed } = await this.keys.manager.transaction(async (manager) => {
-      const locked = await this.findVisible(actor.organizationId, id, manager);
-      this.assertMayManage(actor, locked);
+      const locked = await this.lockForChange(manager, actor, id);
       if (locked.revokedAt) {
         throw new GatehouseError('conflict', `A revoked key cannot be ${enabled ? 'enabled' : 'disabled'}`);
       }
@@ -640,8 +679,7 @@ export class ApiKeysService {
     const { key, changed } = await this.keys.manager.transaction(async (manager) => {
       // Locked until commit, so that the audit row's "before" is the limit this change replaced even when two
       // admins change the same key at once.
-      const locked = await this.findVisible(actor.organizationId, id, manager);
-      this.assertMayManage(actor, locked);
+      const locked = await this.lockForChange(manager, actor, id);
       if (locked.revokedAt) {
         throw new GatehouseError('conflict', 'A revoked key cannot have its rate limit changed');
       }

@@ -12,7 +12,7 @@ import {
   type TestDatabase,
   ManualClock,
 } from '@gatehouse/testing';
-import type { Actor } from './actor';
+import type { Actor, UserOrSystemActor } from './actor';
 import { ApiKeysModule } from './api-keys.module';
 import { ApiKeysService } from './api-keys.service';
 import { AuditService, type AuditEventView } from './audit.service';
@@ -100,7 +100,7 @@ describe('AuditService and the audit trail of ApiKeysService (PostgreSQL)', () =
 
   function actor(
     organizationId: string,
-    overrides: Partial<Actor> = {},
+    overrides: Partial<UserOrSystemActor> = {},
     permissions: readonly Permission[] = PERMISSIONS,
   ): Actor {
     return {
@@ -111,6 +111,30 @@ describe('AuditService and the audit trail of ApiKeysService (PostgreSQL)', () =
       ip: '198.51.100.10',
       requestId: `req-${randomBytes(4).toString('hex')}`,
       ...overrides,
+    };
+  }
+
+  /** A key acting through its token: changes are judged against its row, so the key exists, unaudited. */
+  async function keyActor(
+    organizationId: string,
+    overrides: Partial<Pick<Actor, 'ip' | 'requestId'>> = {},
+  ): Promise<Actor> {
+    const [row] = await dataSource.query<{ id: string }[]>(
+      `INSERT INTO api_keys (organization_id, name, client_id, permissions, environment, key_hash, key_prefix,
+         key_last4, created_by, created_at)
+       VALUES ($1, 'robot', $2, $3, 'live', $4, 'gth_live_', 'abcd', 'system:test', $5) RETURNING id`,
+      [organizationId, `robot-${randomBytes(4).toString('hex')}`, PERMISSIONS, randomBytes(32), START],
+    );
+    return {
+      organizationId,
+      permissions: PERMISSIONS,
+      subject: `api_key:${row.id}`,
+      ip: null,
+      requestId: `req-${randomBytes(4).toString('hex')}`,
+      ...overrides,
+      type: 'api_key',
+      apiKeyId: row.id,
+      keyVersion: 1,
     };
   }
 
@@ -159,12 +183,7 @@ describe('AuditService and the audit trail of ApiKeysService (PostgreSQL)', () =
       clock.advance(SECOND);
       await keys.finishRotation(alice('req-finish'), key.id);
       clock.advance(SECOND);
-      const robot = actor(organizationId, {
-        type: 'api_key',
-        subject: 'api_key:7b0c9d1e-2f3a-4b5c-9d6e-aabbccddeeff',
-        ip: '2001:db8::7',
-        requestId: 'req-revoke',
-      });
+      const robot = await keyActor(organizationId, { ip: '2001:db8::7', requestId: 'req-revoke' });
       await keys.revoke(robot, key.id);
       clock.advance(SECOND);
       await keys.delete(alice('req-delete'), key.id);
@@ -187,7 +206,7 @@ describe('AuditService and the audit trail of ApiKeysService (PostgreSQL)', () =
           id: expect.any(String),
           occurred_at: at(3),
           actor_type: 'api_key',
-          actor: 'api_key:7b0c9d1e-2f3a-4b5c-9d6e-aabbccddeeff',
+          actor: robot.subject,
           ip: '2001:db8::7',
           ...common,
           action: 'api_key.revoked',
@@ -454,6 +473,7 @@ describe('AuditService and the audit trail of ApiKeysService (PostgreSQL)', () =
     let keyA: string;
     let keyB: string;
     let otherKey: string;
+    let ciSubject: string;
 
     /**
      * Seven events over six seconds:
@@ -470,7 +490,8 @@ describe('AuditService and the audit trail of ApiKeysService (PostgreSQL)', () =
       organizationId = await newOrganization();
       otherOrganizationId = await newOrganization();
       const alice = actor(organizationId);
-      const ci = actor(organizationId, { type: 'api_key', subject: 'api_key:ci' });
+      const ci = await keyActor(organizationId);
+      ciSubject = ci.subject;
       const bob = actor(organizationId, { subject: 'user:bob' });
       keyA = (await keys.create(alice, dto())).id;
       keyB = (await keys.create(alice, dto())).id;
@@ -545,7 +566,7 @@ describe('AuditService and the audit trail of ApiKeysService (PostgreSQL)', () =
     });
 
     it('filters by actor and actor type', async () => {
-      expect(summary(await allEvents(organizationId, { actor: 'api_key:ci' }))).toEqual([
+      expect(summary(await allEvents(organizationId, { actor: ciSubject }))).toEqual([
         '03s api_key.revoked B',
         '02s api_key.rotation_finished A',
       ]);

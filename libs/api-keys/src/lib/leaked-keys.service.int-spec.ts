@@ -102,8 +102,8 @@ describe('LeakedKeysService (PostgreSQL, Redis)', () => {
     return {
       organizationId: row.id,
       permissions: PERMISSIONS,
-      type: 'api_key',
-      subject: 'api_key:owner',
+      type: 'user',
+      subject: 'user:owner',
       ip: null,
       requestId: null,
     };

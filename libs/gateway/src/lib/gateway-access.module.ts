@@ -151,13 +151,17 @@ export class GatewayAccess implements OnModuleInit, OnApplicationShutdown, Metri
           new Date(event.changedAt),
         );
         return;
+      case 'allowed_ips_changed':
+      case 'key_disabled':
       case 'key_revoked':
       case 'secret_retired':
-      case 'key_disabled':
+        // A key sent directly is served from a cached token carrying what the key was when it was issued (its
+        // allowlist above all): dropped, so that the key's next request is judged by auth-service as it is now.
+        this.options.exchange.evictApiKey(event.apiKeyId);
+        return;
+      // Nothing cached is wrong: an enabled key's tokens work again, and a cached token's rate limit claim
+      // yields to the overrides fed above.
       case 'key_enabled':
-      // A token carries the allowed_ips it was issued with; the gateway checks that claim, not the key's list.
-      case 'allowed_ips_changed':
-        // The services behind the gateway enforce revocations; the gateway only limits.
         return;
     }
   }

@@ -146,3 +146,109 @@ describe('KeyExchange against an HTTP auth-service', () => {
     });
   });
 });
+
+describe('KeyExchange.evictApiKey', () => {
+  let server: Server | undefined;
+  const seen: string[] = [];
+  /** Which key (id) each secret belongs to: auth-service's answer names it, as a real token would. */
+  const keyIds = new Map<string, string>();
+  let hold: Promise<void> = Promise.resolve();
+  const inspector = {
+    inspect: (token: string) =>
+      Promise.resolve({ apiKeyId: token.split('|')[0], organizationId: 'org-1', expiresAt: NOW + 1800 }),
+  } as unknown as AccessTokenInspector;
+
+  beforeEach(() => {
+    seen.length = 0;
+    keyIds.clear();
+    hold = Promise.resolve();
+  });
+
+  afterEach(async () => {
+    const running = server;
+    server = undefined;
+    if (!running) return;
+    running.closeAllConnections();
+    await new Promise((resolve) => running.close(resolve));
+  });
+
+  async function exchange(cacheSize?: number): Promise<KeyExchange> {
+    const started = await startAuthService((request, response) => {
+      const apiKey = String(request.headers['x-api-key']);
+      seen.push(apiKey);
+      const token = `${keyIds.get(apiKey)}|${seen.length}`;
+      void hold.then(() => {
+        response.writeHead(200, { 'content-type': 'application/json' });
+        response.end(JSON.stringify({ access_token: token }));
+      });
+    });
+    server = started.server;
+    return new KeyExchange({
+      authServiceUrl: started.url,
+      timeoutMs: 2000,
+      inspector,
+      now: () => NOW,
+      cacheSize,
+    });
+  }
+
+  function secretOf(apiKeyId: string): string {
+    const secret = generateApiKey('live').secret;
+    keyIds.set(secret, apiKeyId);
+    return secret;
+  }
+
+  it("forgets every cached token of the key, each of its secrets, and no other key's", async () => {
+    const keys = await exchange();
+    const current = secretOf('key-a');
+    const previous = secretOf('key-a');
+    const other = secretOf('key-b');
+    for (const secret of [current, previous, other]) await keys.exchange(secret, CONTEXT);
+
+    keys.evictApiKey('key-a');
+
+    expect(keys.peek(current)).toBeUndefined();
+    expect(keys.peek(previous)).toBeUndefined();
+    expect(keys.peek(other)).toMatchObject({ accessToken: 'key-b|3' });
+    await expect(keys.exchange(current, CONTEXT)).resolves.toMatchObject({ accessToken: 'key-a|4' });
+    await expect(keys.exchange(other, CONTEXT)).resolves.toMatchObject({ accessToken: 'key-b|3' });
+    expect(seen).toEqual([current, previous, other, current]);
+    // Evicting a key with nothing cached, or twice, is harmless.
+    keys.evictApiKey('key-a');
+    keys.evictApiKey('key-c');
+    expect(keys.peek(other)).toBeDefined();
+  });
+
+  it('keeps no token from an exchange in flight when the key changed, and lets later requests ask anew', async () => {
+    const keys = await exchange();
+    const secret = secretOf('key-a');
+    let release: () => void = () => undefined;
+    hold = new Promise((resolve) => (release = resolve));
+    const inFlight = keys.exchange(secret, CONTEXT);
+    while (seen.length < 1) await new Promise((resolve) => setTimeout(resolve, 5));
+
+    keys.evictApiKey('key-a');
+    // Asked after the change: not handed the answer of the exchange asked before it.
+    const after = keys.exchange(secret, CONTEXT);
+    while (seen.length < 2) await new Promise((resolve) => setTimeout(resolve, 5));
+    release();
+
+    await expect(inFlight).resolves.toMatchObject({ accessToken: 'key-a|1' });
+    await expect(after).resolves.toMatchObject({ accessToken: 'key-a|2' });
+    expect(keys.peek(secret)).toMatchObject({ accessToken: 'key-a|2' });
+  });
+
+  it('stays in step with the cache when the cache drops an entry by itself', async () => {
+    const keys = await exchange(1);
+    const first = secretOf('key-a');
+    const second = secretOf('key-b');
+    await keys.exchange(first, CONTEXT);
+    await keys.exchange(second, CONTEXT);
+    expect(keys.peek(first)).toBeUndefined();
+
+    keys.evictApiKey('key-a');
+    expect(keys.peek(second)).toMatchObject({ accessToken: 'key-b|2' });
+    keys.evictApiKey('key-b');
+    expect(keys.peek(second)).toBeUndefined();
+  });
+});

@@ -45,16 +45,30 @@ export interface KeyExchangeOptions {
  * obtained from auth-service once and reused until shortly before it expires. Entries are keyed by the key's
  * SHA-256, never by the key itself. A revoked key's cached token is refused by the service behind (it checks
  * revocation on every request); the gateway then drops the entry, so the next request asks auth-service again
- * and gets the refusal.
+ * and gets the refusal. A change to the key itself (its allowlist, a disable, a revocation, a retired secret)
+ * evicts its entries by key id (`evictApiKey`), so that the next request is judged by auth-service on the key as
+ * it is now rather than by a token carrying what the key was.
  */
 export class KeyExchange {
   private readonly tokens: LRUCache<string, ExchangedToken>;
+  /** apiKeyId → the hashes its cached tokens are stored under (one per secret in use: two during a rotation). */
+  private readonly byApiKey = new Map<string, Set<string>>();
   private readonly pending = new Map<string, Promise<ExchangedToken>>();
+  /**
+   * Bumped by every evictApiKey: an exchange in flight meanwhile caches nothing, since it may bring back a token
+   * describing the key as it was. Any key's change counts, since which key an exchange is for is known only once
+   * it answers; changes are rare and the cost is one more exchange.
+   */
+  private generation = 0;
   private readonly now: () => number;
   private readonly renewBeforeSeconds: number;
 
   constructor(private readonly options: KeyExchangeOptions) {
-    this.tokens = new LRUCache({ max: options.cacheSize ?? 10_000 });
+    this.tokens = new LRUCache({
+      max: options.cacheSize ?? 10_000,
+      // Every way out of the cache (eviction, replacement, delete) keeps the index in step with it.
+      dispose: (exchanged, id) => this.unindex(exchanged.identity.apiKeyId, id),
+    });
     this.now = options.now ?? (() => Date.now() / 1000);
     this.renewBeforeSeconds = options.renewBeforeSeconds ?? 60;
   }
@@ -76,13 +90,20 @@ export class KeyExchange {
     // Concurrent first requests of one pipeline share one exchange instead of each signing a token.
     const inFlight = this.pending.get(id);
     if (inFlight) return inFlight;
+    const startedAt = this.generation;
     const request = this.request(apiKey, context)
       .then((exchanged) => {
-        if (exchanged.identity.expiresAt - this.renewBeforeSeconds > this.now())
+        const { apiKeyId, expiresAt } = exchanged.identity;
+        // The request that asked is answered with it (it was in flight when the change came); it is not kept.
+        if (this.generation === startedAt && expiresAt - this.renewBeforeSeconds > this.now()) {
           this.tokens.set(id, exchanged);
+          this.index(apiKeyId, id);
+        }
         return exchanged;
       })
-      .finally(() => this.pending.delete(id));
+      .finally(() => {
+        if (this.pending.get(id) === request) this.pending.delete(id);
+      });
     this.pending.set(id, request);
     return request;
   }
@@ -90,6 +111,34 @@ export class KeyExchange {
   /** Forgets the key's token, e.g. after a service refused it. */
   evict(apiKey: string): void {
     this.tokens.delete(hashApiKey(apiKey).toString('base64url'));
+  }
+
+  /**
+   * Forgets every token of the key `apiKeyId` (each of its secrets), and lets no exchange already in flight keep
+   * one: the key changed, and the next request must be judged by auth-service on the key as it is now.
+   */
+  evictApiKey(apiKeyId: string): void {
+    this.generation += 1;
+    // The pending exchanges' keys are unknown until they answer: later requests start their own.
+    this.pending.clear();
+    for (const id of [...(this.byApiKey.get(apiKeyId) ?? [])]) this.tokens.delete(id);
+    this.byApiKey.delete(apiKeyId);
+  }
+
+  private index(apiKeyId: string, id: string): void {
+    let ids = this.byApiKey.get(apiKeyId);
+    if (!ids) {
+      ids = new Set();
+      this.byApiKey.set(apiKeyId, ids);
+    }
+    ids.add(id);
+  }
+
+  private unindex(apiKeyId: string, id: string): void {
+    const ids = this.byApiKey.get(apiKeyId);
+    if (!ids) return;
+    ids.delete(id);
+    if (ids.size === 0) this.byApiKey.delete(apiKeyId);
   }
 
   private async request(apiKey: string, context: ExchangeContext): Promise<ExchangedToken> {
