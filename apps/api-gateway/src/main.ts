@@ -10,7 +10,7 @@ import {
 import { createHttpApp, exitOnStartupError } from '@gatehouse/http';
 import { ApiGatewayConfig } from './app/api-gateway.config';
 import { ApiGatewayModule } from './app/api-gateway.module';
-import { API_PREFIXES, AUTHENTICATE_PATH, upstreamRoutes } from './app/routes';
+import { API_PREFIXES, AUTHENTICATE_PATH, CREDENTIAL_PREFIXES, upstreamRoutes } from './app/routes';
 
 async function main(): Promise<void> {
   const config = loadConfig(ApiGatewayConfig);
@@ -31,7 +31,9 @@ async function main(): Promise<void> {
         bodyLimitBytes: config.BODY_LIMIT_BYTES,
         corsOrigins: config.corsOrigins(),
         gatewaySecret: config.GATEWAY_SECRET,
-        guards: [(scope) => registerGatewayAccess(scope, access)],
+        guards: [
+          (scope) => registerGatewayAccess(scope, { ...access, credentialPrefixes: CREDENTIAL_PREFIXES }),
+        ],
         apiDocs: {
           access: { authenticatePath: AUTHENTICATE_PATH, apiPrefixes: API_PREFIXES },
           info: {

@@ -29,6 +29,7 @@ describe('loadConfig', () => {
       PORT: 0,
       LOG_LEVEL: 'info',
       BODY_LIMIT_BYTES: 1024 * 1024,
+      REQUEST_TIMEOUT_MS: 30_000,
       TRUSTED_PROXIES: '',
       WORKERS: 2,
     });
@@ -36,8 +37,14 @@ describe('loadConfig', () => {
   });
 
   it('converts numeric strings to numbers', () => {
-    const config = loadConfig(WebConfig, { PORT: '8080', WORKERS: '4', BODY_LIMIT_BYTES: '2048' });
+    const config = loadConfig(WebConfig, {
+      PORT: '8080',
+      WORKERS: '4',
+      BODY_LIMIT_BYTES: '2048',
+      REQUEST_TIMEOUT_MS: '2000',
+    });
     expect(config.PORT).toBe(8080);
+    expect(config.REQUEST_TIMEOUT_MS).toBe(2000);
     expect(config.WORKERS).toBe(4);
     expect(config.BODY_LIMIT_BYTES).toBe(2048);
   });
@@ -94,6 +101,10 @@ describe('loadConfig', () => {
     ['NODE_ENV', 'staging'],
     ['LOG_LEVEL', 'verbose'],
     ['BODY_LIMIT_BYTES', '10'],
+    ['REQUEST_TIMEOUT_MS', '0'],
+    ['REQUEST_TIMEOUT_MS', '999'],
+    ['REQUEST_TIMEOUT_MS', '600001'],
+    ['REQUEST_TIMEOUT_MS', '30s'],
     ['TRUSTED_PROXIES', '10.0.0.0/8;rm -rf'],
   ])('throws ConfigValidationError naming %s when it is %p', (name, value) => {
     let thrown: unknown;

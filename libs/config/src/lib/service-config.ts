@@ -30,6 +30,16 @@ export class HttpServiceConfig {
   BODY_LIMIT_BYTES: number = 1024 * 1024;
 
   /**
+   * Longest time a client may take to send a whole request (headers and body); past it the request is answered
+   * 408 `request_timeout` and the connection closed, so slow clients cannot hold connections (and, through the
+   * gateway, upstream connections) open. Headers alone get at most 10 s of it.
+   */
+  @IsInt()
+  @Min(1000)
+  @Max(600_000)
+  REQUEST_TIMEOUT_MS: number = 30_000;
+
+  /**
    * Peers whose X-Forwarded-For is believed, as a comma-separated list of addresses, CIDRs or the names
    * loopback, linklocal, uniquelocal. Empty trusts nobody.
    */

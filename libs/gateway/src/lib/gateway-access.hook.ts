@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { LRUCache } from 'lru-cache';
-import { GatehouseError, isIpAllowed } from '@gatehouse/contracts';
+import { GatehouseError, isIpAllowed, normalizeIpEntry } from '@gatehouse/contracts';
 import { parseApiKey } from '@gatehouse/crypto';
 import { toErrorResponse } from '@gatehouse/http';
 import type { FailureRule, RateLimitDecision, RateLimiter, RateLimitRule } from '@gatehouse/rate-limit';
@@ -33,7 +33,15 @@ export interface GatewayAccessOptions {
   authenticatePath: string;
   /** Route prefixes of the API: findings and administration. */
   apiPrefixes: string[];
+  /**
+   * Those of `apiPrefixes` where every route takes a token or key: a request presenting none is answered 401
+   * `missing_token` here, never forwarded. Not the routes that take a signature instead (leaked-key reports).
+   */
+  credentialPrefixes?: readonly string[];
 }
+
+/** The message the services' guard gives a request without a token (libs/auth JwtAuthGuard). */
+export const MISSING_TOKEN_MESSAGE = 'Send an access token as Authorization: Bearer <token>';
 
 type RouteKind = 'authenticate' | 'api' | 'other';
 
@@ -41,6 +49,8 @@ interface AccessState {
   kind: RouteKind;
   /** Read once in onRequest: by the time onSend runs, the socket may have been detached from the request. */
   ip: string;
+  /** What refused credentials are counted and blocked under: see {@link failureKeyOf}. */
+  failureKey: string;
   /** The key exchanged for this request's token: dropped from the cache if the service refuses the token. */
   exchangedKey?: string;
   /** auth-service refused the key sent directly (the gateway relays its 401 or 404). */
@@ -53,6 +63,19 @@ interface AccessState {
 
 /** How long a key that authenticated is spared the per-IP check of refused credentials. */
 const RECENTLY_ACCEPTED_MS = 10 * 60 * 1000;
+
+/**
+ * The key refused credentials are counted and blocked under, for a client address: an IPv4 address (an
+ * IPv4-mapped IPv6 one, `::ffff:192.0.2.10`, in its IPv4 spelling) counts alone; an IPv6 address counts with its
+ * whole /64, the smallest network a subscriber is given, so rotating addresses within it (2^64 of them) does not
+ * escape the block. Anything else (never a valid client address) is its own key.
+ */
+export function failureKeyOf(ip: string): string {
+  const single = normalizeIpEntry(ip);
+  if (single === null) return ip;
+  if (single.endsWith('/32')) return single.slice(0, -'/32'.length);
+  return normalizeIpEntry(`${ip}/64`) ?? single;
+}
 
 function digest(value: string): string {
   return createHash('sha256').update(value).digest('base64url');
@@ -76,6 +99,18 @@ function setRateLimitHeaders(reply: FastifyReply, decision: RateLimitDecision): 
 function sendError(reply: FastifyReply, error: GatehouseError): FastifyReply {
   const response = toErrorResponse(error, reply.request.id);
   return reply.status(response.status).headers(response.headers).send(response.body);
+}
+
+/**
+ * 401 `missing_token`, as the services answer it. Sent before the body is read: when one was announced, the
+ * connection is closed after the answer rather than kept waiting for the rest of it.
+ */
+function sendMissingToken(request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  const announcesBody =
+    request.headers['transfer-encoding'] !== undefined ||
+    (request.headers['content-length'] !== undefined && request.headers['content-length'] !== '0');
+  if (announcesBody) void reply.header('connection', 'close');
+  return sendError(reply, new GatehouseError('missing_token', MISSING_TOKEN_MESSAGE));
 }
 
 function rateLimitError(decision: RateLimitDecision): GatehouseError {
@@ -105,6 +140,10 @@ export function registerGatewayAccess(scope: FastifyInstance, options: GatewayAc
   const recentlyAccepted = new LRUCache<string, true>({ max: 100_000, ttl: RECENTLY_ACCEPTED_MS });
   const { limiter } = options;
 
+  const credentialPrefixes = options.credentialPrefixes ?? [];
+  const needsCredential = (request: FastifyRequest): boolean =>
+    credentialPrefixes.some((prefix) => matchesPrefix(request.url, prefix));
+
   const routeKind = (request: FastifyRequest): RouteKind => {
     const url = request.url;
     if (request.method === 'POST' && matchesPrefix(url, options.authenticatePath)) return 'authenticate';
@@ -127,9 +166,9 @@ export function registerGatewayAccess(scope: FastifyInstance, options: GatewayAc
   };
 
   /** The block's decision when the client IP is blocked for refused credentials; undefined otherwise. */
-  const blockOf = async (request: FastifyRequest): Promise<RateLimitDecision | undefined> => {
+  const blockOf = async (state: AccessState): Promise<RateLimitDecision | undefined> => {
     if (!options.rateLimitsEnabled) return undefined;
-    const decision = await limiter.checkFailures('failed_attempts', request.ip, options.failureRule);
+    const decision = await limiter.checkFailures('failed_attempts', state.failureKey, options.failureRule);
     return decision.allowed ? undefined : decision;
   };
 
@@ -172,7 +211,8 @@ export function registerGatewayAccess(scope: FastifyInstance, options: GatewayAc
   scope.addHook('onRequest', async (request, reply) => {
     const kind = routeKind(request);
     if (kind === 'other') return;
-    const state: AccessState = { kind, ip: request.ip || 'unknown' };
+    const ip = request.ip || 'unknown';
+    const state: AccessState = { kind, ip, failureKey: failureKeyOf(ip) };
     states.set(request, state);
 
     if (kind === 'authenticate') {
@@ -182,7 +222,7 @@ export function registerGatewayAccess(scope: FastifyInstance, options: GatewayAc
       }
       if (credentials.kind !== 'api_key') {
         // No key: auth-service answers 401, which counts against the IP.
-        const block = await blockOf(request);
+        const block = await blockOf(state);
         if (block) return sendBlocked(reply, block);
         return;
       }
@@ -190,7 +230,7 @@ export function registerGatewayAccess(scope: FastifyInstance, options: GatewayAc
       // A key that authenticated recently is no guess: a pipeline behind the same address as an attacker keeps
       // working, and its requests cost one limiter call instead of two.
       if (!recentlyAccepted.has(state.keyDigest)) {
-        state.block = await blockOf(request);
+        state.block = await blockOf(state);
         if (state.block && !parseApiKey(credentials.apiKey)) return sendBlocked(reply, state.block);
       }
       if (!(await admitted(reply, 'authenticate', state.keyDigest, options.authenticateRule))) return reply;
@@ -200,9 +240,12 @@ export function registerGatewayAccess(scope: FastifyInstance, options: GatewayAc
     const credentials = apiCredentials(request.headers);
     switch (credentials.kind) {
       case 'none': {
-        // The service answers 401, which counts against the IP.
-        const block = await blockOf(request);
+        const block = await blockOf(state);
         if (block) return sendBlocked(reply, block);
+        // Answered here, not forwarded: a request nobody will accept must not hold an upstream connection while
+        // its body trickles in. It counts against the IP (onSend) like the service's 401 did.
+        if (needsCredential(request)) return sendMissingToken(request, reply);
+        // The service answers 401, which counts against the IP.
         return;
       }
       case 'misplaced':
@@ -216,7 +259,7 @@ export function registerGatewayAccess(scope: FastifyInstance, options: GatewayAc
           return;
         }
         // Not a Gatehouse token (a dashboard user's, or a forged one): the service judges it.
-        state.block = await blockOf(request);
+        state.block = await blockOf(state);
         if (state.block && credentials.token.split('.').length !== 3) return sendBlocked(reply, state.block);
         if (!(await admitted(reply, 'api', `token:${digest(credentials.token)}`, options.userRule)))
           return reply;
@@ -227,7 +270,7 @@ export function registerGatewayAccess(scope: FastifyInstance, options: GatewayAc
         // an attempt of a blocked IP.
         let exchanged = options.exchange.peek(credentials.apiKey);
         if (!exchanged) {
-          state.block = await blockOf(request);
+          state.block = await blockOf(state);
           if (state.block && !parseApiKey(credentials.apiKey)) return sendBlocked(reply, state.block);
         }
         try {
@@ -269,7 +312,7 @@ export function registerGatewayAccess(scope: FastifyInstance, options: GatewayAc
     const refused =
       status === 401 || (state.kind === 'authenticate' && status === 404) || state.exchangeRefused;
     if (refused && options.rateLimitsEnabled) {
-      await limiter.recordFailure('failed_attempts', state.ip, options.failureRule);
+      await limiter.recordFailure('failed_attempts', state.failureKey, options.failureRule);
     }
     if (status === 401 && state.exchangedKey) options.exchange.evict(state.exchangedKey);
     let body = payload;

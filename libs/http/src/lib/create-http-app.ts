@@ -8,7 +8,7 @@ import { redactConfig } from '@gatehouse/config';
 import { GatehouseError } from '@gatehouse/contracts';
 import { ErrorFilter } from './error.filter';
 import { answerClientError, answerFrameworkError, type AnswerHeaders } from './framework-errors';
-import { registerGatewayTrust, serviceTrustProxy } from './gateway-trust';
+import { registerForwardedAddressCheck, registerGatewayTrust, serviceTrustProxy } from './gateway-trust';
 import {
   enableGracefulShutdown,
   GRACEFUL_SERVER_OPTIONS,
@@ -18,6 +18,7 @@ import { bindMetrics, GatehouseMetrics, instrumentHttp, serveMetrics } from './m
 import { buildOpenApiDocument, serveOpenApiDocument, type OpenApiOptions } from './openapi';
 import type { WithRawBody } from './raw-body';
 import { REQUEST_ID_HEADER, resolveRequestId } from './request-id';
+import { requestTimeouts } from './request-timeouts';
 import { findUnsafeInput, registerInputChecks, unsafeInputError } from './safe-input';
 import { createValidationPipe } from './validation';
 
@@ -44,8 +45,15 @@ export async function createHttpApp(
   config: HttpServiceConfig,
   options: HttpAppOptions = {},
 ): Promise<NestFastifyApplication> {
+  const timeouts = requestTimeouts(config.REQUEST_TIMEOUT_MS);
   const adapter = new FastifyAdapter({
     bodyLimit: config.BODY_LIMIT_BYTES,
+    // A request not received in time gets 408 (answerClientError below), instead of holding its connection.
+    requestTimeout: timeouts.requestTimeout,
+    http: {
+      headersTimeout: timeouts.headersTimeout,
+      connectionsCheckingInterval: timeouts.connectionsCheckingInterval,
+    },
     genReqId: resolveRequestId,
     logger: false,
     // A service believes X-Forwarded-For only from the gateway (see gateway-trust.ts); the gateway from
@@ -108,6 +116,10 @@ export async function createHttpApp(
     void reply.header(REQUEST_ID_HEADER, request.id);
     done();
   });
+  // Before any route or limit reads the client address a trusted proxy wrote (services: registerGatewayTrust).
+  if (!config.behindGateway && config.TRUSTED_PROXIES) {
+    registerForwardedAddressCheck(fastify, options.answerHeaders ?? {});
+  }
   registerInputChecks(fastify);
 
   if (options.openApi) serveOpenApiDocument(app, buildOpenApiDocument(app, options.openApi));

@@ -2,7 +2,9 @@ import Fastify from 'fastify';
 import {
   GATEWAY_SECRET_HEADER,
   gatewayIdentityOf,
+  isClientAddress,
   isGatewaySecret,
+  registerForwardedAddressCheck,
   registerGatewayTrust,
   serviceTrustProxy,
   trustedProxySet,
@@ -79,6 +81,84 @@ describe('gateway trust (services)', () => {
       headers: { 'x-forwarded-for': '203.0.113.7, 10.9.9.9', [GATEWAY_SECRET_HEADER]: SECRET },
     });
     expect(response.json()).toMatchObject({ ip: '203.0.113.7' });
+  });
+});
+
+describe('client addresses forwarded by a trusted proxy', () => {
+  it.each(['203.0.113.7', '::1', '2001:db8::1', '::ffff:192.0.2.10'])('%p is a client address', (ip) => {
+    expect(isClientAddress(ip)).toBe(true);
+  });
+
+  it.each([
+    'x'.repeat(100),
+    'not-an-ip',
+    'unknown',
+    '1.2.3.4\u00ff',
+    '1.2.3.4:80',
+    'fe80::1%eth0',
+    '',
+    undefined,
+  ])('%p is not', (ip) => {
+    expect(isClientAddress(ip)).toBe(false);
+  });
+
+  /** The gateway as createHttpApp builds it with TRUSTED_PROXIES=10.0.0.0/8. */
+  async function gateway() {
+    const app = Fastify({ trustProxy: ['10.0.0.0/8'] });
+    registerForwardedAddressCheck(app, { 'x-frame-options': 'DENY' });
+    app.get('/', (request) => ({ ip: request.ip }));
+    await app.ready();
+    return app;
+  }
+
+  it.each(['x'.repeat(100), 'not-an-ip', 'unknown', '1.2.3.4\u00ff', 'fe80::1%eth0', '203.0.113.7, garbage'])(
+    'the gateway refuses X-Forwarded-For %p from a trusted proxy with 400 in the error shape',
+    async (forwarded) => {
+      const app = await gateway();
+      const response = await app.inject({
+        url: '/',
+        remoteAddress: '10.0.0.5',
+        headers: { 'x-forwarded-for': forwarded },
+      });
+      expect(response.statusCode).toBe(400);
+      expect(response.json()).toEqual({
+        error: 'bad_request',
+        message: 'the client address forwarded by a trusted proxy is not an IP address',
+        request_id: expect.any(String),
+      });
+      expect(response.headers['x-frame-options']).toBe('DENY');
+      await app.close();
+    },
+  );
+
+  it('the gateway serves a valid forwarded address, and ignores what an untrusted peer forwards', async () => {
+    const app = await gateway();
+    const trusted = await app.inject({
+      url: '/',
+      remoteAddress: '10.0.0.5',
+      headers: { 'x-forwarded-for': 'garbage, 2001:db8::7' },
+    });
+    expect(trusted.json()).toEqual({ ip: '2001:db8::7' });
+    const untrusted = await app.inject({
+      url: '/',
+      remoteAddress: '198.51.100.1',
+      headers: { 'x-forwarded-for': 'not-an-ip' },
+    });
+    expect(untrusted.json()).toEqual({ ip: '198.51.100.1' });
+    await app.close();
+  });
+
+  it('a service takes the peer as the client when the gateway forwards something that is not an address', async () => {
+    const app = await service(SECRET);
+    for (const forwarded of ['x'.repeat(100), 'not-an-ip', 'fe80::1%eth0']) {
+      const response = await app.inject({
+        url: '/',
+        remoteAddress: '10.1.2.3',
+        headers: { 'x-forwarded-for': forwarded, [GATEWAY_SECRET_HEADER]: SECRET },
+      });
+      expect(response.json()).toEqual(expect.objectContaining({ ip: '10.1.2.3', identity: 'gateway' }));
+    }
+    await app.close();
   });
 });
 

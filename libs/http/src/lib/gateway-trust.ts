@@ -1,7 +1,10 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import { isIP } from 'node:net';
 import type { FastifyInstance, FastifyServerOptions } from 'fastify';
-import { IpAllowlist, normalizeAllowedIps } from '@gatehouse/contracts';
+import { GatehouseError, IpAllowlist, normalizeAllowedIps } from '@gatehouse/contracts';
+import { toErrorResponse } from './error-response';
+import type { AnswerHeaders } from './framework-errors';
 
 /**
  * The header carrying the gateway's shared secret (GATEWAY_SECRET) to the services. Under the reserved
@@ -22,6 +25,41 @@ export const FORWARDING_HEADERS: readonly string[] = [
   'x-real-ip',
   'forwarded',
 ];
+
+/**
+ * Whether a client address (`request.ip`) is an IP address that may be stored and compared: IPv4 or IPv6, no
+ * zone id (`fe80::1%eth0` names an interface of one host). Only a trusted proxy's X-Forwarded-For can make it
+ * anything else; the audit trail's column holds 64 characters, and allowlists and the IP block match addresses.
+ */
+export function isClientAddress(ip: string | undefined): ip is string {
+  return ip !== undefined && isIP(ip) !== 0 && !ip.includes('%');
+}
+
+/**
+ * On an app that believes X-Forwarded-For from TRUSTED_PROXIES (the gateway), a client address that is not an IP
+ * address is refused with 400 `bad_request` before anything else uses it. Refused rather than replaced by the
+ * peer's: the peer is the proxy, whose address many clients share, so refused credentials would count against
+ * (and block) all of them, and the proxy's address could satisfy a key's IP allowlist meant for the proxy's
+ * network. A proxy that forwards such a value is misconfigured; a refusal says so.
+ */
+export function registerForwardedAddressCheck(fastify: FastifyInstance, answerHeaders: AnswerHeaders): void {
+  fastify.addHook('onRequest', async (request, reply) => {
+    const ip = request.ip;
+    // No address at all: the socket is already gone, and nothing will be answered.
+    if (ip === undefined || isClientAddress(ip)) return;
+    const response = toErrorResponse(
+      new GatehouseError(
+        'bad_request',
+        'the client address forwarded by a trusted proxy is not an IP address',
+      ),
+      request.id,
+    );
+    return reply
+      .status(response.status)
+      .headers({ ...answerHeaders, ...response.headers })
+      .send(response.body);
+  });
+}
 
 /** The names TRUSTED_PROXIES accepts besides addresses and CIDRs, as proxy-addr (Fastify's default) reads them. */
 const RANGE_NAMES: Record<string, readonly string[]> = {
@@ -96,6 +134,11 @@ export function registerGatewayTrust(fastify: FastifyInstance, secret: string | 
     delete headers[GATEWAY_SECRET_HEADER];
     (request.raw as MarkedRequest)[FROM_GATEWAY] = identity;
     if (identity !== 'gateway') for (const name of FORWARDING_HEADERS) delete headers[name];
+    // The gateway forwards only IP addresses; should anything else come through (a proxy of TRUSTED_PROXIES
+    // between them writing it), the client is the peer: what is stored as a client address is always one.
+    else if (request.ip !== undefined && !isClientAddress(request.ip)) {
+      for (const name of FORWARDING_HEADERS) delete headers[name];
+    }
     done();
   });
 }

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { REQUEST_ID_HEADER, resolveRequestId } from './request-id';
+import { isAcceptableRequestId, REQUEST_ID_HEADER, resolveRequestId } from './request-id';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
@@ -36,6 +36,29 @@ describe('resolveRequestId', () => {
     expect(id).toMatch(UUID);
     expect(id).not.toBe(incoming);
   });
+
+  it.each([
+    ['a live API key', `gth_live_${'A'.repeat(43)}`],
+    ['a test API key', `gth_test_${'b'.repeat(43)}`],
+    ['a key in upper case', `GTH_LIVE_${'C'.repeat(43)}`],
+    ['an id with a key inside', `trace-Gth_live_${'d'.repeat(30)}`],
+    ['a JWT', 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl'],
+    ['a JWT header alone', 'eyJhbGciOiJSUzI1NiJ9'],
+    ['an unsigned JWT (empty signature)', 'aGVhZGVyMTI.cGF5bG9hZDEy.'],
+    ['three base64url parts', 'abc-_123.def456.ghi789'],
+  ])('replaces %s sent as the id with a fresh UUID (it would be logged and stored)', (_label, incoming) => {
+    expect(isAcceptableRequestId(incoming)).toBe(false);
+    const id = resolveRequestId(requestWith(incoming));
+    expect(id).toMatch(UUID);
+    expect(id).not.toBe(incoming);
+  });
+
+  it.each(['gth-build-0001', 'trace.span:01_abc-XYZ', 'v1.2-build', 'eyeball-123'])(
+    'keeps the id %p, which is no credential',
+    (incoming) => {
+      expect(resolveRequestId(requestWith(incoming))).toBe(incoming);
+    },
+  );
 
   it('replaces a repeated header (array value) with a fresh UUID', () => {
     expect(resolveRequestId(requestWith(['aaaaaaaa1', 'bbbbbbbb2']))).toMatch(UUID);
