@@ -1,4 +1,5 @@
 import { connect, type Socket } from 'node:net';
+import { generateApiKey } from '@gatehouse/crypto';
 import { request, startSuite, type BootstrapOutput, type RunningSuite } from '@gatehouse/testing';
 
 /**
@@ -59,7 +60,7 @@ function bodyOf(answer: RawAnswer): Record<string, unknown> {
   return JSON.parse(answer.text.slice(answer.text.indexOf('\r\n\r\n') + 4)) as Record<string, unknown>;
 }
 
-function slowPost(origin: string, headers: Record<string, string> = {}) {
+function slowPost(origin: string, headers: Record<string, string> = {}, path = '/api/v1/findings') {
   const { host } = new URL(origin);
   const lines = Object.entries({
     host,
@@ -67,7 +68,7 @@ function slowPost(origin: string, headers: Record<string, string> = {}) {
     'content-length': '1000',
     ...headers,
   }).map(([name, value]) => `${name}: ${value}`);
-  return open(origin, `POST /api/v1/findings HTTP/1.1\r\n${lines.join('\r\n')}\r\n\r\n{"findings":`);
+  return open(origin, `POST ${path} HTTP/1.1\r\n${lines.join('\r\n')}\r\n\r\n{"findings":`);
 }
 
 describe('slow clients', () => {
@@ -119,6 +120,33 @@ describe('slow clients', () => {
       headers: { authorization: `Bearer ${token}` },
     });
     expect(valid.status).toBe(200);
+    expect(Date.now() - started).toBeLessThan(1000);
+  });
+
+  it('holds slow bodies with credentials a service would refuse at the gateway: valid requests still pass', async () => {
+    const unknownKey = generateApiKey('live').secret;
+    const slow = [
+      slowPost(suite.gateway.url, { authorization: 'Bearer a.b.c' }),
+      slowPost(suite.gateway.url, { authorization: 'Bearer eyJhbGciOiJSUzI1NiJ9.e30.x' }),
+      slowPost(suite.gateway.url, {}, '/api/v1/auth/m2m/authenticate'),
+      slowPost(suite.gateway.url, { 'x-api-key': unknownKey }, '/api/v1/auth/m2m/authenticate'),
+    ];
+    sockets.push(...slow.map((connection) => connection.socket));
+    // Both pools (UPSTREAM_CONNECTIONS=2) would be taken if these bodies were streamed to the services.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const started = Date.now();
+    const [findings, authenticated] = await Promise.all([
+      request(`${suite.gateway.url}/api/v1/findings?limit=1`, {
+        headers: { authorization: `Bearer ${token}` },
+      }),
+      request(`${suite.gateway.url}/api/v1/auth/m2m/authenticate`, {
+        method: 'POST',
+        headers: { 'x-api-key': owner.api_key },
+        body: { client_id: owner.client_id },
+      }),
+    ]);
+    expect(findings.status).toBe(200);
+    expect(authenticated.status).toBe(200);
     expect(Date.now() - started).toBeLessThan(1000);
   });
 

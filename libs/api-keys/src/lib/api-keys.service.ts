@@ -593,6 +593,9 @@ export class ApiKeysService {
         : UUID.test(actor.apiKeyId)
           ? await manager.findOne(ApiKeyEntity, {
               where: { id: actor.apiKeyId, organizationId: actor.organizationId },
+              // FOR SHARE until commit: a revoke, disable or rotation of the caller's key waits for this change,
+              // and this change for it, so none is judged on a row another is changing.
+              lock: { mode: 'pessimistic_read' },
             })
           : null;
     // The token guard refuses these already; this closes the moment before a revocation broadcast arrives.

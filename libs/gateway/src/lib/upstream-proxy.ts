@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import proxy from '@fastify/http-proxy';
 import type { FastifyInstance, FastifyReply, RawServerBase, RouteGenericInterface } from 'fastify';
 import { GatehouseError } from '@gatehouse/contracts';
@@ -72,6 +73,16 @@ export async function registerUpstreamProxy(
 
     const bodyLimit: BodyLimit = registerBodyLimit(scope, options.bodyLimitBytes);
     for (const guard of options.guards ?? []) await guard(scope);
+    // Bodies are received whole before anything is forwarded, as a buffering proxy does: a client that sends its
+    // body slowly holds only its own socket here (until REQUEST_TIMEOUT_MS), never one of the few pooled
+    // connections to a service, so slow senders cannot starve a service for everyone. The bytes are forwarded as
+    // they came (never re-encoded), and at most BODY_LIMIT_BYTES is held per request.
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser(
+      '*',
+      { parseAs: 'buffer', bodyLimit: options.bodyLimitBytes },
+      (_request, body, done) => done(null, Readable.from([body])),
+    );
 
     for (const route of options.routes) {
       await scope.register(proxy, {
@@ -79,6 +90,8 @@ export async function registerUpstreamProxy(
         prefix: route.prefix,
         rewritePrefix: route.prefix,
         httpMethods: PROXIED_METHODS,
+        // The scope's buffering parser above, not the proxy's pass-through one.
+        proxyPayloads: false,
         // A route hook runs after every scope hook, right before forwarding.
         preHandler: bodyLimit.refuseExceeded,
         undici: {

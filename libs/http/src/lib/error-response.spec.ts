@@ -295,3 +295,20 @@ describe('toErrorResponse', () => {
     });
   });
 });
+
+describe('a transaction that lost to a concurrent one', () => {
+  it.each(['40P01', '40001'])(
+    'answers SQLSTATE %s as 409 conflict, to retry, and not as our failure',
+    (code) => {
+      const lost = Object.assign(new Error('deadlock detected'), { driverError: { code } });
+      const response = toErrorResponse(lost, 'req-1');
+      expect(response.status).toBe(409);
+      expect(response.body).toEqual({
+        error: 'conflict',
+        message: 'This change collided with a concurrent change of the same keys; retry it',
+        request_id: 'req-1',
+      });
+      expect(response.unexpected).toBe(false);
+    },
+  );
+});

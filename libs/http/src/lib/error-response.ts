@@ -146,6 +146,16 @@ export function isDependencyUnavailable(error: unknown): boolean {
   return false;
 }
 
+/** SQLSTATEs of a transaction that lost to a concurrent one (deadlock, serialization failure): retryable. */
+const CONCURRENCY_CODES = new Set(['40P01', '40001']);
+
+/** Whether PostgreSQL gave up on the statement because of a concurrent transaction (see CONCURRENCY_CODES). */
+export function isConcurrencyConflict(error: unknown): boolean {
+  const like = error as { code?: unknown; driverError?: { code?: unknown } } | null;
+  const code = like?.driverError?.code ?? like?.code;
+  return typeof code === 'string' && CONCURRENCY_CODES.has(code);
+}
+
 interface ErrorLike {
   code?: unknown;
   statusCode?: unknown;
@@ -188,15 +198,18 @@ export function toErrorResponse(error: unknown, requestId: string): ErrorRespons
     unexpected = code === 'internal_error';
   } else {
     const like = (error ?? {}) as ErrorLike;
-    let fastifyMessage: string | undefined;
+    let knownMessage: string | undefined;
     const fastifyCode = typeof like.code === 'string' ? FASTIFY_CODES[like.code] : undefined;
     const status = typeof like.statusCode === 'number' ? like.statusCode : 500;
     if (fastifyCode) {
       code = fastifyCode;
-      fastifyMessage = FASTIFY_MESSAGES[like.code as string];
+      knownMessage = FASTIFY_MESSAGES[like.code as string];
     } else if (isDependencyUnavailable(error)) {
       code = 'service_unavailable';
       unexpected = true;
+    } else if (isConcurrencyConflict(error)) {
+      code = 'conflict';
+      knownMessage = 'This change collided with a concurrent change of the same keys; retry it';
     } else if (error instanceof SyntaxError && status === 400) {
       code = 'malformed_json';
     } else if (status >= 400 && status < 500) {
@@ -207,7 +220,7 @@ export function toErrorResponse(error: unknown, requestId: string): ErrorRespons
     }
     message =
       MESSAGES[code] ??
-      fastifyMessage ??
+      knownMessage ??
       (!unexpected && typeof like.message === 'string' ? like.message : (MESSAGES.internal_error as string));
   }
 
