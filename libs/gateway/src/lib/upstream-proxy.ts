@@ -57,8 +57,8 @@ function upstreamFailure(error: { statusCode?: number }): GatehouseError {
 }
 
 /**
- * Mounts one keep-alive undici pool per upstream. Bodies are streamed, not parsed, so the gateway never
- * re-parses JSON; they are held to `bodyLimitBytes` (see {@link registerBodyLimit}). Headers are rewritten in
+ * Mounts one keep-alive undici pool per upstream. Bodies are received whole, then forwarded as the bytes they
+ * were (never parsed), held to `bodyLimitBytes` (see {@link registerBodyLimit}). Headers are rewritten in
  * both directions (see forwarding-headers.ts). A service that cannot be reached, or sends no response headers
  * within `timeoutMs`, gets the client a 502 `bad_gateway` or 504 `gateway_timeout` in the error shape.
  */
