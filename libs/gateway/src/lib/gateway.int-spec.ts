@@ -430,7 +430,7 @@ describe('api gateway hardening (real HTTP, real upstreams)', () => {
       expect(upstream.to('/api/v1/echo/burst').filter((seen) => seen.complete)).toEqual([]);
     });
 
-    it("is needed: Fastify's bodyLimit does not apply to the raw stream @fastify/http-proxy forwards", async () => {
+    it("is needed: with @fastify/http-proxy's pass-through parser (proxyPayloads on), Fastify's bodyLimit does not apply", async () => {
       const bare = Fastify({ bodyLimit: BODY_LIMIT });
       await bare.register(proxy, {
         upstream: upstream.url,

@@ -3,7 +3,7 @@ import proxy from '@fastify/http-proxy';
 import type { FastifyInstance, FastifyReply, RawServerBase, RouteGenericInterface } from 'fastify';
 import { GatehouseError } from '@gatehouse/contracts';
 import { toErrorResponse } from '@gatehouse/http';
-import { payloadTooLarge, registerBodyLimit, type BodyLimit } from './body-limit';
+import { registerBodyLimit } from './body-limit';
 import { clientResponseHeaders, forwardedRequestHeaders, withGatewaySecret } from './forwarding-headers';
 
 export interface UpstreamRoute {
@@ -71,7 +71,7 @@ export async function registerUpstreamProxy(
   await fastify.register(async (scope) => {
     scope.setErrorHandler((error, _request, reply) => sendError(reply, error));
 
-    const bodyLimit: BodyLimit = registerBodyLimit(scope, options.bodyLimitBytes);
+    registerBodyLimit(scope, options.bodyLimitBytes);
     for (const guard of options.guards ?? []) await guard(scope);
     // Bodies are received whole before anything is forwarded, as a buffering proxy does: a client that sends its
     // body slowly holds only its own socket here (until REQUEST_TIMEOUT_MS), never one of the few pooled
@@ -92,8 +92,6 @@ export async function registerUpstreamProxy(
         httpMethods: PROXIED_METHODS,
         // The scope's buffering parser above, not the proxy's pass-through one.
         proxyPayloads: false,
-        // A route hook runs after every scope hook, right before forwarding.
-        preHandler: bodyLimit.refuseExceeded,
         undici: {
           connections: options.connectionsPerUpstream,
           pipelining: 1,
@@ -105,13 +103,7 @@ export async function registerUpstreamProxy(
           rewriteRequestHeaders: (request, headers) =>
             withGatewaySecret(forwardedRequestHeaders(request, headers), options.gatewaySecret),
           rewriteHeaders: (headers) => clientResponseHeaders(headers),
-          onError: (reply, { error }) =>
-            sendError(
-              reply,
-              bodyLimit.exceeded(reply.request)
-                ? payloadTooLarge(options.bodyLimitBytes)
-                : upstreamFailure(error as { statusCode?: number }),
-            ),
+          onError: (reply, { error }) => sendError(reply, upstreamFailure(error as { statusCode?: number })),
         },
       });
     }
