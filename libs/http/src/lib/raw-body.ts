@@ -1,5 +1,3 @@
-import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
-
 /** Where the JSON body parser (create-http-app.ts) keeps the body exactly as it arrived, before parsing. */
 export interface WithRawBody {
   rawBody?: string;
@@ -13,8 +11,3 @@ export interface WithRawBody {
 export function rawBodyOf(request: object): string | undefined {
   return (request as WithRawBody).rawBody;
 }
-
-/** The raw JSON body as a controller parameter (see {@link rawBodyOf}). */
-export const RawBody = createParamDecorator((_data: unknown, context: ExecutionContext): string | undefined =>
-  rawBodyOf(context.switchToHttp().getRequest<object>()),
-);
