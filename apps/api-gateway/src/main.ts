@@ -29,6 +29,7 @@ async function main(): Promise<void> {
         timeoutMs: config.UPSTREAM_TIMEOUT_MS,
         connectionsPerUpstream: config.UPSTREAM_CONNECTIONS,
         bodyLimitBytes: config.BODY_LIMIT_BYTES,
+        routeBodyLimits: config.routeBodyLimits(),
         corsOrigins: config.corsOrigins(),
         gatewaySecret: config.GATEWAY_SECRET,
         guards: [

@@ -126,7 +126,6 @@ describe('bad input through the gateway', () => {
       ['a missing location', { findings: [{ ...finding, location: undefined }] }],
       ['a zero line number', { findings: [{ ...finding, location: { path: 'a.ts', start_line: 0 } }] }],
       ['an unknown field', { findings: [{ ...finding, owner: 'me' }] }],
-      ['more than 1000 findings', { findings: Array.from({ length: 1001 }, () => finding) }],
     ])('400 validation_failed for %s', async (_case, body) => {
       expectError(await upload(body), 400, 'validation_failed');
     });
@@ -134,7 +133,7 @@ describe('bad input through the gateway', () => {
     it('names the failing field of a nested finding', async () => {
       const response = await upload({ findings: [finding, { ...finding, title: '' }] });
       expect(response.status).toBe(400);
-      expect(JSON.stringify(response.body['details'])).toContain('findings.1.title');
+      expect(JSON.stringify(response.body['details'])).toContain('findings[1].title');
     });
 
     it('stores nothing from an upload that fails validation', async () => {

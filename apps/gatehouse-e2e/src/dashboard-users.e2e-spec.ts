@@ -35,8 +35,8 @@ const AUDIENCE = 'gatehouse-dashboard';
 /**
  * Dashboard users through the gateway: admin-api accepts tokens of the organization's identity provider (a real
  * local OIDC issuer with a real JWKS) next to Gatehouse's own M2M tokens. The role decides the permissions, the
- * organization claim decides whose keys are visible, the audit trail names the user, and findings-service keeps
- * refusing user tokens.
+ * organization claim decides whose keys are visible, the audit trail names the user, and findings-service (given
+ * the same OIDC_* variables) lets users read findings from viewer up and upload from member up.
  */
 describe('dashboard users on admin-api', () => {
   let idp: OidcIssuer;
@@ -107,13 +107,8 @@ describe('dashboard users on admin-api', () => {
 
   beforeAll(async () => {
     idp = await startOidcIssuer({ audience: AUDIENCE });
-    suite = await startSuite({
-      adminEnv: {
-        OIDC_ISSUER: idp.issuer,
-        OIDC_JWKS_URL: idp.jwksUrl,
-        OIDC_AUDIENCE: AUDIENCE,
-      },
-    });
+    const oidc = { OIDC_ISSUER: idp.issuer, OIDC_JWKS_URL: idp.jwksUrl, OIDC_AUDIENCE: AUDIENCE };
+    suite = await startSuite({ adminEnv: oidc, findingsEnv: oidc });
     gw = suite.gateway.url;
     [acme, globex] = await Promise.all([suite.bootstrap('acme'), suite.bootstrap('globex')]);
   });
@@ -400,27 +395,53 @@ describe('dashboard users on admin-api', () => {
     ]);
   });
 
-  it('is refused by findings-service, which accepts Gatehouse tokens only', async () => {
-    const owner = await userToken('alice', 'acme', 'owner');
-    const findings = {
-      findings: [{ rule_id: 'r1', title: 't', severity: 'low', location: { path: 'a.ts' } }],
-    };
+  it('reads findings on findings-service from viewer up, uploads from member up, within its organization only', async () => {
+    const native = (rule: string) => ({
+      findings: [{ rule_id: rule, title: 't', severity: 'low', location: { path: 'a.ts' } }],
+    });
+    const upload = (token: string, rule: string) =>
+      request(`${gw}/api/v1/findings?repository=acme/web`, {
+        method: 'POST',
+        headers: bearer(token),
+        body: native(rule),
+      });
+    const viewer = await userToken('vera', 'acme', 'viewer');
+    const member = await userToken('mia', 'acme', 'member');
 
-    expectError(await request(`${gw}/api/v1/findings`, { headers: bearer(owner) }), 401, 'invalid_token');
-    expectError(
-      await request(`${gw}/api/v1/findings`, { method: 'POST', headers: bearer(owner), body: findings }),
-      401,
-      'invalid_token',
-    );
+    expectError(await upload(viewer, 'by-viewer'), 403, 'forbidden');
+    const uploaded = await upload(member, 'by-member');
+    expect(uploaded.status).toBe(201);
+    const scan = await request(`${gw}/api/v1/scans/${String(uploaded.body['scan_id'])}`, {
+      headers: bearer(viewer),
+    });
+    expect(scan.body['uploaded_by']).toEqual({ kind: 'user', user_id: 'mia' });
+
+    const listed = await request<{ data: Array<{ rule_id: string }> }>(`${gw}/api/v1/findings`, {
+      headers: bearer(viewer),
+    });
+    expect(listed.status).toBe(200);
+    expect(listed.body.data.map((finding) => finding.rule_id)).toContain('by-member');
     // Directly too, without the gateway in between.
+    expect(
+      (await request(`${suite.findings[0].url}/api/v1/findings`, { headers: bearer(viewer) })).status,
+    ).toBe(200);
+
+    // Another organization's users see none of it, and its ids are 404.
+    const outsider = await userToken('gus', 'globex', 'owner');
+    const theirs = await request<{ data: unknown[] }>(`${gw}/api/v1/findings`, { headers: bearer(outsider) });
+    expect(theirs.body.data).toEqual([]);
     expectError(
-      await request(`${suite.findings[0].url}/api/v1/findings`, { headers: bearer(owner) }),
-      401,
-      'invalid_token',
+      await request(`${gw}/api/v1/scans/${String(uploaded.body['scan_id'])}`, { headers: bearer(outsider) }),
+      404,
+      'scan_not_found',
     );
 
     const m2m = await m2mToken(acme.api_key, acme.client_id);
     expect((await request(`${gw}/api/v1/findings`, { headers: bearer(m2m) })).status).toBe(200);
+  });
+
+  it('logged no unexpected error on findings-service for any of the above', () => {
+    expect(suite.findings[0].output()).not.toMatch(/"context":"ErrorFilter"/);
   });
 
   it('logged no unexpected error on admin-api for any of the above', () => {
@@ -428,9 +449,10 @@ describe('dashboard users on admin-api', () => {
   });
 
   it('fetched the identity provider’s JWKS only a few times for all of the above', () => {
-    // Cached by kid; unknown kids refetch at most once per cooldown.
-    expect(idp.jwksRequests).toBeGreaterThanOrEqual(1);
-    expect(idp.jwksRequests).toBeLessThanOrEqual(3);
+    // Cached by kid in each of the two services (admin-api, findings-service); unknown kids refetch at most once
+    // per cooldown.
+    expect(idp.jwksRequests).toBeGreaterThanOrEqual(2);
+    expect(idp.jwksRequests).toBeLessThanOrEqual(6);
   });
 });
 

@@ -98,8 +98,14 @@ describe('findings-service token checks', () => {
   it('accepts a token signed with the real key, kid, issuer and audience (control)', async () => {
     const response = await upload(`Bearer ${await forge()}`);
     expect(response.status).toBe(201);
-    expect(response.body['accepted']).toBe(1);
-    expect((response.body['findings'] as Claims[])[0]).toMatchObject({ client_id: owner.client_id });
+    expect(response.body).toMatchObject({ status: 'completed', results: 1 });
+    const scan = await request<Record<string, unknown>>(
+      `${findings}/api/v1/scans/${String(response.body['scan_id'])}`,
+      {
+        headers: { authorization: `Bearer ${await forge({ claims: { permissions: ['read:findings'] } })}` },
+      },
+    );
+    expect(scan.body['uploaded_by']).toMatchObject({ kind: 'api_key', client_id: owner.client_id });
   });
 
   it('accepts a token that expired less than the 5 s clock tolerance ago (control)', async () => {
@@ -278,7 +284,7 @@ describe('findings-service token checks', () => {
       expectError(await upload(`Bearer ${token}`, fresh), 401, 'invalid_token');
     }
     const response = await upload(`Bearer ${await forge()}`, fresh);
-    expect(response.body).toMatchObject({ accepted: 1 });
+    expect(response.body).toMatchObject({ status: 'completed', results: 1 });
     expect(response.status).toBe(201);
   });
 

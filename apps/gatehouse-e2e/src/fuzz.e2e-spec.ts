@@ -107,8 +107,9 @@ describe('fuzz: hostile input at every route', () => {
     }
     if (response.status >= 400) refusedRequestIds.push(requestId);
     if (response.status === 201 && init.method === 'POST') {
-      const body = JSON.parse(response.text) as { accepted?: number; api_key?: string };
-      if (init.path.startsWith('/api/v1/findings')) acceptedFindings += body.accepted ?? 0;
+      const body = JSON.parse(response.text) as { new?: number; api_key?: string };
+      // Findings are deduplicated: only those an upload saw first are new rows.
+      if (init.path.startsWith('/api/v1/findings')) acceptedFindings += body.new ?? 0;
       if (init.path.startsWith('/api/v1/api-keys') && body.api_key) createdKeys += 1;
     }
     return response;

@@ -358,7 +358,7 @@ describe('operations: metrics, request ids, graceful shutdown', () => {
 
         const response = await held.response;
         expect(response.status).toBe(201);
-        expect(response.body['accepted']).toBe(1000);
+        expect(response.body).toMatchObject({ status: 'completed', results: 1000, new: 1000 });
         expect(await exited).toEqual({ code: 0, signal: null });
         expect(node.output()).toContain('"message":"shutdown complete"');
       } finally {
@@ -385,7 +385,7 @@ describe('operations: metrics, request ids, graceful shutdown', () => {
 
         const response = await held.response;
         expect(response.status).toBe(201);
-        expect(response.body['accepted']).toBe(200);
+        expect(response.body).toMatchObject({ status: 'completed', results: 200 });
         expect(await exited).toEqual({ code: 0, signal: null });
       } finally {
         await gateway.stop();

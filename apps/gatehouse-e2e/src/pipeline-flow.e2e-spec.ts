@@ -144,19 +144,21 @@ describe('pipeline flow through the gateway', () => {
 
     const uploaded = await uploadFindings(gateway, pipelineToken);
     expect(uploaded.status).toBe(201);
-    expect(uploaded.body['accepted']).toBe(1);
-    expect((uploaded.body['findings'] as Record<string, unknown>[])[0]).toMatchObject({
-      rule_id: 'R1',
-      severity: 'high',
-      location: { path: 'src/db.ts', start_line: 3 },
-      client_id: 'gha-runner',
-    });
+    expect(uploaded.body).toMatchObject({ status: 'completed', results: 1, new: 1 });
 
     const listed = await request<{ data: unknown[] }>(`${gateway}/api/v1/findings`, {
       headers: { authorization: `Bearer ${ownerToken}` },
     });
     expect(listed.status).toBe(200);
-    expect(listed.body.data).toHaveLength(1);
+    expect(listed.body.data).toEqual([
+      expect.objectContaining({
+        rule_id: 'R1',
+        severity: 'high',
+        location: { path: 'src/db.ts', start_line: 3 },
+        client_id: 'gha-runner',
+        state: 'open',
+      }),
+    ]);
 
     const readerKey = await createKey(ownerToken, {
       name: 'reader',

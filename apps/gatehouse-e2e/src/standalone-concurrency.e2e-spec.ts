@@ -118,7 +118,7 @@ describe('standalone mode under concurrent large uploads', () => {
       ),
       Promise.all(Array.from({ length: 10 }, (_, index) => createKey(`reader-${index % 5}`))),
     ]);
-    expect(responses.map((response) => [response.status, response.body['accepted']])).toEqual(
+    expect(responses.map((response) => [response.status, response.body['new']])).toEqual(
       bodies.map(() => [201, FINDINGS_PER_UPLOAD]),
     );
     expect(creations.map((creation) => creation.status).sort()).toEqual([

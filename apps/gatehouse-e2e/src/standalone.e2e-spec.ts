@@ -74,7 +74,7 @@ describe('standalone mode', () => {
       },
     });
     expect(uploaded.status).toBe(201);
-    expect(uploaded.body['accepted']).toBe(1);
+    expect(uploaded.body).toMatchObject({ status: 'completed', results: 1, new: 1 });
     const listed = await findings(gateway, ownerToken);
     expect(listed.status).toBe(200);
     expect(listed.body.data.map((finding) => finding['rule_id'])).toEqual(['CKV_AWS_20']);

@@ -14,6 +14,9 @@ describe('start-up configuration', () => {
 
   it.each([
     ['api-gateway', { UPSTREAM_TIMEOUT_MS: 'soon' }, 'UPSTREAM_TIMEOUT_MS'],
+    ['api-gateway', { FINDINGS_UPLOAD_LIMIT_BYTES: '10MiB' }, 'FINDINGS_UPLOAD_LIMIT_BYTES'],
+    ['findings-service', { SCAN_MAX_RESULTS_PER_RUN: 'many' }, 'SCAN_MAX_RESULTS_PER_RUN'],
+    ['findings-service', { SCAN_WORKER_ENABLED: 'yes' }, 'SCAN_WORKER_ENABLED'],
     ['api-gateway', { AUTH_SERVICE_URL: 'auth-service:3001' }, 'AUTH_SERVICE_URL'],
     ['findings-service', { JWKS_URL: 'not a url' }, 'JWKS_URL'],
     ['admin-api', { KEY_MAX_LIFETIME_DAYS: '0' }, 'KEY_MAX_LIFETIME_DAYS'],

@@ -9,3 +9,4 @@ export * from './lib/permissions.guard';
 export * from './lib/signing-key-resolver';
 export * from './lib/token-verification-options';
 export * from './lib/user-token-verifier';
+export * from './lib/user-token-verifier.config';

@@ -10,6 +10,7 @@ export * from './lib/logging';
 export * from './lib/metrics';
 export * from './lib/openapi';
 export * from './lib/raw-body';
+export * from './lib/raw-body-routes';
 export * from './lib/request-id';
 export * from './lib/safe-input';
 export * from './lib/timestamp';

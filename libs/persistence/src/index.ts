@@ -3,6 +3,5 @@ export * from './lib/embedded-database';
 export * from './lib/entities/api-key-usage.entity';
 export * from './lib/entities/api-key.entity';
 export * from './lib/entities/audit-event.entity';
-export * from './lib/entities/finding.entity';
 export * from './lib/entities/organization.entity';
 export * from './lib/persistence.module';

@@ -84,3 +84,34 @@ describe('GATEWAY_SECRET', () => {
     expect(found[0]).not.toContain(value);
   });
 });
+
+describe('FINDINGS_UPLOAD_LIMIT_BYTES', () => {
+  it('is 10 MiB by default, for POST /api/v1/findings only; every other route keeps BODY_LIMIT_BYTES', () => {
+    const config = loadConfig(ApiGatewayConfig, {});
+    expect(config.FINDINGS_UPLOAD_LIMIT_BYTES).toBe(10_485_760);
+    expect(config.BODY_LIMIT_BYTES).toBe(1_048_576);
+    expect(config.routeBodyLimits()).toEqual([
+      { method: 'POST', path: '/api/v1/findings', limitBytes: 10_485_760 },
+    ]);
+  });
+
+  it('takes another number of bytes', () => {
+    const config = loadConfig(ApiGatewayConfig, { FINDINGS_UPLOAD_LIMIT_BYTES: '20971520' });
+    expect(config.routeBodyLimits()).toEqual([
+      { method: 'POST', path: '/api/v1/findings', limitBytes: 20_971_520 },
+    ]);
+  });
+
+  it.each([
+    ['a unit', '10MiB'],
+    ['a fraction', '1048576.5'],
+    ['a negative number', '-1'],
+    ['less than 1 KiB', '1023'],
+    ['more than 64 MiB', '67108865'],
+  ])('refuses %s, naming the variable and the range, once', (_case, value) => {
+    expect(problems({ FINDINGS_UPLOAD_LIMIT_BYTES: value })).toEqual([
+      'FINDINGS_UPLOAD_LIMIT_BYTES must be a whole number of bytes from 1024 to 67108864 (64 MiB), ' +
+        'e.g. 10485760 for 10 MiB',
+    ]);
+  });
+});

@@ -1,9 +1,15 @@
 import { IsIn, IsInt, Matches, Max, Min, ValidateBy, type ValidationOptions } from 'class-validator';
 import { ClusterServiceConfig } from '@gatehouse/config';
-import { isExactOrigin, parseOriginList } from '@gatehouse/gateway';
+import { isExactOrigin, parseOriginList, type RouteBodyLimit } from '@gatehouse/gateway';
 
 const HTTP_URL = /^https?:\/\/[^/]+$/;
 const URL_MESSAGE = (name: string) => ({ message: `${name} must be an http(s) origin without a path` });
+
+/** Every byte of an upload is held in the gateway's memory until the upload is received whole. */
+const MAX_FINDINGS_UPLOAD_LIMIT_BYTES = 64 * 1024 * 1024;
+const FINDINGS_UPLOAD_LIMIT_MESSAGE =
+  `FINDINGS_UPLOAD_LIMIT_BYTES must be a whole number of bytes from 1024 to ${MAX_FINDINGS_UPLOAD_LIMIT_BYTES} ` +
+  '(64 MiB), e.g. 10485760 for 10 MiB';
 
 /** A comma-separated list of exact http(s) origins (CORS_ORIGINS); empty is valid. */
 function IsOriginList(options?: ValidationOptions): PropertyDecorator {
@@ -51,6 +57,21 @@ export class ApiGatewayConfig extends ClusterServiceConfig {
   @Min(100)
   @Max(120_000)
   UPSTREAM_TIMEOUT_MS: number = 10_000;
+
+  /**
+   * Largest body of `POST /api/v1/findings` (scanners' reports, SARIF), as received: a gzip body counts compressed.
+   * Every other route keeps BODY_LIMIT_BYTES. The gateway holds a body in memory until it is received whole, so this
+   * much per upload in flight. Keep it equal to findings-service's SCAN_MAX_UPLOAD_BYTES.
+   */
+  @IsInt({ message: FINDINGS_UPLOAD_LIMIT_MESSAGE })
+  @Min(1024, { message: FINDINGS_UPLOAD_LIMIT_MESSAGE })
+  @Max(MAX_FINDINGS_UPLOAD_LIMIT_BYTES, { message: FINDINGS_UPLOAD_LIMIT_MESSAGE })
+  FINDINGS_UPLOAD_LIMIT_BYTES: number = 10 * 1024 * 1024;
+
+  /** The routes held to a body limit of their own instead of BODY_LIMIT_BYTES, by method and exact path. */
+  routeBodyLimits(): RouteBodyLimit[] {
+    return [{ method: 'POST', path: '/api/v1/findings', limitBytes: this.FINDINGS_UPLOAD_LIMIT_BYTES }];
+  }
 
   /** Keep-alive connections kept per upstream. */
   @IsInt()

@@ -7,7 +7,12 @@ export const AUTHENTICATE_PATH = '/api/v1/auth/m2m/authenticate';
 export const LEAKED_KEYS_PATH = '/api/v1/leaked-keys';
 
 /** The API routes that all take a token or key: a request with neither is answered 401 by the gateway itself. */
-export const CREDENTIAL_PREFIXES = ['/api/v1/findings', '/api/v1/api-keys', '/api/v1/audit-events'];
+export const CREDENTIAL_PREFIXES = [
+  '/api/v1/findings',
+  '/api/v1/scans',
+  '/api/v1/api-keys',
+  '/api/v1/audit-events',
+];
 
 /**
  * The API behind tokens (and direct keys): what the per-key limits count. The leaked-key route takes a signature
@@ -20,6 +25,7 @@ export function upstreamRoutes(config: ApiGatewayConfig): UpstreamRoute[] {
   return [
     { prefix: '/api/v1/auth', upstream: config.AUTH_SERVICE_URL },
     { prefix: '/api/v1/findings', upstream: config.FINDINGS_SERVICE_URL },
+    { prefix: '/api/v1/scans', upstream: config.FINDINGS_SERVICE_URL },
     { prefix: '/api/v1/api-keys', upstream: config.ADMIN_API_URL },
     { prefix: '/api/v1/audit-events', upstream: config.ADMIN_API_URL },
     { prefix: LEAKED_KEYS_PATH, upstream: config.ADMIN_API_URL },

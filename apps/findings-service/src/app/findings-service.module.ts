@@ -6,6 +6,7 @@ import { PersistenceModule } from '@gatehouse/persistence';
 import { RevocationModule } from '@gatehouse/revocation';
 import { FindingsController } from './findings.controller';
 import type { FindingsServiceConfig } from './findings-service.config';
+import { ScansController } from './scans.controller';
 
 @Module({})
 export class FindingsServiceModule {
@@ -31,10 +32,12 @@ export class FindingsServiceModule {
           audience: config.JWT_AUDIENCE,
           jwksUrl: config.JWKS_URL,
           clockToleranceSeconds: config.JWT_CLOCK_TOLERANCE_SECONDS,
+          // Dashboard users read findings with their identity provider's token, as they manage keys.
+          oidc: config.oidc,
         }),
-        FindingsModule,
+        FindingsModule.forRoot(config.findings),
       ],
-      controllers: [FindingsController],
+      controllers: [FindingsController, ScansController],
     };
   }
 }

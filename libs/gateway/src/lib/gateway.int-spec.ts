@@ -1,7 +1,8 @@
 import 'reflect-metadata';
 import { Module, type DynamicModule } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { EventEmitter } from 'node:events';
+import { createHash, randomBytes } from 'node:crypto';
+import { EventEmitter, once } from 'node:events';
 import {
   createServer,
   request as httpRequest,
@@ -13,13 +14,20 @@ import {
   type ServerResponse,
 } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import proxy from '@fastify/http-proxy';
 import Fastify from 'fastify';
 import { HttpServiceConfig, loadConfig } from '@gatehouse/config';
 import { GatehouseError } from '@gatehouse/contracts';
 import { createHttpApp, createLoggerModule, HealthModule, toErrorResponse } from '@gatehouse/http';
+import type { RateLimiter } from '@gatehouse/rate-limit';
+import type { AccessTokenInspector } from './access-token-inspector';
+import type { RouteBodyLimit } from './body-limit';
 import { registerGateway } from './gateway';
+import { MISSING_TOKEN_MESSAGE, registerGatewayAccess } from './gateway-access.hook';
+import type { KeyExchange } from './key-exchange';
 import { rewriteToNormalizedUrl } from './path-normalization';
+import { RateLimitOverrides } from './rate-limit-overrides';
 import type { ProxyGuard } from './upstream-proxy';
 
 /**
@@ -42,6 +50,8 @@ interface UpstreamRequest {
   bytes: number;
   /** The whole body arrived. */
   complete: boolean;
+  /** SHA-256 (hex) of the body bytes as received, once complete. */
+  sha256: string;
   /** The connection or the request is over (answered, or aborted by the gateway). */
   closed: boolean;
 }
@@ -63,15 +73,19 @@ class RecordingUpstream {
         headers: request.headers,
         bytes: 0,
         complete: false,
+        sha256: '',
         closed: false,
       };
+      const hash = createHash('sha256');
       this.requests.push(record);
       this.changed();
       request.on('data', (chunk: Buffer) => {
         record.bytes += chunk.length;
+        hash.update(chunk);
         this.changed();
       });
       request.on('end', () => {
+        record.sha256 = hash.digest('hex');
         record.complete = true;
         this.changed();
         respond(request, response, record);
@@ -125,6 +139,7 @@ const echo: Responder = (request, response, record) => {
     url: record.url,
     headers: record.headers,
     bytes: record.bytes,
+    sha256: record.sha256,
   });
   response.setHeader('content-type', 'application/json');
   if (query.get('cache') === '1') response.setHeader('cache-control', 'public, max-age=300');
@@ -162,9 +177,9 @@ interface SendOptions {
   method?: string;
   headers?: OutgoingHttpHeaders;
   /** Sent with Content-Length. */
-  body?: string;
+  body?: string | Buffer;
   /** Sent chunked, one write each. */
-  chunks?: string[];
+  chunks?: (string | Buffer)[];
 }
 
 const opened: ClientRequest[] = [];
@@ -214,6 +229,7 @@ function echoed(answer: Answer): {
   url: string;
   headers: IncomingHttpHeaders;
   bytes: number;
+  sha256: string;
 } {
   expect(answer.status).toBe(200);
   return json(answer) as never;
@@ -262,13 +278,16 @@ interface GatewaySetup {
   /** As main.ts: the path normalization before routing, and the secret sent to the services. */
   normalizePaths?: boolean;
   gatewaySecret?: string;
+  /** BODY_LIMIT_BYTES; default BODY_LIMIT. */
+  bodyLimitBytes?: number;
+  routeBodyLimits?: RouteBodyLimit[];
 }
 
 async function startGateway(setup: GatewaySetup): Promise<{ app: NestFastifyApplication; url: string }> {
   const config = loadConfig(HttpServiceConfig, {
     PORT: '0',
     LOG_LEVEL: 'silent',
-    BODY_LIMIT_BYTES: String(BODY_LIMIT),
+    BODY_LIMIT_BYTES: String(setup.bodyLimitBytes ?? BODY_LIMIT),
     TRUSTED_PROXIES: setup.trustedProxies,
   });
   const app = await createHttpApp(TestGatewayModule.register(), config, {
@@ -280,6 +299,7 @@ async function startGateway(setup: GatewaySetup): Promise<{ app: NestFastifyAppl
         timeoutMs: TIMEOUT_MS,
         connectionsPerUpstream: 4,
         bodyLimitBytes: config.BODY_LIMIT_BYTES,
+        routeBodyLimits: setup.routeBodyLimits,
         corsOrigins: setup.corsOrigins,
         guards: setup.guards,
         gatewaySecret: setup.gatewaySecret,
@@ -832,5 +852,250 @@ describe('api gateway path normalization (real HTTP, real upstreams)', () => {
       headers: { 'x-gatehouse-gateway-secret': 'forged-by-the-client-0000000000000000' },
     });
     expect(echoed(answer).headers['x-gatehouse-gateway-secret']).toBe(SECRET);
+  });
+});
+
+describe('api gateway body limit per route: POST /api/v1/findings takes scanners’ reports', () => {
+  const MiB = 1024 * 1024;
+  /** BODY_LIMIT_BYTES and FINDINGS_UPLOAD_LIMIT_BYTES at their defaults. */
+  const DEFAULT_LIMIT = MiB;
+  const UPLOAD_LIMIT = 10 * MiB;
+  const UPLOAD = '/api/v1/findings';
+  /** Any token the gateway cannot verify itself: the service judges it (here: the echo upstream accepts it). */
+  const BEARER = { authorization: 'Bearer header.payload.signature' };
+  const SARIF_GZIP = {
+    ...BEARER,
+    'content-type': 'application/sarif+json',
+    'content-encoding': 'gzip',
+  };
+  let upstream: RecordingUpstream;
+  let gateway: { app: NestFastifyApplication; url: string };
+
+  /** The gateway's real access hook, as main.ts mounts it; no rate limit, so no Redis, token or key is needed. */
+  const access: ProxyGuard = (scope) =>
+    registerGatewayAccess(scope, {
+      // Never called with rate limits off; a token that is not a Gatehouse one is never inspected further.
+      limiter: {} as RateLimiter,
+      rateLimitsEnabled: false,
+      authenticateRule: { limit: 30, burst: 10, windowSeconds: 1 },
+      failureRule: { maxFailures: 20, windowSeconds: 60, blockSeconds: 300 },
+      userRule: { limit: 300, burst: 50, windowSeconds: 60 },
+      defaultKeyLimit: { requestsPerMinute: 600, burst: 100 },
+      inspector: { inspect: () => Promise.resolve(undefined) } as unknown as AccessTokenInspector,
+      exchange: {} as KeyExchange,
+      overrides: new RateLimitOverrides(),
+      authenticatePath: '/api/v1/auth/m2m/authenticate',
+      apiPrefixes: [UPLOAD, '/api/v1/api-keys'],
+      credentialPrefixes: [UPLOAD, '/api/v1/api-keys'],
+    });
+
+  /** A gzipped SARIF 2.1.0 report of roughly `compressedBytes`: random messages, which gzip barely shrinks. */
+  function gzippedSarif(compressedBytes: number): Buffer {
+    const results = Array.from({ length: Math.ceil(compressedBytes / 150) }, (_, index) => ({
+      ruleId: `rule-${index % 40}`,
+      level: 'warning',
+      message: { text: randomBytes(144).toString('base64') },
+      locations: [
+        { physicalLocation: { artifactLocation: { uri: 'src/app.ts' }, region: { startLine: index } } },
+      ],
+    }));
+    return gzipSync(
+      JSON.stringify({ version: '2.1.0', runs: [{ tool: { driver: { name: 'scanner' } }, results }] }),
+    );
+  }
+
+  /** Valid gzip of exactly `bytes` bytes: random data in stored blocks, adjusted until the size is right. */
+  function gzipOfExactly(bytes: number): Buffer {
+    let payload = bytes - 4096;
+    for (let attempt = 0; attempt < 10; attempt += 1) {
+      const gzip = gzipSync(randomBytes(payload), { level: 0 });
+      if (gzip.length === bytes) return gzip;
+      payload += bytes - gzip.length;
+    }
+    throw new Error(`no gzip of exactly ${bytes} bytes`);
+  }
+
+  const sha256 = (bytes: Buffer): string => createHash('sha256').update(bytes).digest('hex');
+
+  /**
+   * Sends `total` bytes chunked, a chunk at a time, and stops sending once the gateway has answered: a client
+   * that keeps writing to a closed connection would have its unread answer discarded by the reset.
+   */
+  async function sendChunkedUntilAnswered(url: string, total: number): Promise<Answer> {
+    const { request, answer } = open(url, { method: 'POST', headers: SARIF_GZIP, chunks: [] });
+    let answered = false;
+    const settled = answer.then(
+      () => (answered = true),
+      () => (answered = true),
+    );
+    const chunk = Buffer.alloc(256 * 1024, 'x');
+    for (let sent = 0; sent < total && !answered; sent += chunk.length) {
+      if (!request.write(chunk)) await Promise.race([once(request, 'drain'), settled]);
+    }
+    return answer;
+  }
+
+  beforeAll(async () => {
+    upstream = await new RecordingUpstream(echo).start();
+    gateway = await startGateway({
+      trustedProxies: '',
+      corsOrigins: [],
+      routes: [
+        { prefix: UPLOAD, upstream: upstream.url },
+        { prefix: '/api/v1/api-keys', upstream: upstream.url },
+      ],
+      guards: [access],
+      normalizePaths: true,
+      bodyLimitBytes: DEFAULT_LIMIT,
+      routeBodyLimits: [{ method: 'POST', path: UPLOAD, limitBytes: UPLOAD_LIMIT }],
+    });
+  });
+
+  afterAll(async () => {
+    for (const request of opened) request.destroy();
+    await gateway?.app.close();
+    await upstream?.stop();
+  });
+
+  beforeEach(() => {
+    upstream.requests.length = 0;
+  });
+
+  describe('a report above BODY_LIMIT_BYTES', () => {
+    let report: Buffer;
+
+    beforeAll(() => {
+      report = gzippedSarif(2 * MiB);
+    });
+
+    it('is a 2 MiB gzip, above the default limit', () => {
+      expect(report.length).toBeGreaterThan(1.9 * MiB);
+      expect(report.length).toBeLessThan(2.5 * MiB);
+      expect(JSON.parse(gunzipSync(report).toString('utf8'))).toMatchObject({ version: '2.1.0' });
+    });
+
+    it.each([
+      ['as it is', UPLOAD],
+      ['with a query string', `${UPLOAD}?repository=acme%2Fapi&ref=refs%2Fheads%2Fmain&tool=semgrep`],
+      ['spelled with an encoded letter', '/api/v1/%66indings'],
+    ])(
+      'reaches findings-service byte for byte, still gzip and SARIF, when sent to POST %s',
+      async (_case, path) => {
+        const answer = await send(`${gateway.url}${path}`, {
+          method: 'POST',
+          headers: SARIF_GZIP,
+          body: report,
+        });
+        const received = echoed(answer);
+        expect(received.url.split('?')[0]).toBe(UPLOAD);
+        expect(received.bytes).toBe(report.length);
+        expect(received.sha256).toBe(sha256(report));
+        expect(received.headers).toMatchObject({
+          'content-type': 'application/sarif+json',
+          'content-encoding': 'gzip',
+          'content-length': String(report.length),
+        });
+      },
+    );
+
+    it('passes chunked too, byte for byte', async () => {
+      const half = Math.floor(report.length / 2);
+      const answer = await send(`${gateway.url}${UPLOAD}`, {
+        method: 'POST',
+        headers: SARIF_GZIP,
+        chunks: [report.subarray(0, half), report.subarray(half)],
+      });
+      expect(echoed(answer).sha256).toBe(sha256(report));
+    });
+
+    it('passes with Expect: 100-continue, as curl sends a large upload', async () => {
+      const { request, answer } = open(`${gateway.url}${UPLOAD}`, {
+        method: 'POST',
+        headers: { ...SARIF_GZIP, expect: '100-continue', 'content-length': report.length },
+      });
+      request.on('continue', () => request.end(report));
+      expect(echoed(await answer).sha256).toBe(sha256(report));
+    });
+
+    it.each([
+      ['another route', 'POST', '/api/v1/api-keys'],
+      ['another method of the same path', 'PUT', UPLOAD],
+      ['a path below it', 'POST', `${UPLOAD}/import`],
+      ['its path with a trailing slash', 'POST', `${UPLOAD}/`],
+    ])(
+      'is refused on %s (%s %s): 413 naming BODY_LIMIT_BYTES, never forwarded',
+      async (_case, method, path) => {
+        const answer = await send(`${gateway.url}${path}`, { method, headers: SARIF_GZIP, body: report });
+        expectError(answer, 413, 'payload_too_large');
+        expect(json(answer)['message']).toBe(`Request body is larger than ${DEFAULT_LIMIT} bytes`);
+        expect(upstream.requests).toEqual([]);
+      },
+    );
+
+    it('is refused chunked on another route as soon as it crosses BODY_LIMIT_BYTES', async () => {
+      const answer = await send(`${gateway.url}/api/v1/api-keys`, {
+        method: 'POST',
+        headers: SARIF_GZIP,
+        chunks: [report.subarray(0, DEFAULT_LIMIT), 'x'],
+      });
+      expectError(answer, 413, 'payload_too_large');
+      expect(json(answer)['message']).toBe(`Request body is larger than ${DEFAULT_LIMIT} bytes`);
+      expect(upstream.requests).toEqual([]);
+    });
+  });
+
+  it('passes a report of exactly FINDINGS_UPLOAD_LIMIT_BYTES (10 MiB), well within the upstream timeout', async () => {
+    const report = gzipOfExactly(UPLOAD_LIMIT);
+    const started = performance.now();
+    const answer = await send(`${gateway.url}${UPLOAD}`, {
+      method: 'POST',
+      headers: SARIF_GZIP,
+      body: report,
+    });
+    const received = echoed(answer);
+    expect(received.bytes).toBe(UPLOAD_LIMIT);
+    expect(received.sha256).toBe(sha256(report));
+    // The test gateway gives the upstream 1.5 s to answer (UPSTREAM_TIMEOUT_MS defaults to 10 s).
+    expect(performance.now() - started).toBeLessThan(TIMEOUT_MS);
+  });
+
+  it('413 naming the limit for a declared Content-Length above it, at once: the body is never read', async () => {
+    const { request, answer } = open(`${gateway.url}${UPLOAD}`, {
+      method: 'POST',
+      headers: { ...SARIF_GZIP, 'content-length': UPLOAD_LIMIT + 1, connection: 'keep-alive' },
+    });
+    request.write(Buffer.alloc(64 * 1024));
+    const refused = await answer;
+    expectError(refused, 413, 'payload_too_large');
+    expect(json(refused)['message']).toBe(`Request body is larger than ${UPLOAD_LIMIT} bytes`);
+    expect(refused.headers['connection']).toBe('close');
+    expect(upstream.requests).toEqual([]);
+  });
+
+  it('413 naming the limit for a chunked report that crosses it, before anything is forwarded', async () => {
+    const refused = await sendChunkedUntilAnswered(`${gateway.url}${UPLOAD}`, UPLOAD_LIMIT + MiB);
+    expectError(refused, 413, 'payload_too_large');
+    expect(json(refused)['message']).toBe(`Request body is larger than ${UPLOAD_LIMIT} bytes`);
+    expect(refused.headers['connection']).toBe('close');
+    expect(upstream.requests).toEqual([]);
+  });
+
+  it('judges the credentials before reading the body: 401 for a 10 MiB upload without any, at once', async () => {
+    // Headers and the first 64 KiB only: the answer comes without the rest of the body ever being sent.
+    const { request, answer } = open(`${gateway.url}${UPLOAD}`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/sarif+json',
+        'content-encoding': 'gzip',
+        'content-length': UPLOAD_LIMIT,
+        connection: 'keep-alive',
+      },
+    });
+    request.write(Buffer.alloc(64 * 1024));
+    const refused = await answer;
+    expectError(refused, 401, 'missing_token');
+    expect(json(refused)['message']).toBe(MISSING_TOKEN_MESSAGE);
+    expect(refused.headers['connection']).toBe('close');
+    expect(upstream.requests).toEqual([]);
   });
 });

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { registerApiDocs, type OpenApiInfo } from './api-docs';
 import type { DocumentedAccess } from './api-docs-access';
+import type { RouteBodyLimit } from './body-limit';
 import { registerCors } from './cors';
 import { registerReservedHeaderFilter } from './forwarding-headers';
 import { registerPathRefusal } from './path-normalization';
@@ -12,7 +13,10 @@ export interface GatewayOptions {
   /** Response headers within this, or 504; also the timeout of the API documents' fetches. */
   timeoutMs: number;
   connectionsPerUpstream: number;
+  /** BODY_LIMIT_BYTES: the body limit of every proxied route but those of `routeBodyLimits`. */
   bodyLimitBytes: number;
+  /** Routes with a body limit of their own, by method and exact normalized path (see `RouteBodyLimit`). */
+  routeBodyLimits?: readonly RouteBodyLimit[];
   /** Exact origins allowed by CORS; empty: no CORS. */
   corsOrigins: readonly string[];
   /** Hooks of the proxied routes, after the gateway's own checks (see `UpstreamProxyOptions.guards`). */
@@ -28,7 +32,8 @@ export interface GatewayOptions {
  * 2. security headers (and `Cache-Control: no-store` by default), so that every later answer carries them;
  * 3. CORS: preflights answered, and the CORS headers of allowed origins on every later answer;
  * 3b. a path refused by the normalization (see path-normalization.ts, run as Fastify's `rewriteUrl`): 400;
- * 4. the proxied routes' own checks: the body limit, then the `guards` (rate limiting), then forwarding;
+ * 4. the proxied routes' own checks: the declared body length against the route's limit, then the `guards`
+ *    (credentials, rate limiting), then the body, received whole within that limit, then forwarding;
  * 5. the merged API documents at /api/docs.
  * A hook that may answer by itself belongs after 1–3 (add it as a guard), so its 413s and 429s carry them.
  */
@@ -42,6 +47,7 @@ export async function registerGateway(fastify: FastifyInstance, options: Gateway
     timeoutMs: options.timeoutMs,
     connectionsPerUpstream: options.connectionsPerUpstream,
     bodyLimitBytes: options.bodyLimitBytes,
+    routeBodyLimits: options.routeBodyLimits,
     guards: options.guards,
     gatewaySecret: options.gatewaySecret,
   });

@@ -1,9 +1,16 @@
+import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
 import proxy from '@fastify/http-proxy';
-import type { FastifyInstance, FastifyReply, RawServerBase, RouteGenericInterface } from 'fastify';
+import type {
+  FastifyInstance,
+  FastifyReply,
+  FastifyRequest,
+  RawServerBase,
+  RouteGenericInterface,
+} from 'fastify';
 import { GatehouseError } from '@gatehouse/contracts';
 import { toErrorResponse } from '@gatehouse/http';
-import { registerBodyLimit } from './body-limit';
+import { bodyLimitLookup, receiveWhole, registerBodyLimit, type RouteBodyLimit } from './body-limit';
 import { clientResponseHeaders, forwardedRequestHeaders, withGatewaySecret } from './forwarding-headers';
 
 export interface UpstreamRoute {
@@ -19,7 +26,13 @@ export interface UpstreamProxyOptions {
   routes: UpstreamRoute[];
   timeoutMs: number;
   connectionsPerUpstream: number;
+  /** The body limit of every proxied route, except those of `routeBodyLimits`. */
   bodyLimitBytes: number;
+  /**
+   * Routes held to their own body limit (e.g. `POST /api/v1/findings`, which takes scanners' reports), by method
+   * and exact normalized path; see {@link RouteBodyLimit}.
+   */
+  routeBodyLimits?: readonly RouteBodyLimit[];
   /**
    * Run in order, in the proxied routes' scope, after the body limit's checks and before anything is forwarded.
    * The gateway-wide hooks (security headers, CORS) run before them, so their answers carry those headers too.
@@ -58,7 +71,8 @@ function upstreamFailure(error: { statusCode?: number }): GatehouseError {
 
 /**
  * Mounts one keep-alive undici pool per upstream. Bodies are received whole, then forwarded as the bytes they
- * were (never parsed), held to `bodyLimitBytes` (see {@link registerBodyLimit}). Headers are rewritten in
+ * were (never parsed, never decoded), each held to its route's limit: `bodyLimitBytes`, or its entry of
+ * `routeBodyLimits` (see {@link registerBodyLimit}). Headers are rewritten in
  * both directions (see forwarding-headers.ts). A service that cannot be reached, or sends no response headers
  * within `timeoutMs`, gets the client a 502 `bad_gateway` or 504 `gateway_timeout` in the error shape.
  */
@@ -71,17 +85,21 @@ export async function registerUpstreamProxy(
   await fastify.register(async (scope) => {
     scope.setErrorHandler((error, _request, reply) => sendError(reply, error));
 
-    registerBodyLimit(scope, options.bodyLimitBytes);
+    // Built before anything is registered: a wrong table stops the gateway at start.
+    const limitOf = bodyLimitLookup({
+      defaultBytes: options.bodyLimitBytes,
+      routes: options.routeBodyLimits,
+    });
+    registerBodyLimit(scope, limitOf);
     for (const guard of options.guards ?? []) await guard(scope);
     // Bodies are received whole before anything is forwarded, as a buffering proxy does: a client that sends its
     // body slowly holds only its own socket here (until REQUEST_TIMEOUT_MS), never one of the few pooled
     // connections to a service, so slow senders cannot starve a service for everyone. The bytes are forwarded as
-    // they came (never re-encoded), and at most BODY_LIMIT_BYTES is held per request.
+    // they came (never re-encoded, never decompressed), and at most the route's limit is held per request. Only
+    // after every onRequest hook: the guards judge the credentials before a byte of the body is read.
     scope.removeAllContentTypeParsers();
-    scope.addContentTypeParser(
-      '*',
-      { parseAs: 'buffer', bodyLimit: options.bodyLimitBytes },
-      (_request, body, done) => done(null, Readable.from([body])),
+    scope.addContentTypeParser('*', async (request: FastifyRequest, payload: IncomingMessage) =>
+      Readable.from(await receiveWhole(payload, limitOf(request.method, request.url))),
     );
 
     for (const route of options.routes) {

@@ -17,6 +17,12 @@ import {
 import { bindMetrics, GatehouseMetrics, instrumentHttp, serveMetrics } from './metrics';
 import { buildOpenApiDocument, serveOpenApiDocument, type OpenApiOptions } from './openapi';
 import type { WithRawBody } from './raw-body';
+import {
+  rawBodyRouteOf,
+  registerRawBodyRoutes,
+  unsupportedMediaType,
+  type RawBodyRoute,
+} from './raw-body-routes';
 import { REQUEST_ID_HEADER, resolveRequestId } from './request-id';
 import { requestTimeouts } from './request-timeouts';
 import { findUnsafeInput, registerInputChecks, unsafeInputError } from './safe-input';
@@ -38,6 +44,8 @@ export interface HttpAppOptions {
    * gateway's security headers, which its hooks give every other answer.
    */
   answerHeaders?: AnswerHeaders;
+  /** Routes that receive the bytes sent, under a body limit of their own (see raw-body-routes.ts). */
+  rawBodyRoutes?: readonly RawBodyRoute[];
 }
 
 export async function createHttpApp(
@@ -95,12 +103,20 @@ export async function createHttpApp(
   // Fastify's own JSON parser (with prototype-poisoning protection), but failing with our code: Nest would
   // otherwise turn its error into an anonymous 400.
   if (options.parseJsonBodies ?? true) {
+    const rawBodyRoutes = options.rawBodyRoutes ?? [];
+    registerRawBodyRoutes(fastify, rawBodyRoutes);
     const parseJson = fastify.getDefaultJsonParser('error', 'error');
     fastify.removeContentTypeParser('application/json');
-    fastify.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    // Received as bytes: raw-body routes take them as they are (they may be gzip); the others parse them as JSON.
+    fastify.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, bytes, done) => {
+      if (rawBodyRouteOf(request)) {
+        done(null, bytes);
+        return;
+      }
+      const body = (bytes as Buffer).toString('utf8');
       // Kept as sent for signature checks over the exact body (raw-body.ts); parsing must not alter it.
-      (request as WithRawBody).rawBody = body as string;
-      void parseJson(request, body as string, (error, value) => {
+      (request as WithRawBody).rawBody = body;
+      void parseJson(request, body, (error, value) => {
         if (error) {
           done(new GatehouseError('malformed_json', 'Request body is not valid JSON'), undefined);
           return;
@@ -111,6 +127,22 @@ export async function createHttpApp(
         else done(null, value);
       });
     });
+    const otherRawTypes = new Set(
+      rawBodyRoutes.flatMap((route) => route.mediaTypes).filter((type) => type !== 'application/json'),
+    );
+    for (const mediaType of otherRawTypes) {
+      fastify.addContentTypeParser(mediaType, { parseAs: 'buffer' }, (request, bytes, done) => {
+        const route = rawBodyRouteOf(request);
+        if (route?.mediaTypes.includes(mediaType)) done(null, bytes);
+        else done(unsupportedMediaType(route), undefined);
+      });
+    }
+    if (rawBodyRoutes.length > 0) {
+      // Any other type: a 415 that names what the route accepts.
+      fastify.addContentTypeParser('*', (request, _payload, done) =>
+        done(unsupportedMediaType(rawBodyRouteOf(request)), undefined),
+      );
+    }
   }
   fastify.addHook('onRequest', (request, reply, done) => {
     void reply.header(REQUEST_ID_HEADER, request.id);

@@ -4,21 +4,16 @@ import { DataSource, type DataSourceOptions } from 'typeorm';
 import { ApiKeyUsageEntity } from './entities/api-key-usage.entity';
 import { ApiKeyEntity } from './entities/api-key.entity';
 import { AuditEventEntity } from './entities/audit-event.entity';
-import { FindingEntity } from './entities/finding.entity';
 import { OrganizationEntity } from './entities/organization.entity';
 import type { EmbeddedDatabase } from './embedded-database';
 import { CreateInitialSchema1763856000000 } from './migrations/1763856000000-CreateInitialSchema';
 import { AddKeyLifecycle1763942400000 } from './migrations/1763942400000-AddKeyLifecycle';
 import { AddKeyRateLimits1764028800000 } from './migrations/1764028800000-AddKeyRateLimits';
 import { AddKeyProtections1764115200000 } from './migrations/1764115200000-AddKeyProtections';
+import { AddScans1764201600000 } from './migrations/1764201600000-AddScans';
 
-export const ENTITIES = [
-  OrganizationEntity,
-  ApiKeyEntity,
-  FindingEntity,
-  ApiKeyUsageEntity,
-  AuditEventEntity,
-];
+/** The entities of the shared slices; feature libraries register their own with TypeOrmModule.forFeature. */
+export const ENTITIES = [OrganizationEntity, ApiKeyEntity, ApiKeyUsageEntity, AuditEventEntity];
 
 /** Listed explicitly, in order: bundles carry no migration directory to glob. */
 export const MIGRATIONS = [
@@ -26,6 +21,7 @@ export const MIGRATIONS = [
   AddKeyLifecycle1763942400000,
   AddKeyRateLimits1764028800000,
   AddKeyProtections1764115200000,
+  AddScans1764201600000,
 ];
 
 /** A PostgreSQL server. */

@@ -4,12 +4,15 @@ import { createTestDatabase, TEST_POSTGRES_URL, type TestDatabase } from '@gateh
 import { createDatabaseIfMissing, revertLastMigration, runMigrations } from './data-source';
 
 const INITIAL_TABLES = ['api_keys', 'findings', 'organizations'];
-const TABLES = ['api_key_usage', 'api_keys', 'audit_events', 'findings', 'organizations'];
+const KEY_TABLES = ['api_key_usage', 'api_keys', 'audit_events', 'findings', 'organizations'];
+const SCAN_TABLES = ['finding_history', 'idempotency_records', 'scan_payloads', 'scan_streams', 'scans'];
+const TABLES = [...KEY_TABLES, ...SCAN_TABLES].sort();
 const MIGRATION_NAMES = [
   'CreateInitialSchema1763856000000',
   'AddKeyLifecycle1763942400000',
   'AddKeyRateLimits1764028800000',
   'AddKeyProtections1764115200000',
+  'AddScans1764201600000',
 ];
 const RATE_LIMIT_COLUMNS = ['rate_limit_burst', 'rate_limit_per_minute'];
 const PROTECTION_COLUMNS = ['allowed_ips', 'disabled_at'];
@@ -352,8 +355,9 @@ describe('migrations (PostgreSQL)', () => {
     const organizationId = await insertOrganization();
     const keyId = await insertKey(organizationId, 'with-findings');
     await client.query(
-      `INSERT INTO findings (organization_id, api_key_id, client_id, rule_id, title, severity, location)
-       VALUES ($1, $2, 'with-findings', 'r1', 't', 'high', '{"path":"a.ts"}')`,
+      `INSERT INTO findings (organization_id, api_key_id, client_id, rule_id, title, severity, location, identity,
+                             last_seen_at)
+       VALUES ($1, $2, 'with-findings', 'r1', 't', 'high', '{"path":"a.ts"}', repeat('a', 64), now())`,
       [organizationId, keyId],
     );
 
@@ -374,7 +378,81 @@ describe('migrations (PostgreSQL)', () => {
     expect(left.rows[0]).toEqual({ keys: 0, findings: 0 });
   });
 
-  it('reverts the key protections first, dropping both columns, their constraint and index, keeping every key', async () => {
+  it('reverts the scans first: drops their tables and gives findings their earlier shape', async () => {
+    const organizationId = await insertOrganization();
+    const keyId = await insertKey(organizationId, 'scan-revert');
+    await client.query(
+      `INSERT INTO findings (organization_id, api_key_id, client_id, rule_id, title, severity, location, identity,
+                             last_seen_at, tool)
+       VALUES ($1, $2, 'scan-revert', 'kept', 't', 'low', '{"path":"a.ts"}', repeat('b', 64), now(), ''),
+              ($1, $2, 'scan-revert', 'no-location', 't', 'low', NULL, repeat('c', 64), now(), 'semgrep')`,
+      [organizationId, keyId],
+    );
+
+    await revertLastMigration({ url: database.url });
+
+    expect(await tables()).toEqual(KEY_TABLES);
+    const kept = await client.query(
+      `SELECT rule_id, tool, created_at IS NOT NULL AS dated FROM findings WHERE organization_id = $1`,
+      [organizationId],
+    );
+    // The earlier schema had no finding without a location: those cannot go back.
+    expect(kept.rows).toEqual([{ rule_id: 'kept', tool: null, dated: true }]);
+    const recorded = await client.query<{ name: string }>(
+      `SELECT name FROM gatehouse_migrations ORDER BY id`,
+    );
+    expect(recorded.rows.map((row) => row.name)).toEqual(MIGRATION_NAMES.slice(0, 4));
+  });
+
+  it('turns earlier findings into open ones seen once, each with an identity of its own', async () => {
+    const organizationId = await insertOrganization();
+    const keyId = await insertKey(organizationId, 'legacy');
+    await client.query(
+      `INSERT INTO findings (organization_id, api_key_id, client_id, rule_id, title, severity, location, tool)
+       VALUES ($1, $2, 'legacy', 'r', 't', 'low', '{"path":"a.ts"}', NULL),
+              ($1, $2, 'legacy', 'r', 't', 'low', '{"path":"a.ts"}', 'gitleaks')`,
+      [organizationId, keyId],
+    );
+
+    expect(await runMigrations({ url: database.url })).toEqual(MIGRATION_NAMES.slice(4));
+
+    const migrated = await client.query<Record<string, unknown>>(
+      `SELECT state, occurrences, tool, repository, ref, length(identity) AS identity_length,
+              last_seen_at = first_seen_at AS seen_once
+         FROM findings WHERE organization_id = $1 ORDER BY tool`,
+      [organizationId],
+    );
+    expect(migrated.rows).toEqual([
+      {
+        state: 'open',
+        occurrences: 1,
+        tool: '',
+        repository: '',
+        ref: '',
+        identity_length: 64,
+        seen_once: true,
+      },
+      {
+        state: 'open',
+        occurrences: 1,
+        tool: 'gitleaks',
+        repository: '',
+        ref: '',
+        identity_length: 64,
+        seen_once: true,
+      },
+    ]);
+    const identities = await client.query(
+      `SELECT DISTINCT identity FROM findings WHERE organization_id = $1`,
+      [organizationId],
+    );
+    expect(identities.rowCount).toBe(2);
+
+    await revertLastMigration({ url: database.url });
+    expect(await tables()).toEqual(KEY_TABLES);
+  });
+
+  it('reverts the key protections next, dropping both columns, their constraint and index, keeping every key', async () => {
     const disabled = await insertKey(await insertOrganization(), 'disabled-before-revert');
     await client.query(
       `UPDATE api_keys SET disabled_at = now(), allowed_ips = '{10.0.0.0/8}' WHERE id = $1`,
@@ -408,7 +486,7 @@ describe('migrations (PostgreSQL)', () => {
 
     await revertLastMigration({ url: database.url });
 
-    expect(await tables()).toEqual(TABLES);
+    expect(await tables()).toEqual(KEY_TABLES);
     expect(await rateLimitColumns()).toEqual([]);
     expect(await lifecycleColumns()).toEqual([...LIFECYCLE_COLUMNS].sort());
     const constraint = await client.query(

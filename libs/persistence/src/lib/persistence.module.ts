@@ -44,6 +44,8 @@ export class PersistenceModule {
         TypeOrmModule.forRootAsync({
           useFactory: async () => ({
             ...createDataSourceOptions(await resolveDatabase(options)),
+            // Feature libraries' entities (e.g. libs/findings) join through their own TypeOrmModule.forFeature.
+            autoLoadEntities: true,
             retryAttempts: 3,
             retryDelay: 1000,
           }),

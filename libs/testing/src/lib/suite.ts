@@ -15,6 +15,8 @@ export interface SuiteOptions {
    * here replaces the generated one and becomes `signingKeyPem`.
    */
   authEnv?: Record<string, string>;
+  /** Variables for every findings-service instance only (e.g. its SCAN_* limits or OIDC_*), on top of `env`. */
+  findingsEnv?: Record<string, string>;
   /** Variables for the gateway only (e.g. its rate limits), on top of `env`. */
   gatewayEnv?: Record<string, string>;
 }
@@ -98,7 +100,7 @@ export async function startSuite(options: SuiteOptions = {}): Promise<RunningSui
     const [admin, ...findings] = await Promise.all([
       track(startService('admin-api', { ...verifierEnv, ...options.adminEnv })),
       ...Array.from({ length: options.findingsInstances ?? 1 }, () =>
-        track(startService('findings-service', verifierEnv)),
+        track(startService('findings-service', { ...verifierEnv, ...options.findingsEnv })),
       ),
     ]);
     const gatewayEnv = {

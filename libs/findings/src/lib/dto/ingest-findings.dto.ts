@@ -14,7 +14,7 @@ import {
   Min,
   ValidateNested,
 } from 'class-validator';
-import { SEVERITIES, type Severity } from '@gatehouse/persistence';
+import { SEVERITIES, type Severity } from '../findings.constants';
 
 /** Limits of one upload; the body limit (BODY_LIMIT_BYTES) applies on top. */
 export const FINDINGS_PER_REQUEST_MAX = 1000;

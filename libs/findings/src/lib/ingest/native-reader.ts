@@ -1,0 +1,178 @@
+import { plainToInstance } from 'class-transformer';
+import { validateSync, type ValidationError } from 'class-validator';
+import { GatehouseError } from '@gatehouse/contracts';
+import { FindingDto } from '../dto/ingest-findings.dto';
+import { findingIdentity } from './identity';
+import { TEXT_MAX, cleanText, sanitizeJson, sanitizeText } from './text';
+import type { FindingsRoot, JsonKind, Selection, Visit } from './upload-reader';
+import type { MappedFinding, MappedLocation, RunContext, UploadLimits } from './upload.types';
+
+/**
+ * The native format, `{ "findings": [FindingDto, …] }`, as the API has always accepted it: each item is
+ * validated against FindingDto exactly as the app's ValidationPipe would (unknown fields refused), and the
+ * message names the item (`findings[12].severity: …`). Its one run is the query's context; a finding's own
+ * `tool` wins over the query's. Items are read one at a time like SARIF results, so the old limit of 1 000
+ * findings in 1 MiB becomes the per-run result limit.
+ */
+
+const SKIP: Visit = { type: 'skip' };
+const ALL: Selection = { all: true };
+
+/** Bytes of one native finding (its metadata is free-form) that Gatehouse reads, at most. */
+export const NATIVE_FINDING_MAX_BYTES = 1024 * 1024;
+
+interface FieldProblem {
+  field: string;
+  problems: string[];
+}
+
+/** `findings[3].location.path`, as the ValidationPipe flattens nested errors. */
+function flatten(errors: ValidationError[], parent: string): FieldProblem[] {
+  return errors.flatMap((error) => {
+    const field = `${parent}.${error.property}`;
+    const own: FieldProblem[] = error.constraints
+      ? [{ field, problems: Object.values(error.constraints) }]
+      : [];
+    return [...own, ...flatten(error.children ?? [], field)];
+  });
+}
+
+function invalid(details: FieldProblem[]): GatehouseError {
+  const summary = details.map((detail) => `${detail.field}: ${detail.problems.join(', ')}`).join('; ');
+  return new GatehouseError('validation_failed', summary, details);
+}
+
+/** The first pass's view of a native document: that `findings` is a list of an allowed length, alone. */
+export class NativeOutline {
+  private kind: JsonKind | null = null;
+  private count = 0;
+  private repeated = false;
+
+  findingsVisit(kind: JsonKind): Visit {
+    this.repeated ||= this.kind !== null;
+    this.kind = kind;
+    if (kind !== 'array') return SKIP;
+    // Counted, not built: the limit refuses an oversized upload before any finding exists.
+    return { type: 'stream', handler: { child: () => SKIP, end: (count) => (this.count = count) } };
+  }
+
+  /**
+   * Once the document is known to be native: refuses what IngestFindingsDto would have refused. `otherKeys` are
+   * the top-level keys other than `findings` (the first few).
+   */
+  check(otherKeys: readonly string[], limits: UploadLimits): void {
+    const unknown = otherKeys;
+    if (unknown.length > 0) {
+      throw invalid(unknown.map((key) => ({ field: key, problems: [`property ${key} should not exist`] })));
+    }
+    if (this.repeated) throw invalid([{ field: 'findings', problems: ['findings must appear once'] }]);
+    if (this.kind !== 'array')
+      throw invalid([{ field: 'findings', problems: ['findings must be an array'] }]);
+    if (this.count === 0) {
+      throw invalid([{ field: 'findings', problems: ['findings must contain at least 1 elements'] }]);
+    }
+    const max = limits.resultsPerRun;
+    if (this.count > max) {
+      throw new GatehouseError(
+        'limit_exceeded',
+        `findings: more than ${max} findings (SCAN_MAX_RESULTS_PER_RUN)`,
+        {
+          limit: 'SCAN_MAX_RESULTS_PER_RUN',
+          max,
+        },
+      );
+    }
+  }
+}
+
+/** The native upload's one run: the query's context. */
+export function nativeRun(context: {
+  tool?: string;
+  repository?: string;
+  commit?: string;
+  ref?: string;
+}): RunContext {
+  return {
+    index: 0,
+    tool: cleanText(context.tool, TEXT_MAX.tool),
+    toolVersion: null,
+    repository: cleanText(context.repository, TEXT_MAX.repository),
+    commit: cleanText(context.commit, TEXT_MAX.commit),
+    ref: cleanText(context.ref, TEXT_MAX.ref),
+  };
+}
+
+/** One native item validated and mapped. */
+export function mapNativeFinding(raw: unknown, index: number, run: RunContext): MappedFinding {
+  const field = `findings[${index}]`;
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw invalid([{ field, problems: [`${field} must be an object`] }]);
+  }
+  const finding = plainToInstance(FindingDto, raw);
+  const errors = validateSync(finding, {
+    whitelist: true,
+    forbidNonWhitelisted: true,
+    validationError: { target: false, value: false },
+  });
+  if (errors.length > 0) throw invalid(flatten(errors, field));
+
+  // Lengths are validated; only NUL and lone surrogates, which PostgreSQL cannot store, are replaced.
+  const tool = finding.tool === undefined ? (run.tool ?? '') : sanitizeText(finding.tool);
+  const ruleId = sanitizeText(finding.rule_id);
+  const description = finding.description ? sanitizeText(finding.description) : null;
+  const location: MappedLocation = { path: sanitizeText(finding.location.path) };
+  if (finding.location.start_line !== undefined) location.start_line = finding.location.start_line;
+  if (finding.location.end_line !== undefined) location.end_line = finding.location.end_line;
+  const { identity, identitySource } = findingIdentity({
+    tool,
+    ruleId,
+    path: location.path,
+    fingerprint: finding.fingerprint ?? null,
+    startLine: location.start_line ?? null,
+    message: description,
+  });
+  return {
+    runIndex: 0,
+    resultIndex: index,
+    identity,
+    identitySource,
+    tool,
+    ruleId,
+    title: sanitizeText(finding.title),
+    description,
+    severity: finding.severity,
+    location,
+    rule: { name: null, help: null, helpUri: null, tags: [], cwe: [] },
+    metadata:
+      finding.metadata === undefined ? null : (sanitizeJson(finding.metadata) as Record<string, unknown>),
+  };
+}
+
+/** The second pass's root: each item of `findings`, captured one by one and mapped when the caller takes it. */
+export function nativeFindingsRoot(run: RunContext): FindingsRoot {
+  return (push) => {
+    const items: Visit = {
+      type: 'stream',
+      handler: {
+        child: (index) => ({
+          type: 'capture',
+          selection: ALL,
+          budget: {
+            remaining: NATIVE_FINDING_MAX_BYTES,
+            exceeded: () =>
+              new GatehouseError(
+                'limit_exceeded',
+                `findings[${index}]: larger than ${NATIVE_FINDING_MAX_BYTES} bytes`,
+                { limit: 'finding_bytes', max: NATIVE_FINDING_MAX_BYTES },
+              ),
+          },
+          done: (raw) => push(() => mapNativeFinding(raw, index as number, run)),
+        }),
+      },
+    };
+    return () => ({
+      type: 'stream',
+      handler: { child: (key, kind) => (key === 'findings' && kind === 'array' ? items : SKIP) },
+    });
+  };
+}
