@@ -11,8 +11,8 @@
 //      FINDINGS_UPLOAD_LIMIT_BYTES=10485760), bootstraps a throwaway enterprise organization and creates through
 //      the gateway two API keys, bench-ingest (the report) and bench-small (the small uploads), each with
 //      read:findings and write:findings and the highest rate-limit override.
-//   3. Starts BENCH_SMALL_CONNECTIONS loops, each POSTing one native finding (?repository=bench-small&ref=main&
-//      tool=small, a new rule_id each time) through the gateway with a Bearer token, one request after another:
+//   3. Starts BENCH_SMALL_CONNECTIONS loops, each POSTing one native finding (?repository=bench-small-<loop>&
+//      ref=main&tool=small, a new rule_id each time: each loop another pipeline) through the gateway with a Bearer token, one request after another:
 //      a warm-up, then a baseline window with no ingest.
 //   4. Uploads the report (POST /api/v1/findings, application/sarif+json, Content-Encoding: gzip, a fresh
 //      Idempotency-Key), expects 202 + Location (or 201 with the summary) and polls GET /api/v1/scans/{id} every
@@ -149,7 +149,10 @@ const RESULTS_PER_RUN_LIMIT = 25_000;
 const TOOL_NAME = 'bench-scanner';
 const FINDINGS_PATH = '/api/v1/findings';
 const SCANS_PATH = '/api/v1/scans';
-const SMALL_PATH = `${FINDINGS_PATH}?repository=bench-small&ref=main&tool=small`;
+// Each loop is another pipeline: its own repository. Uploads to one (repository, ref) are applied one at a time by
+// design (docs/FINDINGS.md), so loops sharing one would measure that queue, not the ingest's effect on others.
+const smallPath = (connection) => `${FINDINGS_PATH}?repository=bench-small-${connection}&ref=main&tool=small`;
+const SMALL_PATH = smallPath(0);
 
 const DATABASE_URL = process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/gatehouse_bench_ingest';
 const REDIS_URL = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
@@ -662,7 +665,7 @@ function startSmallLoad(token) {
       });
       const started = performance.now();
       try {
-        const answer = await request(agent, 'POST', GATEWAY + SMALL_PATH, { headers, body });
+        const answer = await request(agent, 'POST', GATEWAY + smallPath(connection), { headers, body });
         if (window) {
           window.latencies.push(answer.ms);
           window.statusCodes[answer.status] = (window.statusCodes[answer.status] ?? 0) + 1;

@@ -155,6 +155,7 @@ describe('OpenAPI document through the gateway', () => {
       'audit-events',
       'auth',
       'findings',
+      'scans',
     ]);
   });
 

@@ -6,6 +6,7 @@ export * from './lib/dto/scan.dto';
 export * from './lib/dto/summarize-findings.dto';
 export * from './lib/dto/upload-scan.dto';
 export * from './lib/entities/finding-history.entity';
+export * from './lib/entities/finding-rule.entity';
 export * from './lib/entities/finding.entity';
 export * from './lib/entities/scan.entity';
 export * from './lib/findings-query.service';

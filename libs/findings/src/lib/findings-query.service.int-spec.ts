@@ -12,9 +12,8 @@ import type { FindingResponseDto, FindingStateCountsDto, FindingSummaryGroupDto 
 import { ListFindingsDto } from './dto/list-findings.dto';
 import { ListScansDto } from './dto/list-scans.dto';
 import { SummarizeFindingsDto } from './dto/summarize-findings.dto';
-import { FindingHistoryEntity } from './entities/finding-history.entity';
-import { FindingEntity, type FindingLocation } from './entities/finding.entity';
-import { ScanEntity, type ScanError, type ScanTool } from './entities/scan.entity';
+import type { FindingLocation } from './entities/finding.entity';
+import type { ScanError, ScanTool } from './entities/scan.entity';
 import {
   SEVERITIES,
   type FindingEvent,
@@ -24,6 +23,7 @@ import {
   type Severity,
 } from './findings.constants';
 import { FindingsQueryService } from './findings-query.service';
+import { FINDINGS_ENTITIES } from './findings.module';
 
 const T0 = new Date('2030-01-01T00:00:00.000Z');
 const MINUTE = 60_000;
@@ -128,7 +128,7 @@ describe('FindingsQueryService (PostgreSQL)', () => {
       imports: [
         HealthModule.forRoot(),
         PersistenceModule.forRoot({ url: database.url, poolSize: 4 }),
-        TypeOrmModule.forFeature([FindingEntity, ScanEntity, FindingHistoryEntity]),
+        TypeOrmModule.forFeature(FINDINGS_ENTITIES),
       ],
       providers: [FindingsQueryService],
     }).compile();
@@ -264,11 +264,11 @@ describe('FindingsQueryService (PostgreSQL)', () => {
     };
     await dataSource.query(
       `INSERT INTO findings (id, organization_id, repository, ref, identity, identity_source, api_key_id, client_id,
-                             tool, rule_id, rule_name, rule_help, rule_help_uri, tags, cwe, title, severity,
+                             tool, rule_id, tags, cwe, title, severity,
                              location, description, fingerprint, metadata, state, occurrences, first_scan_id,
                              last_scan_id, fixed_scan_id, first_seen_at, last_seen_at, fixed_at)
-       VALUES ($1, $2, $3, $4, $5, 'computed', $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17::jsonb, $18,
-               $19, $20::jsonb, $21, $22, $23, $24, $25, $26, $27, $28)`,
+       VALUES ($1, $2, $3, $4, $5, 'computed', $6, $7, $8, $9, $10, $11, $12, $13, $14::jsonb, $15,
+               $16, $17::jsonb, $18, $19, $20, $21, $22, $23, $24, $25)`,
       [
         finding.id,
         finding.organizationId,
@@ -279,9 +279,6 @@ describe('FindingsQueryService (PostgreSQL)', () => {
         finding.clientId,
         finding.tool,
         finding.ruleId,
-        finding.ruleName,
-        finding.ruleHelp,
-        finding.ruleHelpUri,
         finding.tags,
         finding.cwe,
         finding.title,
@@ -300,6 +297,23 @@ describe('FindingsQueryService (PostgreSQL)', () => {
         finding.fixedAt,
       ],
     );
+    if (finding.ruleName !== null || finding.ruleHelp !== null || finding.ruleHelpUri !== null) {
+      // What the scanner said about the rule is kept once per (organization, tool, rule).
+      await dataSource.query(
+        `INSERT INTO finding_rules (organization_id, tool, rule_id, name, help, help_uri, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, now())
+         ON CONFLICT (organization_id, tool, rule_id) DO UPDATE
+            SET name = excluded.name, help = excluded.help, help_uri = excluded.help_uri`,
+        [
+          finding.organizationId,
+          finding.tool,
+          finding.ruleId,
+          finding.ruleName,
+          finding.ruleHelp,
+          finding.ruleHelpUri,
+        ],
+      );
+    }
     findings.push(finding);
     return finding;
   }

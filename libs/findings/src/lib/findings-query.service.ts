@@ -79,9 +79,9 @@ export function toFindingResponse(finding: FindingEntity): FindingResponseDto {
     tool: named(finding.tool),
     rule_id: finding.ruleId,
     rule: {
-      name: finding.ruleName,
-      help: finding.ruleHelp,
-      help_uri: finding.ruleHelpUri,
+      name: finding.rule?.name ?? null,
+      help: finding.rule?.help ?? null,
+      help_uri: finding.rule?.helpUri ?? null,
       tags: [...finding.tags],
       cwe: [...finding.cwe],
     },
@@ -197,6 +197,7 @@ export class FindingsQueryService {
     const limit = query.limit ?? FINDINGS_PAGE_SIZE_DEFAULT;
     const builder = this.findings
       .createQueryBuilder('f')
+      .leftJoinAndSelect('f.rule', 'r')
       .where('f.organization_id = :organizationId', { organizationId })
       .orderBy('f.first_seen_at', 'DESC')
       .addOrderBy('f.id', 'DESC')
@@ -239,7 +240,9 @@ export class FindingsQueryService {
   }
 
   async getFinding(organizationId: string, id: string): Promise<FindingDetailResponseDto> {
-    const finding = UUID.test(id) ? await this.findings.findOne({ where: { id, organizationId } }) : null;
+    const finding = UUID.test(id)
+      ? await this.findings.findOne({ where: { id, organizationId }, relations: { rule: true } })
+      : null;
     if (!finding) throw new GatehouseError('finding_not_found', 'Finding not found');
     const rows: HistoryRow[] = await this.history.query(
       `SELECT h.scan_id, h.event, h.at, s.commit_sha, count(*) OVER () AS total

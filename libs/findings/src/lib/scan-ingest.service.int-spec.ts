@@ -164,7 +164,7 @@ describe('ScanIngestService (PostgreSQL)', () => {
     repository: string,
   ): Promise<Array<Record<string, unknown>>> {
     return dataSource.query(
-      `SELECT identity, state, occurrences, tool, ref, rule_id, severity, cwe, title
+      `SELECT identity, state, occurrences, tool, ref, rule_id, severity, cwe, title, fingerprint
          FROM findings WHERE organization_id = $1 AND repository = $2 ORDER BY identity`,
       [organizationId, repository],
     );
@@ -308,6 +308,7 @@ describe('ScanIngestService (PostgreSQL)', () => {
           title: 'Secret',
           severity: 'critical',
           location: { path: 'a.ts', start_line: 3 },
+          fingerprint: 'gitleaks:a.ts:3',
         },
       ],
     };
@@ -327,6 +328,7 @@ describe('ScanIngestService (PostgreSQL)', () => {
         severity: 'critical',
         rule_id: 'hardcoded-secret',
         ref: 'main',
+        fingerprint: 'gitleaks:a.ts:3',
       }),
     ]);
   });

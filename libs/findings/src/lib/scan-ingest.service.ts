@@ -165,26 +165,28 @@ export class ScanIngestService implements MetricsAware {
         const recorded = await this.idempotency.begin(manager, scope, requestHash, now);
         if (recorded) return replayOf(recorded);
       }
-      await manager.query(
-        `INSERT INTO scans (id, organization_id, api_key_id, client_id, user_id, status, repository, ref, commit_sha,
-                            tools, received_bytes, received_at, started_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11, $12, $13)`,
-        [
-          scan.id,
-          scan.organizationId,
-          uploader.apiKeyId,
-          uploader.clientId,
-          uploader.userId,
-          deferred ? 'queued' : 'processing',
-          normalizeRepository(upload.query.repository ?? ''),
-          upload.query.ref ?? '',
-          upload.query.commit ?? '',
-          JSON.stringify(upload.query.tool ? [{ name: upload.query.tool, version: null }] : []),
-          upload.body.length,
-          now,
-          deferred ? null : now,
-        ],
-      );
+      // A stored upload's row is written now, with the query's context; a scan applied here is written once, at
+      // the end, with everything it found (one statement instead of two).
+      if (deferred) {
+        await manager.query(
+          `INSERT INTO scans (id, organization_id, api_key_id, client_id, user_id, status, repository, ref,
+                              commit_sha, tools, received_bytes, received_at)
+           VALUES ($1, $2, $3, $4, $5, 'queued', $6, $7, $8, $9::jsonb, $10, $11)`,
+          [
+            scan.id,
+            scan.organizationId,
+            uploader.apiKeyId,
+            uploader.clientId,
+            uploader.userId,
+            normalizeRepository(upload.query.repository ?? ''),
+            upload.query.ref ?? '',
+            upload.query.commit ?? '',
+            JSON.stringify(upload.query.tool ? [{ name: upload.query.tool, version: null }] : []),
+            upload.body.length,
+            now,
+          ],
+        );
+      }
       let result: UploadAnswer;
       if (deferred) {
         await manager.query(
@@ -204,7 +206,33 @@ export class ScanIngestService implements MetricsAware {
           upload.body,
           this.readerOptions({ mediaType, coding, query: upload.query }),
         );
-        await this.complete(manager, scan.id, outcome);
+        await manager.query(
+          `INSERT INTO scans (id, organization_id, api_key_id, client_id, user_id, status, format, repository, ref,
+                              commit_sha, tools, results, new_count, unchanged_count, fixed_count, reopened_count,
+                              received_bytes, attempts, received_at, started_at, completed_at)
+           VALUES ($1, $2, $3, $4, $5, 'completed', $6, $7, $8, $9, $10::jsonb, $11, $12, $13, $14, $15, $16, 1,
+                   $17, $17, $18)`,
+          [
+            scan.id,
+            scan.organizationId,
+            uploader.apiKeyId,
+            uploader.clientId,
+            uploader.userId,
+            outcome.format,
+            outcome.repository,
+            outcome.ref,
+            outcome.commitSha,
+            JSON.stringify(outcome.tools),
+            outcome.results,
+            outcome.new,
+            outcome.unchanged,
+            outcome.fixed,
+            outcome.reopened,
+            upload.body.length,
+            now,
+            this.clock.now(),
+          ],
+        );
         appliedFormat = outcome.format;
         result = { status: 201, body: summaryOf(scan.id, 'completed', outcome), replayed: false };
       }
@@ -271,7 +299,8 @@ export class ScanIngestService implements MetricsAware {
     await manager.query(
       `UPDATE scans
           SET status = 'completed', format = $2, results = $3, new_count = $4, unchanged_count = $5,
-              fixed_count = $6, reopened_count = $7, completed_at = $8, error = NULL
+              fixed_count = $6, reopened_count = $7, completed_at = $8, error = NULL, repository = $9, ref = $10,
+              commit_sha = $11, tools = $12::jsonb
         WHERE id = $1`,
       [
         scanId,
@@ -282,6 +311,10 @@ export class ScanIngestService implements MetricsAware {
         outcome.fixed,
         outcome.reopened,
         this.clock.now(),
+        outcome.repository,
+        outcome.ref,
+        outcome.commitSha,
+        JSON.stringify(outcome.tools),
       ],
     );
   }

@@ -7,7 +7,7 @@ import type { MappedFinding, RunContext } from './ingest/upload.types';
 import { normalizeRepository } from './repository';
 
 /** Findings written per round of statements: large enough to amortize round trips, small enough to bound memory. */
-export const SCAN_WRITE_BATCH = 500;
+export const SCAN_WRITE_BATCH = 1000;
 
 /** The scan being applied; its row exists in the same transaction. */
 export interface ScanSubject {
@@ -82,9 +82,6 @@ function findingRecord(finding: MappedFinding, id: string): Record<string, unkno
     identity_source: finding.identitySource,
     tool: finding.tool.slice(0, TOOL_MAX),
     rule_id: finding.ruleId,
-    rule_name: finding.rule.name,
-    rule_help: finding.rule.help,
-    rule_help_uri: finding.rule.helpUri,
     tags: finding.rule.tags,
     cwe: finding.rule.cwe,
     title: finding.title,
@@ -97,9 +94,8 @@ function findingRecord(finding: MappedFinding, id: string): Record<string, unkno
 }
 
 const RECORD_COLUMNS = `
-  id uuid, identity varchar, identity_source varchar, tool varchar, rule_id varchar, rule_name varchar,
-  rule_help text, rule_help_uri varchar, tags text[], cwe text[], title varchar, severity varchar, location jsonb,
-  description text, fingerprint varchar, metadata jsonb`;
+  id uuid, identity varchar, identity_source varchar, tool varchar, rule_id varchar, tags text[], cwe text[],
+  title varchar, severity varchar, location jsonb, description text, fingerprint varchar, metadata jsonb`;
 
 interface ExistingRow {
   id: string;
@@ -123,21 +119,46 @@ export class ScanProcessor {
   ): Promise<ScanOutcome> {
     const { reader, events } = readUpload(body, options);
     const counts: ScanCounts = { results: 0, new: 0, unchanged: 0, fixed: 0, reopened: 0 };
+    const rulesWritten = new Set<string>();
     let context: ScanContext | undefined;
     let batch: MappedFinding[] = [];
-    for await (const event of events) {
-      // The reader knows every run before it yields anything (see upload-reader.ts).
-      context ??= await this.begin(manager, scan, reader.runs);
-      if (event.kind !== 'finding') continue;
-      counts.results += 1;
-      batch.push(event.finding);
-      if (batch.length >= SCAN_WRITE_BATCH) {
-        await this.writeBatch(manager, scan, context, batch, counts);
-        batch = [];
+    // The next batch is read (CPU here) while the previous one is written (PostgreSQL): one write at a time, on
+    // the transaction's one connection, never more than two batches in memory.
+    let writing: Promise<void> = Promise.resolve();
+    // A failed write is rethrown at the next wait for it, not left as a rejection nobody awaits meanwhile.
+    let writeFailure: { error: unknown } | undefined;
+    const written = async (): Promise<void> => {
+      await writing;
+      if (writeFailure) throw writeFailure.error;
+    };
+    const write = async (findings: MappedFinding[], scanContext: ScanContext): Promise<void> => {
+      await written();
+      writing = this.writeBatch(manager, scan, scanContext, findings, counts, rulesWritten).catch(
+        (error: unknown) => {
+          writeFailure = { error };
+        },
+      );
+    };
+    try {
+      for await (const event of events) {
+        // The reader knows every run before it yields anything (see upload-reader.ts).
+        context ??= await this.begin(manager, scan, reader.runs);
+        if (event.kind !== 'finding') continue;
+        counts.results += 1;
+        batch.push(event.finding);
+        if (batch.length >= SCAN_WRITE_BATCH) {
+          await write(batch, context);
+          batch = [];
+        }
       }
+    } finally {
+      // A document refused part-way: the write in flight must end before the caller rolls the transaction back,
+      // or its remaining statements would run after the ROLLBACK, outside any transaction.
+      await writing;
     }
     context ??= await this.begin(manager, scan, reader.runs);
-    if (batch.length > 0) await this.writeBatch(manager, scan, context, batch, counts);
+    if (batch.length > 0) await write(batch, context);
+    await written();
     counts.fixed = await this.closeMissing(manager, scan, context);
     await this.advanceStreams(manager, scan, context);
     return {
@@ -193,12 +214,15 @@ export class ScanProcessor {
     context: ScanContext,
     batch: readonly MappedFinding[],
     counts: ScanCounts,
+    rulesWritten: Set<string>,
   ): Promise<void> {
     // The same finding twice in one scan (two runs of one tool, a duplicated result) counts once.
     const byIdentity = new Map<string, MappedFinding>();
-    for (const finding of batch)
+    for (const finding of batch) {
       if (!byIdentity.has(finding.identity)) byIdentity.set(finding.identity, finding);
+    }
     const streamKey = [scan.organizationId, context.repository, context.ref];
+    await this.writeRules(manager, scan, batch, rulesWritten);
 
     const existing = new Map<string, ExistingRow>();
     const found: ExistingRow[] = await manager.query(
@@ -215,11 +239,10 @@ export class ScanProcessor {
       const inserted: Array<{ id: string; identity: string }> = await manager.query(
         `INSERT INTO findings (id, organization_id, repository, ref, api_key_id, client_id, first_scan_id,
                                last_scan_id, first_seen_at, last_seen_at, state, occurrences, identity,
-                               identity_source, tool, rule_id, rule_name, rule_help, rule_help_uri, tags, cwe, title,
-                               severity, location, description, fingerprint, metadata)
+                               identity_source, tool, rule_id, tags, cwe, title, severity, location, description,
+                               fingerprint, metadata)
          SELECT x.id, $1, $2, $3, $4, $5, $6, $6, $7, $7, 'open', 1, x.identity, x.identity_source, x.tool, x.rule_id,
-                x.rule_name, x.rule_help, x.rule_help_uri, x.tags, x.cwe, x.title, x.severity, x.location,
-                x.description, x.fingerprint, x.metadata
+                x.tags, x.cwe, x.title, x.severity, x.location, x.description, x.fingerprint, x.metadata
            FROM jsonb_to_recordset($8::jsonb) AS x(${RECORD_COLUMNS})
          ON CONFLICT (organization_id, repository, ref, identity) DO NOTHING
          RETURNING id, identity`,
@@ -298,9 +321,6 @@ export class ScanProcessor {
               title = CASE WHEN u.current THEN u.title ELSE f.title END,
               description = CASE WHEN u.current THEN u.description ELSE f.description END,
               location = CASE WHEN u.current THEN u.location ELSE f.location END,
-              rule_name = CASE WHEN u.current THEN u.rule_name ELSE f.rule_name END,
-              rule_help = CASE WHEN u.current THEN u.rule_help ELSE f.rule_help END,
-              rule_help_uri = CASE WHEN u.current THEN u.rule_help_uri ELSE f.rule_help_uri END,
               tags = CASE WHEN u.current THEN u.tags ELSE f.tags END,
               cwe = CASE WHEN u.current THEN u.cwe ELSE f.cwe END,
               metadata = CASE WHEN u.current THEN u.metadata ELSE f.metadata END
@@ -308,6 +328,40 @@ export class ScanProcessor {
         WHERE f.id = u.id`,
       [scan.id, scan.receivedAt, JSON.stringify(updates)],
     );
+  }
+
+  /**
+   * The name and help of each rule the batch uses, once per scan; a scan received before the one that last wrote
+   * a rule leaves that rule's text as it is.
+   */
+  private async writeRules(
+    manager: EntityManager,
+    scan: ScanSubject,
+    batch: readonly MappedFinding[],
+    rulesWritten: Set<string>,
+  ): Promise<void> {
+    const rules = new Map<string, Record<string, unknown>>();
+    for (const finding of batch) {
+      const tool = finding.tool.slice(0, TOOL_MAX);
+      const key = JSON.stringify([tool, finding.ruleId]);
+      if (rulesWritten.has(key) || rules.has(key)) continue;
+      const { name, help, helpUri } = finding.rule;
+      if (name === null && help === null && helpUri === null) continue;
+      rules.set(key, { tool, rule_id: finding.ruleId, name, help, help_uri: helpUri });
+    }
+    if (rules.size === 0) return;
+    await manager.query(
+      `INSERT INTO finding_rules (organization_id, tool, rule_id, name, help, help_uri, updated_at)
+       SELECT $1, r.tool, r.rule_id, r.name, r.help, r.help_uri, $2
+         FROM jsonb_to_recordset($3::jsonb)
+           AS r(tool varchar, rule_id varchar, name varchar, help text, help_uri varchar)
+       ON CONFLICT (organization_id, tool, rule_id) DO UPDATE
+          SET name = excluded.name, help = excluded.help, help_uri = excluded.help_uri,
+              updated_at = excluded.updated_at
+        WHERE finding_rules.updated_at <= excluded.updated_at`,
+      [scan.organizationId, scan.receivedAt, JSON.stringify([...rules.values()])],
+    );
+    for (const key of rules.keys()) rulesWritten.add(key);
   }
 
   /** Open findings of the scan's streams that it did not report are fixed by it. */

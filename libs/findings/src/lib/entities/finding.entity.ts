@@ -1,5 +1,6 @@
-import { Column, Entity, PrimaryColumn } from 'typeorm';
+import { Column, Entity, JoinColumn, ManyToOne, PrimaryColumn } from 'typeorm';
 import type { FindingState, Severity } from '../findings.constants';
+import { FindingRuleEntity } from './finding-rule.entity';
 
 export interface FindingLocation {
   path: string;
@@ -47,14 +48,14 @@ export class FindingEntity {
   @Column({ name: 'rule_id', type: 'varchar', length: 200 })
   ruleId!: string;
 
-  @Column({ name: 'rule_name', type: 'varchar', length: 500, nullable: true })
-  ruleName!: string | null;
-
-  @Column({ name: 'rule_help', type: 'text', nullable: true })
-  ruleHelp!: string | null;
-
-  @Column({ name: 'rule_help_uri', type: 'varchar', length: 2000, nullable: true })
-  ruleHelpUri!: string | null;
+  /** The rule's name and help, when its scanner described it (loaded on demand). */
+  @ManyToOne(() => FindingRuleEntity, { createForeignKeyConstraints: false, nullable: true })
+  @JoinColumn([
+    { name: 'organization_id', referencedColumnName: 'organizationId' },
+    { name: 'tool', referencedColumnName: 'tool' },
+    { name: 'rule_id', referencedColumnName: 'ruleId' },
+  ])
+  rule?: FindingRuleEntity | null;
 
   @Column({ type: 'text', array: true })
   tags!: string[];

@@ -72,6 +72,7 @@ describe('native findings', () => {
       resultIndex: 0,
       identity: sha256(['fingerprint', 'gitleaks', 'hardcoded-secret', 'fp-123']),
       identitySource: 'fingerprint',
+      fingerprint: 'fp-123',
       tool: 'gitleaks',
       ruleId: 'hardcoded-secret',
       title: 'Hard-coded secret',

@@ -136,6 +136,7 @@ export function mapNativeFinding(raw: unknown, index: number, run: RunContext): 
     resultIndex: index,
     identity,
     identitySource,
+    fingerprint: finding.fingerprint === undefined ? null : sanitizeText(finding.fingerprint),
     tool,
     ruleId,
     title: sanitizeText(finding.title),

@@ -1,3 +1,4 @@
+import { setImmediate as nextMacrotask } from 'node:timers/promises';
 import { isUtf8 } from 'node:buffer';
 import { Tokenizer, TokenizerError, TokenType } from '@streamparser/json';
 import { GatehouseError } from '@gatehouse/contracts';
@@ -469,15 +470,27 @@ export class JsonWalker {
   }
 }
 
+/**
+ * How long reading may hold the event loop before it lets other work run. Decompressed chunks that are already
+ * buffered arrive as promise continuations, which never give way to I/O: without this pause a large upload held
+ * findings-service's other requests for tens of milliseconds at a time, once per round trip they made.
+ */
+export const READ_SLICE_MS = 4;
+
 /** Feeds the decompressed body through a walker to its end, pausing (yielding) after each chunk. */
 async function* walkChunks(
   body: Buffer,
   options: UploadReaderOptions,
   walker: JsonWalker,
 ): AsyncGenerator<void> {
+  let sliceStart = performance.now();
   for await (const chunk of decompressedChunks(body, options.coding, options.limits.decompressedBytes)) {
     walker.write(chunk);
     yield;
+    if (performance.now() - sliceStart >= READ_SLICE_MS) {
+      await nextMacrotask();
+      sliceStart = performance.now();
+    }
   }
   walker.end();
 }

@@ -9,7 +9,11 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
  *   is not a clock) must not close or reopen what a newer one decided.
  * - `findings` gains its identity (unique per organization, repository and ref), its state and its sightings;
  *   every existing finding becomes an open one seen once, with an identity of its own (nothing to merge with).
- * - `finding_history`: per finding, what each scan did to it (new, seen, reopened, fixed).
+ * - `finding_rules`: a rule's name and help, once per (organization, tool, rule) rather than on every finding
+ *   (CodeQL's help runs to kilobytes, repeated on thousands of findings).
+ * - `finding_history`: per finding, what each scan did to it (new, seen, reopened, fixed). Scan ids here and on
+ *   findings carry no foreign key: scans are only ever deleted with their organization, which takes the
+ *   findings with it, and the checks would cost every row of every scan.
  * - `idempotency_records`: the answer to an Idempotency-Key, replayed for 24 hours.
  * Plain DDL and core functions (sha256, gen_random_uuid): it runs on the embedded PGlite too.
  */
@@ -78,19 +82,19 @@ export class AddScans1764201600000 implements MigrationInterface {
         ADD COLUMN ref varchar(500) NOT NULL DEFAULT '',
         ADD COLUMN identity varchar(64) NULL,
         ADD COLUMN identity_source varchar(20) NOT NULL DEFAULT 'computed',
-        ADD COLUMN rule_name varchar(500) NULL,
-        ADD COLUMN rule_help text NULL,
-        ADD COLUMN rule_help_uri varchar(2000) NULL,
         ADD COLUMN tags text[] NOT NULL DEFAULT '{}',
         ADD COLUMN cwe text[] NOT NULL DEFAULT '{}',
         ADD COLUMN state varchar(8) NOT NULL DEFAULT 'open' CHECK (state IN ('open', 'fixed')),
         ADD COLUMN occurrences integer NOT NULL DEFAULT 1,
-        ADD COLUMN first_scan_id uuid NULL REFERENCES scans (id) ON DELETE SET NULL,
-        ADD COLUMN last_scan_id uuid NULL REFERENCES scans (id) ON DELETE SET NULL,
-        ADD COLUMN fixed_scan_id uuid NULL REFERENCES scans (id) ON DELETE SET NULL,
+        ADD COLUMN first_scan_id uuid NULL,
+        ADD COLUMN last_scan_id uuid NULL,
+        ADD COLUMN fixed_scan_id uuid NULL,
         ADD COLUMN last_seen_at timestamptz NULL,
         ADD COLUMN fixed_at timestamptz NULL`);
     await queryRunner.query(`ALTER TABLE findings RENAME COLUMN created_at TO first_seen_at`);
+    // Every scan that reports a finding again updates its row: room on the page lets those updates stay HOT
+    // (no index touched) when no indexed column changes.
+    await queryRunner.query(`ALTER TABLE findings SET (fillfactor = 70)`);
     await queryRunner.query(`
       UPDATE findings
          SET identity = encode(sha256(convert_to('legacy:' || id::text, 'UTF8')), 'hex'),
@@ -116,9 +120,20 @@ export class AddScans1764201600000 implements MigrationInterface {
     );
 
     await queryRunner.query(`
+      CREATE TABLE finding_rules (
+        organization_id uuid NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
+        tool varchar(200) NOT NULL,
+        rule_id varchar(200) NOT NULL,
+        name varchar(500) NULL,
+        help text NULL,
+        help_uri varchar(2000) NULL,
+        updated_at timestamptz NOT NULL,
+        PRIMARY KEY (organization_id, tool, rule_id)
+      )`);
+    await queryRunner.query(`
       CREATE TABLE finding_history (
         finding_id uuid NOT NULL REFERENCES findings (id) ON DELETE CASCADE,
-        scan_id uuid NOT NULL REFERENCES scans (id) ON DELETE CASCADE,
+        scan_id uuid NOT NULL,
         event varchar(10) NOT NULL CHECK (event IN ('new', 'seen', 'reopened', 'fixed')),
         at timestamptz NOT NULL,
         PRIMARY KEY (finding_id, scan_id)
@@ -146,12 +161,14 @@ export class AddScans1764201600000 implements MigrationInterface {
   async down(queryRunner: QueryRunner): Promise<void> {
     await queryRunner.query(`DROP TABLE idempotency_records`);
     await queryRunner.query(`DROP TABLE finding_history`);
+    await queryRunner.query(`DROP TABLE finding_rules`);
     await queryRunner.query(`DROP INDEX findings_stream_open_idx`);
     await queryRunner.query(`DROP INDEX findings_org_seen_idx`);
     await queryRunner.query(`DROP INDEX findings_identity_uq`);
     // The earlier schema knew neither uploads by users nor findings without a location: such rows cannot go back.
     await queryRunner.query(`DELETE FROM findings WHERE api_key_id IS NULL OR location IS NULL`);
     await queryRunner.query(`ALTER TABLE findings RENAME COLUMN first_seen_at TO created_at`);
+    await queryRunner.query(`ALTER TABLE findings RESET (fillfactor)`);
     await queryRunner.query(`
       ALTER TABLE findings
         DROP COLUMN fixed_at,
@@ -163,9 +180,6 @@ export class AddScans1764201600000 implements MigrationInterface {
         DROP COLUMN state,
         DROP COLUMN cwe,
         DROP COLUMN tags,
-        DROP COLUMN rule_help_uri,
-        DROP COLUMN rule_help,
-        DROP COLUMN rule_name,
         DROP COLUMN identity_source,
         DROP COLUMN identity,
         DROP COLUMN ref,
