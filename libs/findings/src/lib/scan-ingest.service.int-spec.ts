@@ -474,6 +474,36 @@ describe('ScanIngestService (PostgreSQL)', () => {
       expect(payloads).toHaveLength(0);
     });
 
+    it('refuses a large gzip upload that is not whole gzip (400) or inflates beyond the limit (413), storing nothing', async () => {
+      const scansBefore = await dataSource.query<Array<{ n: number }>>(
+        `SELECT count(*)::int AS n FROM scans WHERE organization_id = $1`,
+        [bob.organizationId],
+      );
+      const document = JSON.stringify(sarif('semgrep', results(3000, 'gz')));
+      const gzipped = gzipSync(document);
+      // Cut short: the trailer is gone, and the last four bytes read as a size far above SCAN_SYNC_MAX_BYTES.
+      const truncated = gzipped.subarray(0, gzipped.length - 8);
+      expect(truncated.readUInt32LE(truncated.length - 4)).toBeGreaterThan(OPTIONS.syncMaxBytes);
+      await expect(
+        ingest.receive(bob, upload({}, { body: truncated, contentEncoding: 'gzip' })),
+      ).rejects.toMatchObject({ code: 'bad_request', status: 400 });
+      // Declared gzip, sent plain: the JSON's last bytes are no gzip trailer either.
+      const plain = Buffer.from(`${document}${' '.repeat(8)}`);
+      await expect(
+        ingest.receive(bob, upload({}, { body: plain, contentEncoding: 'gzip', respondAsync: true })),
+      ).rejects.toMatchObject({ code: 'bad_request', status: 400 });
+      const bomb = gzipSync(`{"version":"2.1.0","runs":[${' '.repeat(OPTIONS.limits.decompressedBytes)}]}`);
+      await expect(
+        ingest.receive(bob, upload({}, { body: bomb, contentEncoding: 'gzip' })),
+      ).rejects.toMatchObject({ code: 'payload_too_large', status: 413 });
+
+      const scansAfter = await dataSource.query<Array<{ n: number }>>(
+        `SELECT count(*)::int AS n FROM scans WHERE organization_id = $1`,
+        [bob.organizationId],
+      );
+      expect(scansAfter).toEqual(scansBefore);
+    });
+
     it('records a document refused after the answer as a failed scan, with the reason, and stores none of it', async () => {
       const answer = await ingest.receive(
         alice,
