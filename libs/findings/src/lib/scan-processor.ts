@@ -175,7 +175,6 @@ export class ScanProcessor {
     if (batch.length > 0) await write(batch, context);
     await written();
     counts.fixed = await this.closeMissing(manager, scan, context);
-    await this.advanceStreams(manager, scan, context);
     return {
       ...counts,
       format: reader.format,
@@ -201,25 +200,18 @@ export class ScanProcessor {
     );
     const staleTools = new Set<string>();
     if (context.streamTools.length > 0) {
-      await manager.query(
+      // Created when missing; either way each stream's row comes back (DO UPDATE returns existing rows too).
+      const streams: Array<{ tool: string; last_received_at: Date | null }> = await manager.query(
         `INSERT INTO scan_streams (organization_id, repository, ref, tool)
          SELECT $1, $2, $3, unnest($4::text[])
-         ON CONFLICT DO NOTHING`,
-        [...key, context.streamTools],
-      );
-      const streams: Array<{ tool: string; last_received_at: Date | null }> = await manager.query(
-        `SELECT tool, last_received_at FROM scan_streams
-          WHERE organization_id = $1 AND repository = $2 AND ref = $3 AND tool = ANY($4::text[])`,
+         ON CONFLICT (organization_id, repository, ref, tool) DO UPDATE SET tool = excluded.tool
+         RETURNING tool, last_received_at`,
         [...key, context.streamTools],
       );
       for (const stream of streams) {
         if (stream.last_received_at && stream.last_received_at > scan.receivedAt) staleTools.add(stream.tool);
       }
     }
-    await manager.query(
-      `UPDATE scans SET repository = $2, ref = $3, commit_sha = $4, tools = $5::jsonb WHERE id = $1`,
-      [scan.id, context.repository, context.ref, context.commitSha, JSON.stringify(context.tools)],
-    );
     return { ...context, staleTools };
   }
 
@@ -374,7 +366,10 @@ export class ScanProcessor {
     for (const key of rules.keys()) rulesWritten.add(key);
   }
 
-  /** Open findings of the scan's streams that it did not report are fixed by it. */
+  /**
+   * Open findings of the scan's streams that it did not report are fixed by it, and the streams remember it as
+   * their newest scan: one statement.
+   */
   private async closeMissing(
     manager: EntityManager,
     scan: ScanSubject,
@@ -393,24 +388,14 @@ export class ScanProcessor {
          INSERT INTO finding_history (finding_id, scan_id, event, at)
          SELECT id, $4, 'fixed', $5 FROM closed
          RETURNING 1
+       ), advanced AS (
+         UPDATE scan_streams SET last_scan_id = $4, last_received_at = $5
+          WHERE organization_id = $1 AND repository = $2 AND ref = $3 AND tool = ANY($6::text[])
+         RETURNING 1
        )
-       SELECT count(*)::int AS fixed FROM logged`,
+       SELECT (SELECT count(*) FROM logged)::int AS fixed, (SELECT count(*) FROM advanced)::int AS streams`,
       [scan.organizationId, context.repository, context.ref, scan.id, scan.receivedAt, tools],
     );
     return row?.fixed ?? 0;
-  }
-
-  private async advanceStreams(
-    manager: EntityManager,
-    scan: ScanSubject,
-    context: ScanContext,
-  ): Promise<void> {
-    const tools = context.streamTools.filter((tool) => !context.staleTools.has(tool));
-    if (tools.length === 0) return;
-    await manager.query(
-      `UPDATE scan_streams SET last_scan_id = $4, last_received_at = $5
-        WHERE organization_id = $1 AND repository = $2 AND ref = $3 AND tool = ANY($6::text[])`,
-      [scan.organizationId, context.repository, context.ref, scan.id, scan.receivedAt, tools],
-    );
   }
 }
