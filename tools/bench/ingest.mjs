@@ -38,6 +38,7 @@
 //             nothing
 //
 // Environment (all optional):
+//   BENCH_FINDINGS_NODE_OPTIONS  findings-service's NODE_OPTIONS (default --max-old-space-size=160, as deployed)
 //   BENCH_INGEST_RESULTS     results in the report (default 25000; findings-service refuses more than
 //                            SCAN_MAX_RESULTS_PER_RUN, 25000 by default, in one run)
 //   BENCH_INGEST_SEED        seed of the generator (default 1)
@@ -144,6 +145,9 @@ const TOTAL_TIMEOUT_S = numberFromEnv(
 const GOALS = { resultsPerSecond: 5_000, peakRssMiB: 256, smallP99Ms: 100 };
 /** The upload limit (SCAN_MAX_UPLOAD_BYTES, the gateway's FINDINGS_UPLOAD_LIMIT_BYTES): 10 MiB as received. */
 const UPLOAD_LIMIT_BYTES = 10 * 1024 * 1024;
+/** findings-service's NODE_OPTIONS, as its Kubernetes component and docker-compose.yml set them. */
+const FINDINGS_NODE_OPTIONS = process.env.BENCH_FINDINGS_NODE_OPTIONS ?? '--max-old-space-size=160';
+
 /** findings-service's default SCAN_MAX_RESULTS_PER_RUN. */
 const RESULTS_PER_RUN_LIMIT = 25_000;
 const TOOL_NAME = 'bench-scanner';
@@ -1010,7 +1014,7 @@ function printReport(output) {
   report(
     `Settings: ${settings.smallConnections} small-upload connection(s), apps LOG_LEVEL=${settings.logLevel}, ` +
       `NODE_ENV=production, gateway FINDINGS_UPLOAD_LIMIT_BYTES=${UPLOAD_LIMIT_BYTES}, findings-service ` +
-      'SCAN_SYNC_MAX_BYTES at its default' +
+      `SCAN_SYNC_MAX_BYTES at its default and NODE_OPTIONS=${FINDINGS_NODE_OPTIONS}` +
       (settings.revision
         ? `, built from ${settings.revision.commit}${settings.revision.dirty ? ' + uncommitted changes' : ''}`
         : '') +
@@ -1205,6 +1209,8 @@ async function main() {
       // Limiter counters of this run only.
       RATE_LIMIT_KEY_PREFIX: `gatehouse-bench-ingest-${RUN_ID}`,
     },
+    // As deployed (deploy/components/findings-service, docker-compose.yml): the heap its memory limit allows.
+    services: { 'findings-service': { NODE_OPTIONS: FINDINGS_NODE_OPTIONS } },
   });
   progress(
     `starting ${Object.entries(PORTS)
