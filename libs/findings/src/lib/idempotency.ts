@@ -67,7 +67,7 @@ export class IdempotencyRecords {
     const [record]: Array<{
       request_hash: string;
       status_code: number;
-      response: object;
+      response: string;
       location: string | null;
       expires_at: Date;
     }> = await manager.query(
@@ -91,7 +91,8 @@ export class IdempotencyRecords {
     }
     return {
       status: record.status_code,
-      body: record.response,
+      // Parsed from the text as first written: the same keys in the same order, so the replay is byte for byte.
+      body: JSON.parse(record.response) as object,
       ...(record.location ? { location: record.location } : {}),
     };
   }
@@ -107,7 +108,7 @@ export class IdempotencyRecords {
     await manager.query(
       `INSERT INTO idempotency_records (organization_id, credential, idempotency_key, request_hash, status_code,
                                         response, location, created_at, expires_at)
-       VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9)`,
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
       [
         scope.organizationId,
         scope.credential,

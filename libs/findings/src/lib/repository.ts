@@ -1,3 +1,5 @@
+import { cutText } from './ingest/text';
+
 const REPOSITORY_MAX = 500;
 
 /**
@@ -5,9 +7,11 @@ const REPOSITORY_MAX = 500;
  * (and a filter finds both): trimmed, without trailing slashes or `.git`.
  */
 export function normalizeRepository(value: string): string {
-  return value
-    .trim()
-    .replace(/\/+$/, '')
-    .replace(/\.git$/, '')
-    .slice(0, REPOSITORY_MAX);
+  return cutText(
+    value
+      .trim()
+      .replace(/\/+$/, '')
+      .replace(/\.git$/, ''),
+    REPOSITORY_MAX,
+  );
 }

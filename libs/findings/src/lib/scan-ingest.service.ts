@@ -16,6 +16,7 @@ import {
   type StoredAnswer,
 } from './idempotency';
 import { decompressedChunks, parseContentCoding, type ContentCoding } from './ingest/decompress';
+import { cutText } from './ingest/text';
 import {
   parseUploadMediaType,
   READ_SLICE_MS,
@@ -171,8 +172,6 @@ export class ScanIngestService implements MetricsAware {
       : '';
     const deferred =
       upload.respondAsync || decompressedSizeOf(upload.body, coding) > this.options.syncMaxBytes;
-    if (deferred && coding === 'gzip')
-      await assertWholeGzip(upload.body, this.options.limits.decompressedBytes);
     const now = this.clock.now();
     const scan: ScanSubject = {
       id: randomUUID(),
@@ -189,6 +188,10 @@ export class ScanIngestService implements MetricsAware {
         const recorded = await this.idempotency.begin(manager, scope, requestHash, now);
         if (recorded) return replayOf(recorded);
       }
+      // After the key's check: a replay is answered without inflating the body again, a reused key is 422.
+      if (deferred && coding === 'gzip') {
+        await assertWholeGzip(upload.body, this.options.limits.decompressedBytes);
+      }
       // A stored upload's row is written now, with the query's context; a scan applied here is written once, at
       // the end, with everything it found (one statement instead of two).
       if (deferred) {
@@ -203,8 +206,9 @@ export class ScanIngestService implements MetricsAware {
             uploader.clientId,
             uploader.userId,
             normalizeRepository(upload.query.repository ?? ''),
-            upload.query.ref ?? '',
-            upload.query.commit ?? '',
+            // Validated lengths count a character and its variation selector as one; the columns do not.
+            cutText(upload.query.ref ?? '', 500),
+            cutText(upload.query.commit ?? '', 200),
             JSON.stringify(upload.query.tool ? [{ name: upload.query.tool, version: null }] : []),
             upload.body.length,
             now,

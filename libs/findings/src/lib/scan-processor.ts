@@ -4,6 +4,7 @@ import type { ScanTool } from './entities/scan.entity';
 import type { ScanFormat } from './findings.constants';
 import { readUpload, type UploadReaderOptions } from './ingest/upload-reader';
 import type { MappedFinding, RunContext } from './ingest/upload.types';
+import { cutText } from './ingest/text';
 import { normalizeRepository } from './repository';
 
 /** Findings written per round of statements: large enough to amortize round trips, small enough to bound memory. */
@@ -61,13 +62,19 @@ function contextOf(runs: readonly RunContext[]): Omit<ScanContext, 'staleTools'>
   const repository = normalizeRepository(firstOf(runs, (run) => run.repository));
   const tools = new Map<string, ScanTool>();
   for (const run of runs) {
-    const name = (run.tool ?? '').slice(0, TOOL_MAX);
+    const name = cutText(run.tool ?? '', TOOL_MAX);
     if (name && !tools.has(name)) tools.set(name, { name, version: run.toolVersion });
   }
   return {
     repository,
-    ref: firstOf(runs, (run) => run.ref).slice(0, REF_MAX),
-    commitSha: firstOf(runs, (run) => run.commit).slice(0, COMMIT_MAX),
+    ref: cutText(
+      firstOf(runs, (run) => run.ref),
+      REF_MAX,
+    ),
+    commitSha: cutText(
+      firstOf(runs, (run) => run.commit),
+      COMMIT_MAX,
+    ),
     tools: [...tools.values()],
     // Without a repository there is no stream to compare with: such a scan closes nothing.
     streamTools: repository ? [...tools.keys()].sort() : [],
@@ -80,7 +87,7 @@ function findingRecord(finding: MappedFinding, id: string): Record<string, unkno
     id,
     identity: finding.identity,
     identity_source: finding.identitySource,
-    tool: finding.tool.slice(0, TOOL_MAX),
+    tool: cutText(finding.tool, TOOL_MAX),
     rule_id: finding.ruleId,
     tags: finding.rule.tags,
     cwe: finding.rule.cwe,
@@ -344,7 +351,7 @@ export class ScanProcessor {
   ): Promise<void> {
     const rules = new Map<string, Record<string, unknown>>();
     for (const finding of batch) {
-      const tool = finding.tool.slice(0, TOOL_MAX);
+      const tool = cutText(finding.tool, TOOL_MAX);
       const key = JSON.stringify([tool, finding.ruleId]);
       if (rulesWritten.has(key) || rules.has(key)) continue;
       const { name, help, helpUri } = finding.rule;

@@ -1,7 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import {
-  ArrayMaxSize,
   ArrayMinSize,
   IsArray,
   IsIn,
@@ -14,10 +13,9 @@ import {
   Min,
   ValidateNested,
 } from 'class-validator';
-import { SEVERITIES, type Severity } from '../findings.constants';
+import { SEVERITIES, UPLOAD_LIMIT_DEFAULTS, type Severity } from '../findings.constants';
 
-/** Limits of one upload; the body limit (BODY_LIMIT_BYTES) applies on top. */
-export const FINDINGS_PER_REQUEST_MAX = 1000;
+/** Limits of a native finding; how many one upload may hold is SCAN_MAX_RESULTS_PER_RUN (docs/FINDINGS.md). */
 export const FINDING_DESCRIPTION_MAX = 10_000;
 
 export class FindingLocationDto {
@@ -114,12 +112,12 @@ export class IngestFindingsDto {
     type: () => FindingDto,
     isArray: true,
     minItems: 1,
-    maxItems: FINDINGS_PER_REQUEST_MAX,
-    description: 'Stored together or not at all; the body limit (BODY_LIMIT_BYTES) applies on top',
+    maxItems: UPLOAD_LIMIT_DEFAULTS.SCAN_MAX_RESULTS_PER_RUN,
+    description:
+      'Stored together or not at all; at most SCAN_MAX_RESULTS_PER_RUN (default 25 000), each validated as it is read',
   })
   @IsArray()
   @ArrayMinSize(1)
-  @ArrayMaxSize(FINDINGS_PER_REQUEST_MAX)
   @ValidateNested({ each: true })
   @Type(() => FindingDto)
   findings!: FindingDto[];

@@ -3,7 +3,7 @@ import { validateSync, type ValidationError } from 'class-validator';
 import { GatehouseError } from '@gatehouse/contracts';
 import { FindingDto } from '../dto/ingest-findings.dto';
 import { findingIdentity } from './identity';
-import { TEXT_MAX, cleanText, sanitizeJson, sanitizeText } from './text';
+import { TEXT_MAX, cleanText, cutText, sanitizeJson, sanitizeText } from './text';
 import type { FindingsRoot, JsonKind, Selection, Visit } from './upload-reader';
 import type { MappedFinding, MappedLocation, RunContext, UploadLimits } from './upload.types';
 
@@ -102,13 +102,42 @@ export function nativeRun(context: {
   };
 }
 
+/** The findings.fingerprint column. */
+const FINGERPRINT_MAX = 200;
+
+/** Keys that name an object's prototype machinery rather than data. */
+const PROTOTYPE_KEYS = new Set(['constructor', 'prototype', '__proto__']);
+
+/** The path of the first own key of that kind in `value` (an item of bounded size), or undefined. */
+function findPrototypeKey(value: unknown, path: string): string | undefined {
+  if (value === null || typeof value !== 'object') return undefined;
+  for (const [key, child] of Object.entries(value)) {
+    const childPath = Array.isArray(value) ? `${path}[${key}]` : `${path}.${key}`;
+    if (!Array.isArray(value) && PROTOTYPE_KEYS.has(key)) return childPath;
+    const found = findPrototypeKey(child, childPath);
+    if (found) return found;
+  }
+  return undefined;
+}
+
 /** One native item validated and mapped. */
 export function mapNativeFinding(raw: unknown, index: number, run: RunContext): MappedFinding {
   const field = `findings[${index}]`;
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     throw invalid([{ field, problems: [`${field} must be an object`] }]);
   }
-  const finding = plainToInstance(FindingDto, raw);
+  // class-transformer reads `constructor` off every object it copies: an own key of that name made it throw (a
+  // 500). No field of the native format is named so, and free-form `metadata` is kept out of its hands.
+  const { metadata, ...fields } = raw as Record<string, unknown>;
+  const prototypeKey = findPrototypeKey(fields, field);
+  if (prototypeKey) throw invalid([{ field: prototypeKey, problems: [`${prototypeKey} should not exist`] }]);
+  const finding = plainToInstance(FindingDto, fields);
+  if (metadata !== undefined) {
+    if (metadata === null || typeof metadata !== 'object' || Array.isArray(metadata)) {
+      throw invalid([{ field: `${field}.metadata`, problems: ['metadata must be an object'] }]);
+    }
+    finding.metadata = metadata as Record<string, unknown>;
+  }
   const errors = validateSync(finding, {
     whitelist: true,
     forbidNonWhitelisted: true,
@@ -117,10 +146,15 @@ export function mapNativeFinding(raw: unknown, index: number, run: RunContext): 
   if (errors.length > 0) throw invalid(flatten(errors, field));
 
   // Lengths are validated; only NUL and lone surrogates, which PostgreSQL cannot store, are replaced.
-  const tool = finding.tool === undefined ? (run.tool ?? '') : sanitizeText(finding.tool);
-  const ruleId = sanitizeText(finding.rule_id);
+  // Validated lengths count as validator.js does (a character and its variation selector as one); the columns
+  // count code points. Cutting to the UTF-16 length, never shorter, makes every kept text fit its column.
+  const tool = cutText(
+    finding.tool === undefined ? (run.tool ?? '') : sanitizeText(finding.tool),
+    TEXT_MAX.tool,
+  );
+  const ruleId = cutText(sanitizeText(finding.rule_id), TEXT_MAX.ruleId);
   const description = finding.description ? sanitizeText(finding.description) : null;
-  const location: MappedLocation = { path: sanitizeText(finding.location.path) };
+  const location: MappedLocation = { path: cutText(sanitizeText(finding.location.path), TEXT_MAX.path) };
   if (finding.location.start_line !== undefined) location.start_line = finding.location.start_line;
   if (finding.location.end_line !== undefined) location.end_line = finding.location.end_line;
   const { identity, identitySource } = findingIdentity({
@@ -136,10 +170,11 @@ export function mapNativeFinding(raw: unknown, index: number, run: RunContext): 
     resultIndex: index,
     identity,
     identitySource,
-    fingerprint: finding.fingerprint === undefined ? null : sanitizeText(finding.fingerprint),
+    fingerprint:
+      finding.fingerprint === undefined ? null : cutText(sanitizeText(finding.fingerprint), FINGERPRINT_MAX),
     tool,
     ruleId,
-    title: sanitizeText(finding.title),
+    title: cutText(sanitizeText(finding.title), TEXT_MAX.title),
     description,
     severity: finding.severity,
     location,

@@ -14,7 +14,8 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
  * - `finding_history`: per finding, what each scan did to it (new, seen, reopened, fixed). Scan ids here and on
  *   findings carry no foreign key: scans are only ever deleted with their organization, which takes the
  *   findings with it, and the checks would cost every row of every scan.
- * - `idempotency_records`: the answer to an Idempotency-Key, replayed for 24 hours.
+ * - `idempotency_records`: the answer to an Idempotency-Key, replayed for 24 hours; as text, since a replay is the
+ *   first answer byte for byte (jsonb would reorder its keys).
  * Plain DDL and core functions (sha256, gen_random_uuid): it runs on the embedded PGlite too.
  */
 export class AddScans1764201600000 implements MigrationInterface {
@@ -147,7 +148,7 @@ export class AddScans1764201600000 implements MigrationInterface {
         idempotency_key varchar(255) NOT NULL,
         request_hash char(64) NOT NULL,
         status_code smallint NOT NULL,
-        response jsonb NOT NULL,
+        response text NOT NULL,
         location varchar(500) NULL,
         created_at timestamptz NOT NULL,
         expires_at timestamptz NOT NULL,
