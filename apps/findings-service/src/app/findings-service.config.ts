@@ -42,6 +42,15 @@ export class FindingsServiceConfig extends UserTokenVerifierConfig {
   SCAN_MAX_RESULTS_PER_RUN: number = UPLOAD_LIMIT_DEFAULTS.SCAN_MAX_RESULTS_PER_RUN;
 
   /**
+   * Longest time one reading of an upload may take (both passes); past it the scan is refused with 422
+   * limit_exceeded. A document made of what is slowest to parse must not hold a worker, and the queue, for long.
+   */
+  @IsInt()
+  @Min(1)
+  @Max(3600)
+  SCAN_MAX_PROCESSING_SECONDS: number = UPLOAD_LIMIT_DEFAULTS.SCAN_MAX_PROCESSING_SECONDS;
+
+  /**
    * Uploads larger than this once decompressed (a gzip body's size as its trailer declares it) are stored,
    * answered 202 and processed after the answer; 0: all of them.
    */
@@ -72,6 +81,7 @@ export class FindingsServiceConfig extends UserTokenVerifierConfig {
         decompressedBytes: this.SCAN_MAX_DECOMPRESSED_BYTES,
         runs: this.SCAN_MAX_RUNS,
         resultsPerRun: this.SCAN_MAX_RESULTS_PER_RUN,
+        processingSeconds: this.SCAN_MAX_PROCESSING_SECONDS,
       },
       worker: {
         enabled: this.SCAN_WORKER_ENABLED === 'true',

@@ -25,6 +25,8 @@ export const UPLOAD_LIMIT_DEFAULTS = {
   SCAN_MAX_DECOMPRESSED_BYTES: 256 * 1024 * 1024,
   SCAN_MAX_RUNS: 20,
   SCAN_MAX_RESULTS_PER_RUN: 25_000,
+  /** A 25 000-result report reads in a few seconds; one made of `\u` escapes at about 1 MiB/s. */
+  SCAN_MAX_PROCESSING_SECONDS: 300,
   /** Larger uploads (decompressed) are stored, answered 202 and processed after the answer. */
   SCAN_SYNC_MAX_BYTES: 4 * 1024 * 1024,
 } as const;

@@ -419,4 +419,36 @@ describe('readUpload', () => {
       ['query-tool', 'acme/app', null, 'refs/heads/dev'],
     ]);
   });
+
+  it('stops reading past SCAN_MAX_PROCESSING_SECONDS with 422 naming it', async () => {
+    // Escapes are what the tokenizer reads slowest: 350 000 of them take far longer than one 4 ms slice.
+    const head = JSON.stringify({
+      version: '2.1.0',
+      runs: [{ tool: { driver: { name: 't' } }, results: [] }],
+    });
+    const body = Buffer.from(`${head.slice(0, -1)},"padding":"${'\\u0041'.repeat(350_000)}"}`);
+    const error = await refusal(
+      findingsOf(body, {
+        limits: { decompressedBytes: 16 * MiB, runs: 20, resultsPerRun: 25_000, processingSeconds: 0 },
+      }),
+    );
+    expect(error).toMatchObject({
+      code: 'limit_exceeded',
+      status: 422,
+      details: { limit: 'SCAN_MAX_PROCESSING_SECONDS', max: 0 },
+    });
+  });
+
+  it('reads the same document to its end within a bound it keeps', async () => {
+    const head = JSON.stringify({
+      version: '2.1.0',
+      runs: [{ tool: { driver: { name: 't' } }, results: [] }],
+    });
+    const body = Buffer.from(`${head.slice(0, -1)},"padding":"${'\\u0041'.repeat(350_000)}"}`);
+    await expect(
+      findingsOf(body, {
+        limits: { decompressedBytes: 16 * MiB, runs: 20, resultsPerRun: 25_000, processingSeconds: 60 },
+      }),
+    ).resolves.toEqual([]);
+  });
 });

@@ -488,6 +488,14 @@ async function* walkChunks(
     walker.write(chunk);
     yield;
     if (performance.now() - sliceStart >= READ_SLICE_MS) {
+      if (options.deadline !== undefined && performance.now() > options.deadline) {
+        const seconds = options.limits.processingSeconds ?? 0;
+        throw new GatehouseError(
+          'limit_exceeded',
+          `Reading the upload took longer than SCAN_MAX_PROCESSING_SECONDS (${seconds} s)`,
+          { limit: 'SCAN_MAX_PROCESSING_SECONDS', max: seconds },
+        );
+      }
       await nextMacrotask();
       sliceStart = performance.now();
     }
@@ -505,6 +513,8 @@ export interface UploadReaderOptions {
   limits: UploadLimits;
   /** The query's context; each given (non-empty) field overrides what the SARIF declares, for every run. */
   context: { tool?: string; repository?: string; commit?: string; ref?: string };
+  /** `performance.now()` after which reading stops with 422 (set by readUpload from limits.processingSeconds). */
+  deadline?: number;
 }
 
 /** An upload after its first pass: what it is, its runs, and its findings to be read (once). */
@@ -592,7 +602,13 @@ class DocumentOutline {
  * header, validation_failed of the native shape) is thrown here, before any finding exists; a malformed result
  * or native item is thrown while iterating findings.
  */
-export async function openUpload(body: Buffer, options: UploadReaderOptions): Promise<OpenedUpload> {
+export async function openUpload(body: Buffer, optionsAsGiven: UploadReaderOptions): Promise<OpenedUpload> {
+  const seconds = optionsAsGiven.limits.processingSeconds;
+  // One deadline for both passes, from the start of the first.
+  const options: UploadReaderOptions =
+    seconds === undefined || optionsAsGiven.deadline !== undefined
+      ? optionsAsGiven
+      : { ...optionsAsGiven, deadline: performance.now() + seconds * 1000 };
   const outline = new DocumentOutline(options);
   for await (const _ of walkChunks(body, options, new JsonWalker((kind) => outline.root(kind)))) {
     // Nothing to do between chunks: the outline collects as the walker goes.

@@ -7,6 +7,12 @@ export type UploadFormat = 'sarif' | 'native';
 export interface UploadLimits {
   /** Bytes of the decompressed body; decompression stops here (SCAN_MAX_DECOMPRESSED_BYTES, 256 MiB). */
   decompressedBytes: number;
+  /**
+   * Seconds one reading of an upload may take, both passes (SCAN_MAX_PROCESSING_SECONDS, 300): a document made of
+   * what is slowest to parse (`\u` escapes read at about 1 MiB/s) must not hold a worker, and the queue behind it,
+   * for many minutes. Unset: no bound.
+   */
+  processingSeconds?: number;
   /** SARIF runs per upload (SCAN_MAX_RUNS, 20). */
   runs: number;
   /** Results per run, or findings of a native upload (SCAN_MAX_RESULTS_PER_RUN, 25 000). */
