@@ -119,6 +119,14 @@ const FIND_KNOWN = `
       LIMIT 1
    ) f`;
 
+/** What the batches of one scan carry from one to the next. */
+interface ScanWriteState {
+  /** (tool, rule) pairs whose text this scan has written. */
+  rulesWritten: Set<string>;
+  /** Whether the previous batch was mostly new findings (see writeBatch). */
+  expectNew: boolean;
+}
+
 interface ExistingRow {
   id: string;
   identity: string;
@@ -141,7 +149,7 @@ export class ScanProcessor {
   ): Promise<ScanOutcome> {
     const { reader, events } = readUpload(body, options);
     const counts: ScanCounts = { results: 0, new: 0, unchanged: 0, fixed: 0, reopened: 0 };
-    const rulesWritten = new Set<string>();
+    const state: ScanWriteState = { rulesWritten: new Set<string>(), expectNew: true };
     let context: ScanContext | undefined;
     let batch: MappedFinding[] = [];
     // The next batch is read (CPU here) while the previous one is written (PostgreSQL): one write at a time, on
@@ -155,7 +163,7 @@ export class ScanProcessor {
     };
     const write = async (findings: MappedFinding[], scanContext: ScanContext): Promise<void> => {
       await written();
-      writing = this.writeBatch(manager, scan, scanContext, findings, counts, rulesWritten).catch(
+      writing = this.writeBatch(manager, scan, scanContext, findings, counts, state).catch(
         (error: unknown) => {
           writeFailure = { error };
         },
@@ -228,7 +236,7 @@ export class ScanProcessor {
     context: ScanContext,
     batch: readonly MappedFinding[],
     counts: ScanCounts,
-    rulesWritten: Set<string>,
+    state: ScanWriteState,
   ): Promise<void> {
     // The same finding twice in one scan (two runs of one tool, a duplicated result) counts once.
     const byIdentity = new Map<string, MappedFinding>();
@@ -236,14 +244,19 @@ export class ScanProcessor {
       if (!byIdentity.has(finding.identity)) byIdentity.set(finding.identity, finding);
     }
     const streamKey = [scan.organizationId, context.repository, context.ref];
-    await this.writeRules(manager, scan, batch, rulesWritten);
+    await this.writeRules(manager, scan, batch, state.rulesWritten);
 
     const existing = new Map<string, ExistingRow>();
-    // No row locks: every writer of these rows holds the (repository, ref) lock taken in begin(), and locking
-    // each row would write to every one of them (half the cost of a re-scan).
-    const found: ExistingRow[] = await manager.query(FIND_KNOWN, [...streamKey, [...byIdentity.keys()]]);
-    for (const row of found) existing.set(row.identity, row);
-
+    const lookUp = async (identities: string[]): Promise<void> => {
+      // No row locks: every writer of these rows holds the (repository, ref) lock taken in begin(), and locking
+      // each row would write to every one of them (half the cost of a re-scan).
+      const rows: ExistingRow[] = await manager.query(FIND_KNOWN, [...streamKey, identities]);
+      for (const row of rows) existing.set(row.identity, row);
+    };
+    // A first scan is all new findings, a re-scan all known ones: as the previous batch went, either insert first
+    // and look up only what was already there, or look up first and insert only what was not. Either order is
+    // correct; the guess saves a statement per batch.
+    if (!state.expectNew) await lookUp([...byIdentity.keys()]);
     const fresh = [...byIdentity.values()].filter((finding) => !existing.has(finding.identity));
     const insertedIds: string[] = [];
     if (fresh.length > 0) {
@@ -268,15 +281,10 @@ export class ScanProcessor {
       );
       const insertedIdentities = new Set(inserted.map((row) => row.identity));
       for (const row of inserted) insertedIds.push(row.id);
-      // Cannot happen under the (repository, ref) lock, but a conflict must never lose a sighting: updated as known.
-      const raced = fresh.filter((finding) => !insertedIdentities.has(finding.identity));
-      if (raced.length > 0) {
-        const rows: ExistingRow[] = await manager.query(FIND_KNOWN, [
-          ...streamKey,
-          raced.map((finding) => finding.identity),
-        ]);
-        for (const row of rows) existing.set(row.identity, row);
-      }
+      // Known already (inserted first), or by a conflict no lock prevents: updated as known, never lost.
+      const known = fresh.filter((finding) => !insertedIdentities.has(finding.identity));
+      if (known.length > 0) await lookUp(known.map((finding) => finding.identity));
+      state.expectNew = inserted.length * 2 >= byIdentity.size;
       counts.new += inserted.length;
       if (insertedIds.length > 0) {
         await manager.query(
@@ -287,6 +295,7 @@ export class ScanProcessor {
       }
     }
 
+    if (fresh.length === 0) state.expectNew = false;
     if (existing.size === 0) return;
     const sightings = [...existing.values()].map((row) => {
       const stale = context.staleTools.has(row.tool);
