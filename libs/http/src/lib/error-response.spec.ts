@@ -6,7 +6,11 @@ import {
   PayloadTooLargeException,
   UnsupportedMediaTypeException,
 } from '@nestjs/common';
-import { QueryFailedError, QueryRunnerAlreadyReleasedError } from 'typeorm';
+import {
+  QueryFailedError,
+  QueryRunnerAlreadyReleasedError,
+  QueryRunnerProviderAlreadyReleasedError,
+} from 'typeorm';
 import { GatehouseError } from '@gatehouse/contracts';
 import { toErrorResponse } from './error-response';
 
@@ -244,6 +248,10 @@ describe('toErrorResponse', () => {
       [
         'the next statement of a transaction whose connection TypeORM released',
         new QueryRunnerAlreadyReleasedError(),
+      ],
+      [
+        'a transaction whose connection TypeORM released, queried through its EntityManager',
+        new QueryRunnerProviderAlreadyReleasedError(),
       ],
     ])('maps %s to 503 service_unavailable without leaking the address', (_case, error) => {
       const response = toErrorResponse(error, REQUEST_ID);

@@ -109,10 +109,14 @@ const UNAVAILABLE_MESSAGES = [
 
 /**
  * TypeORM releases a query runner as soon as its connection fails (its 'error' listener does), so the next
- * statement of the same transaction fails with this rather than with pg's error: seen when sessions are killed
- * under load. Our code never uses a runner after releasing it, so here it means a lost connection.
+ * statement of the same transaction fails with one of these rather than with pg's error (the first through the
+ * runner, the second through an EntityManager's query): seen when sessions are killed under load. Our code never
+ * uses a runner after releasing it, so here they mean a lost connection.
  */
-const UNAVAILABLE_NAMES = new Set(['QueryRunnerAlreadyReleasedError']);
+const UNAVAILABLE_NAMES = new Set([
+  'QueryRunnerAlreadyReleasedError',
+  'QueryRunnerProviderAlreadyReleasedError',
+]);
 
 /** How deep wrappers are looked into: TypeORM's `driverError`, `cause` chains. */
 const MAX_WRAPPING = 5;

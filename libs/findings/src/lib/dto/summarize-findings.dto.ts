@@ -1,11 +1,15 @@
-import { ApiPropertyOptional } from '@nestjs/swagger';
-import { IsIn, IsOptional, IsString, Length } from 'class-validator';
+import { ApiPropertyOptional, PickType } from '@nestjs/swagger';
+import { IsIn, IsOptional } from 'class-validator';
+import { ListFindingsDto } from './list-findings.dto';
 
 export const FINDING_SUMMARY_GROUPINGS = ['repository', 'tool'] as const;
 export type FindingSummaryGrouping = (typeof FINDING_SUMMARY_GROUPINGS)[number];
 
-/** `GET /api/v1/findings/summary`: the filters narrow every count, totals and groups alike. */
-export class SummarizeFindingsDto {
+/**
+ * `GET /api/v1/findings/summary`: the list's repository, ref and tool filters (same validation, same schema) narrow
+ * every count, totals and groups alike.
+ */
+export class SummarizeFindingsDto extends PickType(ListFindingsDto, ['repository', 'ref', 'tool'] as const) {
   @ApiPropertyOptional({
     enum: FINDING_SUMMARY_GROUPINGS,
     description: 'Also count per repository or per tool (`groups`)',
@@ -13,30 +17,4 @@ export class SummarizeFindingsDto {
   @IsOptional()
   @IsIn(FINDING_SUMMARY_GROUPINGS)
   group_by?: FindingSummaryGrouping;
-
-  @ApiPropertyOptional({
-    description: 'Only findings of this repository (spelt as uploads are: trailing `/` and `.git` dropped)',
-    maxLength: 500,
-    example: 'acme/payments',
-  })
-  @IsOptional()
-  @IsString()
-  @Length(1, 500)
-  repository?: string;
-
-  @ApiPropertyOptional({
-    description: 'Only findings of this ref',
-    maxLength: 500,
-    example: 'refs/heads/main',
-  })
-  @IsOptional()
-  @IsString()
-  @Length(1, 500)
-  ref?: string;
-
-  @ApiPropertyOptional({ description: 'Only findings of this scanner', maxLength: 200, example: 'semgrep' })
-  @IsOptional()
-  @IsString()
-  @Length(1, 200)
-  tool?: string;
 }

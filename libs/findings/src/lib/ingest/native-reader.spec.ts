@@ -172,4 +172,20 @@ describe('native findings', () => {
     expect(error.code).toBe('limit_exceeded');
     expect(error.message).toMatch(/^findings\[0\]: larger than/);
   });
+
+  it('keeps free-form metadata as given, long strings whole, only NUL replaced', async () => {
+    const blob = 'b'.repeat(5_000);
+    const { findings } = await read({
+      findings: [
+        {
+          rule_id: 'r',
+          title: 't',
+          severity: 'low',
+          location: { path: 'a.ts' },
+          metadata: { blob, nested: { list: [blob, 'x\u0000y'] } },
+        },
+      ],
+    });
+    expect(findings[0]?.metadata).toEqual({ blob, nested: { list: [blob, 'x\uFFFDy'] } });
+  });
 });

@@ -180,7 +180,10 @@ export function mapNativeFinding(raw: unknown, index: number, run: RunContext): 
     location,
     rule: { name: null, help: null, helpUri: null, tags: [], cwe: [] },
     metadata:
-      finding.metadata === undefined ? null : (sanitizeJson(finding.metadata) as Record<string, unknown>),
+      // Free-form and stored as given (the item's 1 MiB bounds it): only what jsonb cannot hold is replaced.
+      finding.metadata === undefined
+        ? null
+        : (sanitizeJson(finding.metadata, Infinity) as Record<string, unknown>),
   };
 }
 

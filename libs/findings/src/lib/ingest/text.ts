@@ -71,18 +71,21 @@ export function firstLine(text: string | null): string | null {
 }
 
 /**
- * A JSON value with every string (keys too) sanitized and cut to TEXT_MAX.other, for `metadata`, which is
- * stored as jsonb. Only called on values the reader built itself, so depth is already bounded (see
- * upload-reader.ts) and there are no cycles.
+ * A JSON value with every string (keys too) made storable in jsonb (NUL and lone surrogates replaced) and, unless
+ * `maxString` is Infinity, cut to it (TEXT_MAX.other by default). Only called on values the reader built itself,
+ * so depth is already bounded (see upload-reader.ts) and there are no cycles.
  */
-export function sanitizeJson(value: unknown): unknown {
-  if (typeof value === 'string') return cutText(sanitizeText(value), TEXT_MAX.other);
-  if (Array.isArray(value)) return value.map((item) => sanitizeJson(item));
+export function sanitizeJson(value: unknown, maxString: number = TEXT_MAX.other): unknown {
+  if (typeof value === 'string') {
+    const clean = sanitizeText(value);
+    return maxString === Infinity ? clean : cutText(clean, maxString);
+  }
+  if (Array.isArray(value)) return value.map((item) => sanitizeJson(item, maxString));
   if (value !== null && typeof value === 'object') {
     const clean: Record<string, unknown> = {};
     for (const [key, item] of Object.entries(value)) {
       Object.defineProperty(clean, sanitizeText(key), {
-        value: sanitizeJson(item),
+        value: sanitizeJson(item, maxString),
         enumerable: true,
         writable: true,
         configurable: true,

@@ -139,7 +139,7 @@ describe('openUpload: JSON that is not', () => {
   it(`refuses nesting deeper than ${MAX_DEPTH} levels, even where nothing is read`, async () => {
     const deep = `{"version": "2.1.0", "x": ${'['.repeat(MAX_DEPTH)}${']'.repeat(MAX_DEPTH)}, "runs": []}`;
     const error = await refusal(openUpload(bodyOf(deep), options()));
-    expect(error.code).toBe('malformed_json');
+    expect(error.code).toBe('validation_failed');
     expect(error.message).toContain(`nested deeper than ${MAX_DEPTH} levels`);
   });
 

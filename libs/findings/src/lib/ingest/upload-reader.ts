@@ -444,7 +444,15 @@ export class JsonWalker {
     offset: number,
     parts: Partial<Pick<Frame, 'handler' | 'container' | 'selection' | 'budget' | 'done'>> = {},
   ): void {
-    if (this.frames.length >= MAX_DEPTH) throw malformed(`nested deeper than ${MAX_DEPTH} levels`, offset);
+    if (this.frames.length >= MAX_DEPTH) {
+      // The suite answers nesting past its limit with validation_failed on every route (safe-input.ts): valid JSON,
+      // refused by a rule. Uploads get a deeper limit of their own, as SARIF property bags nest.
+      throw new GatehouseError(
+        'validation_failed',
+        `Request body is nested deeper than ${MAX_DEPTH} levels (at byte ${offset})`,
+        { offset },
+      );
+    }
     this.frames.push({
       isArray,
       state: isArray ? EXPECT_VALUE_OR_END : EXPECT_KEY_OR_END,
