@@ -121,7 +121,8 @@ export class FindingsController {
     @Req() request: FastifyRequest,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<ScanSummaryDto> {
-    return sendUploadAnswer(reply, await this.ingest.receive(principal, uploadOf(request, query)));
+    const upload = uploadOf(request, query);
+    return sendUploadAnswer(reply, upload, await this.ingest.receive(principal, upload));
   }
 
   @Get()

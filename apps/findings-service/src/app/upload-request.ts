@@ -25,10 +25,15 @@ export function uploadOf(request: FastifyRequest, query: UploadScanQueryDto): Re
   };
 }
 
-export function sendUploadAnswer(reply: FastifyReply, answer: UploadAnswer): ScanSummaryDto {
+export function sendUploadAnswer(
+  reply: FastifyReply,
+  upload: ReceivedUpload,
+  answer: UploadAnswer,
+): ScanSummaryDto {
   void reply.status(answer.status);
   if (answer.location) void reply.header('location', answer.location);
   if (answer.replayed) void reply.header('idempotent-replayed', 'true');
-  if (answer.status === 202) void reply.header('preference-applied', 'respond-async');
+  // RFC 7240: said only when the client asked for it and got it.
+  if (upload.respondAsync && answer.status === 202) void reply.header('preference-applied', 'respond-async');
   return answer.body;
 }
