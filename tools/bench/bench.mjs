@@ -49,22 +49,45 @@
 //
 // --json: the JSON results go alone to stdout and the human-readable report to stderr, so that
 //         `node tools/bench/bench.mjs --json > result.json` works.
-import { spawn, spawnSync } from 'node:child_process';
-import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import autocannon from 'autocannon';
-import pg from 'pg';
+import {
+  appEnvironments,
+  AUTHENTICATE_PATH,
+  authenticate,
+  bootstrapOrganization,
+  bundleHash,
+  call,
+  cpuBetween,
+  cpuSnapshot,
+  createKey,
+  createSupervisor,
+  ensureDatabase,
+  expectStatus,
+  fixed,
+  gitRevision,
+  KEY_OVERRIDE,
+  machineBusyPercent,
+  machineFacts,
+  numberFromEnv,
+  redactUrl,
+  requireBuild,
+  root,
+  runCli,
+  table,
+  usageOf,
+  withDeadline,
+} from './lib/servers.mjs';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '../..');
-const cli = join(root, 'dist/tools/gatehouse-cli/main.js');
 const signCeilingScript = join(root, 'tools/bench/sign-ceiling.mjs');
 const args = process.argv.slice(2);
 
 if (args.includes('--help') || args.includes('-h')) {
-  process.stdout.write(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\nimport ')[0] + '\n');
+  process.stdout.write(usageOf(import.meta.url));
   process.exit(0);
 }
 const unknownArgs = args.filter((arg) => arg !== '--json');
@@ -73,17 +96,6 @@ if (unknownArgs.length > 0) {
   process.exit(64);
 }
 const jsonOutput = args.includes('--json');
-
-function numberFromEnv(name, fallback, { min = 0, integer = false } = {}) {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isFinite(value) || value < min || (integer && !Number.isInteger(value))) {
-    process.stderr.write(`${name} must be ${integer ? 'an integer' : 'a number'} >= ${min}, got "${raw}"\n`);
-    process.exit(64);
-  }
-  return value;
-}
 
 const DURATION_S = numberFromEnv('BENCH_DURATION', 10, { min: 1 });
 const WARMUP_S = numberFromEnv('BENCH_WARMUP', 2, { min: 0 });
@@ -107,10 +119,7 @@ const PORTS = {
   'findings-service': numberFromEnv('BENCH_FINDINGS_PORT', 13002, { min: 1, integer: true }),
   'admin-api': numberFromEnv('BENCH_ADMIN_PORT', 13003, { min: 1, integer: true }),
 };
-/** The highest per-key override admin-api accepts (libs/contracts rate-limits.ts). */
-const KEY_OVERRIDE = { requests_per_minute: 100_000, burst: 10_000 };
 const REQUEST_TIMEOUT_MS = 10_000;
-const CLI_TIMEOUT_MS = 60_000;
 const STOP_GRACE_MS = 10_000;
 /** Scenarios per round: five with limits on, three with limits off. */
 const SCENARIOS_PER_ROUND = 8;
@@ -137,7 +146,6 @@ const RATE_LIMIT_KEY_PREFIX = `gatehouse-bench-${RUN_ID}`;
 const ORG_NAME = `bench-${RUN_ID}`;
 const origin = (name) => `http://127.0.0.1:${PORTS[name]}`;
 const GATEWAY = origin('api-gateway');
-const AUTHENTICATE_PATH = '/api/v1/auth/m2m/authenticate';
 const FINDINGS_PATH = '/api/v1/findings';
 const FINDINGS_BODY = JSON.stringify({
   findings: [{ rule_id: 'R1', title: 't', severity: 'high', location: { path: 'src/a.ts', start_line: 1 } }],
@@ -146,372 +154,24 @@ const FINDINGS_BODY = JSON.stringify({
 const report = (line = '') => (jsonOutput ? process.stderr : process.stdout).write(`${line}\n`);
 const progress = (line) => process.stderr.write(`[bench] ${line}\n`);
 
-function redactUrl(url) {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return '(unparseable URL)';
-  }
-}
-
 // ---------------------------------------------------------------------------------------------------------
 // Child processes
 
-/** name -> { child, port, startedAt, readyMs, tail (last lines of output), lines (count), exit, ... } */
-const apps = new Map();
-/** Apps the bench stopped on purpose during the run (the gateway, between its phases), oldest first. */
-const retiredApps = [];
-const FORWARD_LINES = 20;
-const TAIL_LINES = 60;
-let stopping = false;
+// The gateway is restarted between phases; its stopped instances stay in `retiredApps` for the report.
+const { apps, retiredApps, startApp, stopApp, stopApps, waitReady, startAll, printTail } = createSupervisor({
+  progress,
+  stopGraceMs: STOP_GRACE_MS,
+});
 
-function startApp(name, env) {
-  const child = spawn(process.execPath, [join(root, 'dist/apps', name, 'main.js')], {
-    cwd: root,
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const entry = {
-    name,
-    child,
-    port: Number(env.PORT),
-    startedAt: Date.now(),
-    readyMs: undefined,
-    tail: [],
-    lines: 0,
-    exitCode: undefined,
-    exitSignal: undefined,
-    unexpectedExit: false,
-  };
-  entry.exit = new Promise((resolve) =>
-    child.once('exit', (code, signal) => {
-      entry.exitCode = code;
-      entry.exitSignal = signal;
-      if (!stopping && !entry.stopRequested) {
-        entry.unexpectedExit = true;
-        progress(`${name} exited unexpectedly (${signal ?? code})`);
-      }
-      resolve();
-    }),
-  );
-  child.once('error', (error) => progress(`${name}: cannot spawn: ${error.message}`));
-  const prefix = `  ${name.padEnd(16)} | `;
-  for (const stream of [child.stdout, child.stderr]) {
-    let buffered = '';
-    stream.on('data', (chunk) => {
-      buffered += chunk.toString();
-      const lines = buffered.split('\n');
-      buffered = lines.pop();
-      for (const line of lines) {
-        if (!line) continue;
-        entry.lines += 1;
-        entry.tail.push(line);
-        if (entry.tail.length > TAIL_LINES) entry.tail.shift();
-        if (entry.lines <= FORWARD_LINES) process.stderr.write(prefix + line + '\n');
-        else if (entry.lines === FORWARD_LINES + 1) {
-          process.stderr.write(`${prefix}(further output suppressed; its count is reported at the end)\n`);
-        }
-      }
-    });
-  }
-  apps.set(name, entry);
-  return entry;
-}
-
-/** Stops one app on purpose (SIGTERM, then SIGKILL), keeping its record for the report. */
-async function stopApp(name) {
-  const app = apps.get(name);
-  if (!app) return;
-  app.stopRequested = true;
-  app.stoppedAt = Date.now();
-  if (app.exitCode === undefined && app.exitSignal === undefined) {
-    app.child.kill('SIGTERM');
-    await Promise.race([app.exit, new Promise((resolve) => setTimeout(resolve, STOP_GRACE_MS).unref())]);
-    if (app.exitCode === undefined) {
-      progress(`${name} did not exit within ${STOP_GRACE_MS} ms of SIGTERM; sending SIGKILL`);
-      app.killed = true;
-      app.child.kill('SIGKILL');
-      await Promise.race([app.exit, new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
-    } else {
-      app.stopMs = Date.now() - app.stoppedAt;
-    }
-  }
-  apps.delete(name);
-  retiredApps.push(app);
-}
-
-async function stopApps() {
-  if (stopping) return;
-  stopping = true;
-  const running = [...apps.values()].filter((app) => app.exitCode === undefined);
-  if (running.length === 0) return;
-  progress(`stopping ${running.map((app) => app.name).join(', ')} (SIGTERM)`);
-  for (const app of running) app.stoppedAt = Date.now();
-  for (const app of running) app.child.kill('SIGTERM');
-  const timer = new Promise((resolve) => setTimeout(resolve, STOP_GRACE_MS).unref());
-  await Promise.race([Promise.all(running.map((app) => app.exit)), timer]);
-  for (const app of running) {
-    if (app.exitCode === undefined) {
-      progress(`${app.name} did not exit within ${STOP_GRACE_MS} ms of SIGTERM; sending SIGKILL`);
-      app.killed = true;
-      app.child.kill('SIGKILL');
-    } else {
-      app.stopMs = Date.now() - app.stoppedAt;
-    }
-  }
-  await Promise.race([
-    Promise.all(running.map((app) => app.exit)),
-    new Promise((resolve) => setTimeout(resolve, 2000).unref()),
-  ]);
-}
-
-function printTail(app) {
-  process.stderr.write(`--- last output of ${app.name} ---\n${app.tail.join('\n') || '(none)'}\n`);
-}
-
-/**
- * CPU seconds (user + system, all threads) used so far by every process, by pid, from /proc. Empty off Linux.
- * Clock ticks are taken as 100 per second (USER_HZ on Linux).
- */
-function processCpuTable() {
-  const table = new Map();
-  let pids = [];
-  try {
-    pids = readdirSync('/proc').filter((entry) => /^\d+$/.test(entry));
-  } catch {
-    return table;
-  }
-  for (const pid of pids) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const close = stat.lastIndexOf(')');
-      const comm = stat.slice(stat.indexOf('(') + 1, close);
-      const fields = stat.slice(close + 2).split(' ');
-      table.set(Number(pid), { comm, seconds: (Number(fields[11]) + Number(fields[12])) / 100 });
-    } catch {
-      // The process exited meanwhile.
-    }
-  }
-  return table;
-}
-
-/**
- * Busy and total CPU time of the machine in seconds. /proc/stat is read directly where it exists because
- * os.cpus() leaves out softirq and steal time, and loopback networking spends a lot of the former.
- */
-function machineCpuTimes() {
-  try {
-    const fields = readFileSync('/proc/stat', 'utf8')
-      .split('\n', 1)[0]
-      .trim()
-      .split(/\s+/)
-      .slice(1)
-      .map(Number);
-    const [user, nice, system, idle, iowait, irq, softirq, steal] = fields;
-    const busy = user + nice + system + irq + softirq + steal;
-    return {
-      busy: busy / 100,
-      total: (busy + idle + iowait) / 100,
-      softirq: softirq / 100,
-      steal: steal / 100,
-    };
-  } catch {
-    let busy = 0;
-    let total = 0;
-    for (const cpu of os.cpus()) {
-      const { user, nice, sys, idle, irq } = cpu.times;
-      busy += user + nice + sys + irq;
-      total += user + nice + sys + idle + irq;
-    }
-    return { busy: busy / 1000, total: total / 1000, softirq: null, steal: null };
-  }
-}
-
-function cpuSnapshot() {
-  return { at: process.hrtime.bigint(), machine: machineCpuTimes(), processes: processCpuTable() };
-}
-
-/** Machine-wide CPU use over a short interval, in % of one core (the machine has cpus × 100%). */
-async function machineBusyPercent(ms) {
-  const before = machineCpuTimes();
-  await new Promise((resolve) => setTimeout(resolve, ms));
-  const after = machineCpuTimes();
-  const total = after.total - before.total;
-  return total > 0 ? Math.round(((after.busy - before.busy) / total) * os.cpus().length * 1000) / 10 : null;
-}
-
-/**
- * Where the CPU went between two snapshots, in % of one core (200% = both of 2 cores): this process (the
- * load generator), each app, PostgreSQL and Redis (all their processes, which may include other users'
- * work), the kernel's softirq time (loopback networking) plus hypervisor steal, and everything else on the
- * machine (its busy time minus all of the above).
- */
-function cpuBetween(before, after) {
-  const wall = Number(after.at - before.at) / 1e9;
-  const percent = (seconds) => Math.round((seconds / wall) * 1000) / 10;
-  const groupOf = new Map([[process.pid, 'bench (autocannon)']]);
-  for (const app of apps.values()) groupOf.set(app.child.pid, app.name);
-  const seconds = {
-    'bench (autocannon)': 0,
-    ...Object.fromEntries([...apps.keys()].map((name) => [name, 0])),
-  };
-  seconds.postgres = 0;
-  seconds.redis = 0;
-  if (after.processes.size === 0) return null;
-  for (const [pid, { comm, seconds: used }] of after.processes) {
-    const group =
-      groupOf.get(pid) ?? (comm === 'postgres' ? 'postgres' : comm.startsWith('redis') ? 'redis' : undefined);
-    if (!group) continue;
-    const previous = before.processes.get(pid);
-    seconds[group] += used - (previous && previous.comm === comm ? previous.seconds : 0);
-  }
-  const result = Object.fromEntries(Object.entries(seconds).map(([group, used]) => [group, percent(used)]));
-  const machineTotal = after.machine.total - before.machine.total;
-  const cores = (seconds) => (machineTotal > 0 ? (seconds / machineTotal) * os.cpus().length * 100 : null);
-  const round = (value) => (value === null ? null : Math.round(value * 10) / 10);
-  const busy = cores(after.machine.busy - before.machine.busy);
-  const kernel =
-    after.machine.softirq === null
-      ? 0
-      : cores(after.machine.softirq - before.machine.softirq + after.machine.steal - before.machine.steal);
-  if (after.machine.softirq !== null) result['softirq+steal'] = round(kernel);
-  const named = Object.values(seconds).reduce((sum, used) => sum + percent(used), 0);
-  result['everything else'] = busy === null ? null : Math.max(0, round(busy - named - kernel));
-  result['machine busy'] = round(busy);
-  return result;
+/** pid -> name of the processes whose CPU is reported apart: this process (the load generator) and each app. */
+function cpuGroups() {
+  const groups = new Map([[process.pid, 'bench (autocannon)']]);
+  for (const app of apps.values()) groups.set(app.child.pid, app.name);
+  return groups;
 }
 
 // ---------------------------------------------------------------------------------------------------------
 // Steps
-
-function withDeadline(promise, ms, what) {
-  let timer;
-  const deadline = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms);
-    timer.unref();
-  });
-  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
-}
-
-async function ensureDatabase() {
-  const url = new URL(DATABASE_URL);
-  const name = decodeURIComponent(url.pathname.replace(/^\//, ''));
-  if (!name) throw new Error('DATABASE_URL names no database');
-  const tryConnect = async (connectionString) => {
-    const client = new pg.Client({ connectionString, connectionTimeoutMillis: 5000 });
-    await withDeadline(client.connect(), 10_000, 'connecting to PostgreSQL');
-    return client;
-  };
-  try {
-    const client = await tryConnect(DATABASE_URL);
-    await client.end();
-    return;
-  } catch (error) {
-    if (error.code !== '3D000') {
-      throw new Error(`cannot connect to ${redactUrl(DATABASE_URL)}: ${error.message}`);
-    }
-  }
-  const adminUrl = new URL(DATABASE_URL);
-  adminUrl.pathname = '/postgres';
-  progress(`database "${name}" does not exist; creating it`);
-  const admin = await tryConnect(adminUrl.toString());
-  try {
-    await withDeadline(
-      admin.query(`CREATE DATABASE "${name.replace(/"/g, '""')}"`),
-      30_000,
-      'CREATE DATABASE',
-    );
-  } catch (error) {
-    if (error.code !== '42P04') throw error; // created concurrently: fine
-  } finally {
-    await admin.end();
-  }
-}
-
-function runCli(cliArgs, env) {
-  const result = spawnSync(process.execPath, [cli, ...cliArgs], {
-    cwd: root,
-    env,
-    encoding: 'utf8',
-    timeout: CLI_TIMEOUT_MS,
-    killSignal: 'SIGKILL',
-    maxBuffer: 16 * 1024 * 1024,
-  });
-  if (result.error) {
-    throw new Error(`gatehouse-cli ${cliArgs[0]}: ${result.error.message}\n${result.stderr ?? ''}`);
-  }
-  if (result.status !== 0) {
-    throw new Error(
-      `gatehouse-cli ${cliArgs[0]} exited with ${result.signal ?? result.status}:\n${result.stderr.trim()}`,
-    );
-  }
-  return result;
-}
-
-async function waitReady(app, deadline) {
-  const url = `http://127.0.0.1:${app.port}/health/ready`;
-  let last = 'no answer yet';
-  while (Date.now() < deadline) {
-    if (app.exitCode !== undefined) {
-      printTail(app);
-      throw new Error(`${app.name} exited (${app.exitSignal ?? app.exitCode}) before it was ready`);
-    }
-    try {
-      const response = await fetch(url, { signal: AbortSignal.timeout(2000) });
-      const text = await response.text();
-      if (response.status === 200) {
-        app.readyMs = Date.now() - app.startedAt;
-        return;
-      }
-      last = `HTTP ${response.status} ${text.slice(0, 300)}`;
-    } catch (error) {
-      last = error.cause?.code ?? error.message;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  printTail(app);
-  throw new Error(`${app.name} was not ready within ${READY_TIMEOUT_S} s (last: ${last})`);
-}
-
-/** One HTTP call with a JSON body; `base` is the origin of the app called (the gateway unless said otherwise). */
-async function call(method, path, { base = GATEWAY, headers = {}, body } = {}) {
-  const response = await fetch(base + path, {
-    method,
-    headers: { ...(body !== undefined && { 'content-type': 'application/json' }), ...headers },
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
-  });
-  const text = await response.text();
-  let json;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: response.status, json, text, headers: response.headers };
-}
-
-function expectStatus(result, status, what) {
-  if (result.status !== status) {
-    throw new Error(`${what}: expected HTTP ${status}, got ${result.status}: ${result.text.slice(0, 500)}`);
-  }
-  return result.json;
-}
-
-async function authenticate(apiKey, clientId, base = GATEWAY) {
-  const result = await call('POST', AUTHENTICATE_PATH, {
-    base,
-    headers: { 'x-api-key': apiKey },
-    body: { client_id: clientId },
-  });
-  const json = expectStatus(result, 200, `authenticate ${clientId}`);
-  if (typeof json?.access_token !== 'string' || json.token_type?.toLowerCase() !== 'bearer') {
-    throw new Error(`authenticate ${clientId}: unexpected response ${result.text.slice(0, 500)}`);
-  }
-  return { ...json, rateLimitHeader: result.headers.get('x-ratelimit-limit') };
-}
 
 let currentCannon;
 
@@ -610,7 +270,7 @@ async function runScenario(scenario) {
     bound(DURATION_S),
     scenario.name,
   );
-  const cpu = cpuBetween(before, cpuSnapshot());
+  const cpu = cpuBetween(before, cpuSnapshot(), cpuGroups());
   // Counted from just before to just after the window: a few decisions of the warm-up's last requests may be in.
   const decisions = throughGateway ? decisionsBetween(decisionsBefore, await limiterDecisions()) : null;
   const statusCodes = Object.fromEntries(
@@ -718,48 +378,6 @@ async function measureSigningCeiling(privateKeyPem) {
 }
 // ---------------------------------------------------------------------------------------------------------
 // Output
-
-function table(headers, rows, alignRight) {
-  const widths = headers.map((header, i) =>
-    Math.max(header.length, ...rows.map((row) => String(row[i]).length)),
-  );
-  const cell = (value, i) =>
-    alignRight[i] ? String(value).padStart(widths[i]) : String(value).padEnd(widths[i]);
-  const line = (row) => `| ${row.map(cell).join(' | ')} |`;
-  const rule = `|${widths.map((width, i) => (alignRight[i] ? '-'.repeat(width + 1) + ':' : '-'.repeat(width + 2))).join('|')}|`;
-  return [line(headers), rule, ...rows.map(line)].join('\n');
-}
-
-const fixed = (value, digits = 1) => (typeof value === 'number' ? value.toFixed(digits) : 'n/a');
-
-/** The commit the apps were built from, and whether the work tree had uncommitted changes. */
-function gitRevision() {
-  const git = (...gitArgs) =>
-    spawnSync('git', gitArgs, { cwd: root, encoding: 'utf8', timeout: 10_000 }).stdout?.trim() ?? '';
-  const commit = git('rev-parse', '--short', 'HEAD');
-  if (!commit) return null;
-  return { commit, dirty: git('status', '--porcelain', '--untracked-files=no').length > 0 };
-}
-
-/** A fingerprint of the four bundles that were run, to tell builds apart when the work tree moves. */
-function bundleHash() {
-  const hash = createHash('sha256');
-  for (const name of Object.keys(PORTS).sort())
-    hash.update(readFileSync(join(root, 'dist/apps', name, 'main.js')));
-  return hash.digest('hex').slice(0, 12);
-}
-
-function machineFacts() {
-  const cpus = os.cpus();
-  return {
-    cpus: cpus.length,
-    cpuModel: cpus[0]?.model?.trim() ?? 'unknown',
-    totalMemoryGiB: Math.round((os.totalmem() / 1024 ** 3) * 10) / 10,
-    node: process.version,
-    platform: `${os.platform()} ${os.release()} ${os.arch()}`,
-    loadAverage: os.loadavg().map((value) => Math.round(value * 100) / 100),
-  };
-}
 
 const round1 = (value) =>
   typeof value === 'number' && Number.isFinite(value) ? Math.round(value * 10) / 10 : null;
@@ -1039,15 +657,13 @@ async function main() {
   if (machine.busyBeforePercent > 25) {
     progress('warning: the machine is not idle; other work will lower and scatter the numbers');
   }
-  for (const file of [cli, ...Object.keys(PORTS).map((name) => join(root, 'dist/apps', name, 'main.js'))]) {
-    if (!existsSync(file)) throw new Error(`${file} is missing; run \`npx nx run-many -t build\` first`);
-  }
+  requireBuild();
   const bundleHashAtStart = bundleHash();
   progress(
     `run ${RUN_ID}: bundles ${bundleHashAtStart}, database ${redactUrl(DATABASE_URL)}, redis ${redactUrl(REDIS_URL)}`,
   );
 
-  await ensureDatabase();
+  await ensureDatabase(DATABASE_URL, progress);
   const cliEnv = {
     ...process.env,
     DATABASE_URL,
@@ -1067,36 +683,25 @@ async function main() {
   // Before any app starts, so that the loops have the machine to themselves (bar other users' work).
   const signingCeiling = SIGN_S > 0 ? await measureSigningCeiling(privateKey) : null;
 
-  const jwksUrl = `${origin('auth-service')}/api/v1/auth/jwks`;
-  const common = {
-    ...process.env,
-    NODE_ENV: 'production',
-    HOST: '127.0.0.1',
-    LOG_LEVEL,
-    DATABASE_URL,
-    REDIS_URL,
-    REVOCATION_CHANNEL,
-    // Required with NODE_ENV=production: the services believe the gateway (and answer its exchanges) with it.
-    GATEWAY_SECRET: randomBytes(32).toString('base64url'),
-  };
-  const gatewayEnv = (rateLimits) => ({
-    ...common,
-    PORT: String(PORTS['api-gateway']),
-    AUTH_SERVICE_URL: origin('auth-service'),
-    FINDINGS_SERVICE_URL: origin('findings-service'),
-    ADMIN_API_URL: origin('admin-api'),
-    JWKS_URL: jwksUrl,
-    RATE_LIMIT_KEY_PREFIX,
-    RATE_LIMIT_ENABLED: String(rateLimits),
-    AUTH_RATE_LIMIT_PER_SECOND: String(AUTH_LIMIT_PER_SECOND),
-    AUTH_RATE_LIMIT_BURST: String(AUTH_LIMIT_BURST),
-    ...(LEASE_DIVISOR === undefined ? {} : { RATE_LIMIT_LEASE_DIVISOR: LEASE_DIVISOR }),
+  const environments = appEnvironments({
+    ports: PORTS,
+    databaseUrl: DATABASE_URL,
+    redisUrl: REDIS_URL,
+    revocationChannel: REVOCATION_CHANNEL,
+    logLevel: LOG_LEVEL,
+    privateKey,
+    gateway: {
+      RATE_LIMIT_KEY_PREFIX,
+      AUTH_RATE_LIMIT_PER_SECOND: String(AUTH_LIMIT_PER_SECOND),
+      AUTH_RATE_LIMIT_BURST: String(AUTH_LIMIT_BURST),
+      ...(LEASE_DIVISOR === undefined ? {} : { RATE_LIMIT_LEASE_DIVISOR: LEASE_DIVISOR }),
+    },
   });
-  const envOf = {
-    'auth-service': { JWT_SIGNING_KEY: privateKey },
-    'findings-service': { JWKS_URL: jwksUrl },
-    'admin-api': { JWKS_URL: jwksUrl },
-  };
+  const gatewayEnv = (rateLimits) => ({
+    ...environments['api-gateway'],
+    RATE_LIMIT_ENABLED: String(rateLimits),
+  });
+  const notReady = `within ${READY_TIMEOUT_S} s`;
   // The first phase of round 1 has the limits on.
   let gatewayLimits = true;
   progress(
@@ -1104,13 +709,11 @@ async function main() {
       .map(([name, port]) => `${name}:${port}`)
       .join(', ')} (gateway rate limits on, key prefix ${RATE_LIMIT_KEY_PREFIX})`,
   );
-  for (const name of ['auth-service', 'findings-service', 'admin-api']) {
-    startApp(name, { ...common, ...envOf[name], PORT: String(PORTS[name]) });
-  }
-  startApp('api-gateway', gatewayEnv(gatewayLimits));
-  const readyDeadline = Date.now() + READY_TIMEOUT_S * 1000;
-  await Promise.all([...apps.values()].map((app) => waitReady(app, readyDeadline)));
-  const startupMs = Object.fromEntries([...apps.values()].map((app) => [app.name, app.readyMs]));
+  const startupMs = await startAll(
+    { ...environments, 'api-gateway': gatewayEnv(gatewayLimits) },
+    READY_TIMEOUT_S,
+    notReady,
+  );
   progress(
     `all ready (${Object.entries(startupMs)
       .map(([name, ms]) => `${name} ${ms} ms`)
@@ -1118,49 +721,16 @@ async function main() {
   );
   const gatewayStarts = [{ rateLimits: gatewayLimits, readyMs: startupMs['api-gateway'] }];
 
-  const bootstrap = runCli(['bootstrap', '--org', ORG_NAME, '--plan', 'enterprise'], cliEnv);
-  let owner;
-  try {
-    owner = JSON.parse(bootstrap.stdout);
-  } catch {
-    throw new Error(`bootstrap printed no JSON on stdout: ${bootstrap.stdout.slice(0, 300)}`);
-  }
-  if (typeof owner.api_key !== 'string' || typeof owner.client_id !== 'string') {
-    throw new Error(`bootstrap output lacks api_key/client_id (keys: ${Object.keys(owner).join(', ')})`);
-  }
+  const owner = bootstrapOrganization(cliEnv, ORG_NAME);
   progress(`bootstrapped organization ${ORG_NAME} (enterprise, owner client_id ${owner.client_id})`);
 
-  const ownerToken = await authenticate(owner.api_key, owner.client_id);
+  const ownerToken = await authenticate(GATEWAY, owner.api_key, owner.client_id);
   const ownerAuth = { authorization: `Bearer ${ownerToken.access_token}` };
   /** A key with write:findings and the highest rate-limit override, created through the gateway. */
-  const createKey = async (clientId) => {
-    const created = expectStatus(
-      await call('POST', '/api/v1/api-keys', {
-        headers: ownerAuth,
-        body: { name: clientId, client_id: clientId, permissions: ['write:findings'] },
-      }),
-      201,
-      `create key ${clientId}`,
-    );
-    if (typeof created?.api_key !== 'string' || typeof created.id !== 'string') {
-      throw new Error(`create key ${clientId}: response has no api_key or id`);
-    }
-    const limited = expectStatus(
-      await call('PUT', `/api/v1/api-keys/${created.id}/rate-limit`, {
-        headers: ownerAuth,
-        body: KEY_OVERRIDE,
-      }),
-      200,
-      `rate-limit override of ${clientId}`,
-    );
-    if (limited?.rate_limit?.requests_per_minute !== KEY_OVERRIDE.requests_per_minute) {
-      throw new Error(`rate-limit override of ${clientId}: unexpected response ${JSON.stringify(limited)}`);
-    }
-    return { clientId, id: created.id, apiKey: created.api_key };
-  };
-  const authKey = await createKey('bench-auth');
+  const createFindingsKey = (clientId) => createKey(GATEWAY, ownerAuth, clientId, ['write:findings']);
+  const authKey = await createFindingsKey('bench-auth');
   const pipelineKeys = [];
-  for (let i = 1; i <= PIPELINE_KEYS; i++) pipelineKeys.push(await createKey(`bench-runner-${i}`));
+  for (let i = 1; i <= PIPELINE_KEYS; i++) pipelineKeys.push(await createFindingsKey(`bench-runner-${i}`));
   progress(
     `created ${PIPELINE_KEYS + 1} keys (bench-auth, bench-runner-1…${PIPELINE_KEYS}), each with write:findings ` +
       `and the override ${KEY_OVERRIDE.requests_per_minute}/min + ${KEY_OVERRIDE.burst}`,
@@ -1169,18 +739,19 @@ async function main() {
   /** Fresh tokens for the pipeline keys (issued after the override, so their rate_limit claim carries it). */
   const pipelineTokens = async () => {
     const tokens = [];
-    for (const key of pipelineKeys) tokens.push((await authenticate(key.apiKey, key.clientId)).access_token);
+    for (const key of pipelineKeys)
+      tokens.push((await authenticate(GATEWAY, key.apiKey, key.clientId)).access_token);
     return tokens;
   };
   const postFinding = async (base, headers, what) => {
-    const result = await call('POST', FINDINGS_PATH, { base, headers, body: JSON.parse(FINDINGS_BODY) });
+    const result = await call(base, 'POST', FINDINGS_PATH, { headers, body: JSON.parse(FINDINGS_BODY) });
     expectStatus(result, 201, what);
     return result.headers.get('x-ratelimit-limit');
   };
 
   // Each scenario's request must succeed once before it is hammered, and the gateway must be in the mode asked.
   const probeGateway = async (rateLimits) => {
-    const auth = await authenticate(authKey.apiKey, authKey.clientId);
+    const auth = await authenticate(GATEWAY, authKey.apiKey, authKey.clientId);
     const [token] = await pipelineTokens();
     const bearerLimit = await postFinding(
       GATEWAY,
@@ -1217,7 +788,7 @@ async function main() {
     return probe;
   };
   gatewayStarts[0].probe = await probeGateway(gatewayLimits);
-  await authenticate(authKey.apiKey, authKey.clientId, origin('auth-service'));
+  await authenticate(origin('auth-service'), authKey.apiKey, authKey.clientId);
   await postFinding(
     origin('findings-service'),
     { authorization: `Bearer ${(await pipelineTokens())[0]}` },
@@ -1228,7 +799,7 @@ async function main() {
     progress(`restarting the gateway with RATE_LIMIT_ENABLED=${rateLimits}`);
     await stopApp('api-gateway');
     const entry = startApp('api-gateway', gatewayEnv(rateLimits));
-    await waitReady(entry, Date.now() + READY_TIMEOUT_S * 1000);
+    await waitReady(entry, Date.now() + READY_TIMEOUT_S * 1000, notReady);
     gatewayLimits = rateLimits;
     const start = { rateLimits, readyMs: entry.readyMs };
     gatewayStarts.push(start);

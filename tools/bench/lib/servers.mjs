@@ -1,8 +1,7 @@
 // What the benchmarks share: settings from the environment, a dedicated database migrated with the built CLI, the
 // four built apps started from dist/ on private ports (and always stopped), HTTP calls to them, an organization
 // bootstrapped and keys created through the gateway, CPU accounting from /proc, and the facts a report starts with.
-// Every step is bounded in time. Used by tools/bench/ingest.mjs; tools/bench/bench.mjs has its own copy of most of
-// it (see the comment at the end of this file).
+// Every step is bounded in time. Used by tools/bench/bench.mjs and tools/bench/ingest.mjs.
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -287,7 +286,8 @@ export function createSupervisor({ progress, forwardLines = 20, tailLines = 60, 
     process.stderr.write(`--- last output of ${app.name} ---\n${app.tail.join('\n') || '(none)'}\n`);
   }
 
-  async function waitReady(app, deadline) {
+  /** `within` words the bound in the error when the app is not ready by `deadline`, e.g. "within 60 s". */
+  async function waitReady(app, deadline, within = 'in time') {
     const url = `http://127.0.0.1:${app.port}/health/ready`;
     let last = 'no answer yet';
     while (Date.now() < deadline) {
@@ -309,16 +309,16 @@ export function createSupervisor({ progress, forwardLines = 20, tailLines = 60, 
       await sleep(200);
     }
     printTail(app);
-    throw new Error(`${app.name} was not ready in time (last: ${last})`);
+    throw new Error(`${app.name} was not ready ${within} (last: ${last})`);
   }
 
   /** Starts the four apps (services first) and waits for every /health/ready; returns ms to ready by name. */
-  async function startAll(environments, readyTimeoutS) {
+  async function startAll(environments, readyTimeoutS, within) {
     for (const name of ['auth-service', 'findings-service', 'admin-api', 'api-gateway']) {
       startApp(name, environments[name]);
     }
     const deadline = Date.now() + readyTimeoutS * 1000;
-    await Promise.all([...apps.values()].map((app) => waitReady(app, deadline)));
+    await Promise.all([...apps.values()].map((app) => waitReady(app, deadline, within)));
     return Object.fromEntries([...apps.values()].map((app) => [app.name, app.readyMs]));
   }
 
@@ -585,9 +585,3 @@ export function table(headers, rows, alignRight) {
 }
 
 export const fixed = (value, digits = 1) => (typeof value === 'number' ? value.toFixed(digits) : 'n/a');
-
-// bench.mjs predates this module and keeps its own copies; each of the following could be replaced by the export
-// named: numberFromEnv, redactUrl, withDeadline, ensureDatabase, runCli, the child-process block (startApp,
-// stopApp, stopApps, printTail, waitReady → createSupervisor), call/expectStatus/authenticate (which take the
-// origin first here), the bootstrap and createKey steps of main(), processCpuTable, machineCpuTimes, cpuSnapshot,
-// machineBusyPercent, cpuBetween (given the pid -> name map), machineFacts, gitRevision, bundleHash, table, fixed.
