@@ -5,7 +5,7 @@
 //    OpenAPI document, one per kind. They do not reject fields the schema does not know, so each object is also
 //    checked strictly here: a field the validator never looked at (a typo such as `readinesProbe`) is an error.
 // 2. against Gatehouse's own rules: probes, resources, non-root and read-only pods, rolling updates that keep
-//    capacity, one HPA and PDB per app, every variable of the README's configuration table wired from a ConfigMap
+//    capacity, one HPA and PDB per app, every variable of the configuration table (docs/CONFIGURATION.md) wired from a ConfigMap
 //    or (when sensitive) a Secret, the signing key mounted from a Secret, and NetworkPolicies under which only the
 //    gateway can be reached from outside.
 //
@@ -33,7 +33,7 @@ const KINDS = {
   'networking.k8s.io/v1': ['NetworkPolicy'],
 };
 
-/** The four services: their port, their name in the README's configuration table, and who may connect to them. */
+/** The four services: their port, their name in the configuration table (docs/CONFIGURATION.md), and who may connect to them. */
 const APPS = {
   'api-gateway': { port: 8080, readme: 'gateway', callers: 'anywhere' },
   'auth-service': { port: 3001, readme: 'auth', callers: ['admin-api', 'api-gateway', 'findings-service'] },
@@ -42,14 +42,14 @@ const APPS = {
 };
 const CLI = 'gatehouse-cli';
 
-/** README variables an app deliberately does not get as an environment variable, and why. */
+/** Configuration-table variables an app deliberately does not get as an environment variable, and why. */
 const NOT_WIRED = {
   'auth-service': {
     JWT_SIGNING_KEY: 'the key is a file mounted from a Secret, named by JWT_SIGNING_KEY_FILE',
   },
 };
 
-/** Secrets an overlay references but does not render: created in the cluster by its operators (README.md). */
+/** Secrets an overlay references but does not render: created in the cluster by its operators (docs/KUBERNETES.md). */
 const EXTERNAL_SECRETS = {
   prod: {
     'gatehouse-datastores': ['DATABASE_URL', 'REDIS_URL'],
@@ -197,12 +197,12 @@ function schemaProblems(object) {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// The README's configuration table
+// The configuration table (docs/CONFIGURATION.md)
 
 function readmeVariables() {
-  const readme = readFileSync(join(root, 'README.md'), 'utf8');
+  const readme = readFileSync(join(root, 'docs/CONFIGURATION.md'), 'utf8');
   const start = readme.indexOf('\n## Configuration');
-  if (start < 0) throw new Error('README.md has no "## Configuration" section');
+  if (start < 0) throw new Error('docs/CONFIGURATION.md has no "## Configuration" section');
   const end = readme.indexOf('\n## ', start + 1);
   const services = { all: Object.keys(APPS), CLI: [CLI] };
   for (const [app, { readme: name }] of Object.entries(APPS)) services[name] = [app];
@@ -213,13 +213,14 @@ function readmeVariables() {
     const [, name, note, column, meaning] = match;
     const apps = column.split(',').flatMap((token) => {
       const known = services[token.trim()];
-      if (!known) throw new Error(`README.md: ${name} names an unknown service "${token.trim()}"`);
+      if (!known)
+        throw new Error(`docs/CONFIGURATION.md: ${name} names an unknown service "${token.trim()}"`);
       return known;
     });
     const sensitive = note.includes('(sensitive)') || /^\s*sensitive\b/.test(meaning);
     variables.push({ name, sensitive, apps });
   }
-  if (variables.length === 0) throw new Error('README.md: no variables found in the configuration table');
+  if (variables.length === 0) throw new Error('docs/CONFIGURATION.md: no variables found in its table');
   return variables;
 }
 

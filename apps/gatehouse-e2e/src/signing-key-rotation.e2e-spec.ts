@@ -27,7 +27,7 @@ async function newKeyPair(): Promise<KeyPair> {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
- * The procedure of README "Rotating the token signing key", end to end, with auth-service redeployed (stopped
+ * The procedure of docs/OPERATIONS.md "Rotating the token signing key", end to end, with auth-service redeployed (stopped
  * and started on the same port with new variables) at each step and findings-service and admin-api verifying
  * throughout: key A signs; step 1 publishes B beside it; step 2 signs with B and keeps publishing A; step 3 drops
  * A. Each test is one step and relies on the one before.

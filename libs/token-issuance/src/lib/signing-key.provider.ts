@@ -23,7 +23,7 @@ export class PublishedKeys {
 }
 
 /**
- * Loads the signing key and the keys published beside it during a rotation (see README, "Rotating the token
+ * Loads the signing key and the keys published beside it during a rotation (see docs/OPERATIONS.md, "Rotating the token
  * signing key"), refusing the start with an error naming the variable at fault.
  */
 export async function loadConfiguredKeys(options: TokenIssuanceOptions): Promise<SigningKeySet> {
