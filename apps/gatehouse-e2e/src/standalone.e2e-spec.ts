@@ -1,4 +1,4 @@
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { request, runCli, type BootstrapOutput } from '@gatehouse/testing';
 import { createDataDir, startStandalone, tokenFor, type StandaloneSuite } from './support/standalone-suite';
@@ -46,6 +46,28 @@ describe('standalone mode', () => {
     expect(again.code).toBe(1);
     expect(again.stdout).toBe('');
     expect(again.stderr).toContain('already has an owner key');
+  });
+
+  it('writes the owner key to --out, owner-only, and never overwrites a file (nothing is created then)', async () => {
+    const env = { GATEHOUSE_DATA_DIR: dataDir.path };
+    const out = join(dataDir.path, 'delta-owner.json');
+    const first = await runCli(['bootstrap', '--org', 'delta', '--out', out], env);
+    expect(first.code).toBe(0);
+    expect(first.stdout).toBe('');
+    expect(first.stderr).toContain(`written to ${out}`);
+    expect(statSync(out).mode & 0o777).toBe(0o600);
+    const written = readFileSync(out, 'utf8');
+    expect((JSON.parse(written) as BootstrapOutput).api_key).toMatch(/^gth_live_[0-9A-Za-z]{49}$/);
+
+    // As `npm run bootstrap -- --org … > owner.json` run twice would have lost it: refused, the file as it was.
+    const again = await runCli(['bootstrap', '--org', 'gamma', '--out', out], env);
+    expect(again.code).toBe(1);
+    expect(again.stdout).toBe('');
+    expect(again.stderr).toContain('never overwrites');
+    expect(readFileSync(out, 'utf8')).toBe(written);
+    const gamma = await runCli(['bootstrap', '--org', 'gamma'], env);
+    expect(gamma.code).toBe(0);
+    expect((JSON.parse(gamma.stdout) as BootstrapOutput).organization).toMatchObject({ created: true });
   });
 
   it('walks the seed flow through the gateway: key, upload, revoke, token refused', async () => {

@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { existsSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { NestFactory } from '@nestjs/core';
@@ -25,8 +26,11 @@ import { StderrLogger } from './app/stderr.logger';
 const USAGE = `Usage:
   gatehouse-cli migrate                                   apply pending migrations
   gatehouse-cli revert                                    undo the last migration
-  gatehouse-cli bootstrap --org <name> [--plan <plan>]    create an organization and print its owner key once
+  gatehouse-cli bootstrap --org <name> [--plan <plan>] [--out <file>]
+                                                          create an organization and print its owner key once
                                                           plan: ${PLANS.join(' | ')} (default enterprise)
+                                                          --out: write it to <file> (owner-only) instead of stdout;
+                                                          an existing file is never overwritten
 
 With DATABASE_URL (or REDIS_URL) set, the commands work on that PostgreSQL server. With neither set they work in
 standalone mode, on the embedded database in GATEHOUSE_DATA_DIR (default .data/ at the repository root): bootstrap
@@ -42,10 +46,21 @@ function log(message: string): void {
   process.stderr.write(`${message}\n`);
 }
 
-function parseBootstrapArgs(args: string[]): { org: string; plan: Plan } {
+interface BootstrapArgs {
+  org: string;
+  plan: Plan;
+  /** Where the owner key goes instead of stdout. */
+  out?: string;
+}
+
+function parseBootstrapArgs(args: string[]): BootstrapArgs {
   const { values } = parseArgs({
     args,
-    options: { org: { type: 'string' }, plan: { type: 'string', default: 'enterprise' } },
+    options: {
+      org: { type: 'string' },
+      plan: { type: 'string', default: 'enterprise' },
+      out: { type: 'string' },
+    },
     strict: true,
   });
   const org = values.org;
@@ -55,22 +70,44 @@ function parseBootstrapArgs(args: string[]): { org: string; plan: Plan } {
     );
   }
   if (!PLANS.includes(values.plan as Plan)) throw new UsageError(`--plan must be one of ${PLANS.join(', ')}`);
-  return { org, plan: values.plan as Plan };
+  if (values.out !== undefined && existsSync(values.out)) {
+    // Checked before anything is created: `> owner.json` in a shell truncates the file before bootstrap even runs,
+    // and the key it held is the only copy.
+    throw new Error(
+      `${values.out} exists; bootstrap never overwrites a file (it may hold the only copy of a key)`,
+    );
+  }
+  return { org, plan: values.plan as Plan, ...(values.out !== undefined && { out: values.out }) };
 }
 
-/** The only place the owner secret is ever printed: one JSON object on stdout. */
-function printBootstrapResult(result: BootstrapResult): void {
-  process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+/**
+ * The only place the owner secret is ever written: one JSON object on stdout, or in `out`, created owner-only and
+ * never over an existing file. Should that file appear meanwhile, the key goes to stdout rather than nowhere.
+ */
+function printBootstrapResult(result: BootstrapResult, out: string | undefined): void {
+  const json = `${JSON.stringify(result, null, 2)}\n`;
+  if (out !== undefined) {
+    try {
+      writeFileSync(out, json, { mode: 0o600, flag: 'wx' });
+      log(`owner key of ${result.organization.name} written to ${out} (readable by you only)`);
+      return;
+    } catch (error) {
+      log(
+        `could not write ${out} (${(error as NodeJS.ErrnoException).code ?? String(error)}): the key follows on stdout`,
+      );
+    }
+  }
+  process.stdout.write(json);
 }
 
 async function bootstrap(config: CliConfig, args: string[]): Promise<void> {
-  const { org, plan } = parseBootstrapArgs(args);
+  const { org, plan, out } = parseBootstrapArgs(args);
   const app = await NestFactory.createApplicationContext(CliModule.register(config), {
     logger: new StderrLogger(),
     abortOnError: false,
   });
   try {
-    printBootstrapResult(await app.get(ApiKeysService).bootstrap(org, plan));
+    printBootstrapResult(await app.get(ApiKeysService).bootstrap(org, plan), out);
   } finally {
     await app.close();
   }
@@ -89,7 +126,7 @@ async function standalone(command: string | undefined, args: string[]): Promise<
   };
   switch (command) {
     case 'bootstrap': {
-      const { org, plan } = parseBootstrapArgs(args);
+      const { org, plan, out } = parseBootstrapArgs(args);
       const result = await requestSuite<BootstrapResult>(
         layout.controlSocket,
         'POST',
@@ -99,7 +136,7 @@ async function standalone(command: string | undefined, args: string[]): Promise<
           plan,
         },
       );
-      printBootstrapResult(result);
+      printBootstrapResult(result, out);
       return;
     }
     case 'migrate': {
