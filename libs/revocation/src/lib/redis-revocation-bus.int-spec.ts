@@ -153,9 +153,16 @@ describe('RedisRevocationBus (Redis)', () => {
     expect(listener.received[0]).toEqual(sent);
   });
 
-  it('resolves false when a publish is issued before the connection is up', async () => {
-    const bus = newBus(uniqueChannel());
-    await expect(bus.publish(event('55555555-5555-4555-8555-555555555555'))).resolves.toBe(false);
+  it('broadcasts a publish issued while the connection is still coming up, instead of dropping it', async () => {
+    const channel = uniqueChannel();
+    const listener = await listen(newBus(channel));
+    const bus = newBus(channel);
+    expect(bus['publisher'].status).not.toBe('ready');
+    const sent = event('55555555-5555-4555-8555-555555555555');
+
+    await expect(bus.publish(sent)).resolves.toBe(true);
+    await waitFor(() => listener.received.length > 0, 'the event published during the connection');
+    expect(listener.received).toEqual([sent]);
   });
 
   it('resolves false quickly and does not throw when Redis is unreachable', async () => {

@@ -5,6 +5,11 @@ import { parseRevocationEvent, RevocationBus, type RevocationHandler } from './r
 
 /** Longest start-up waits for the revocation subscription before going on without it. */
 const SUBSCRIBE_WAIT_MS = 500;
+/**
+ * Longest a publish waits for the publisher's connection to come up (at start-up, or after Redis dropped it): a
+ * revocation made in that moment is still broadcast at once instead of waiting for the other nodes' reconcile.
+ */
+const PUBLISH_READY_WAIT_MS = 500;
 
 export interface RedisRevocationBusOptions {
   url: string;
@@ -29,6 +34,7 @@ export class RedisRevocationBus extends RevocationBus {
 
   async publish(event: RevocationEvent): Promise<boolean> {
     try {
+      await this.publisherReady();
       await this.publisher.publish(this.options.channel, JSON.stringify(event));
       return true;
     } catch (error) {
@@ -41,6 +47,26 @@ export class RedisRevocationBus extends RevocationBus {
       );
       return false;
     }
+  }
+
+  /**
+   * Without an offline queue a command fails at once unless the connection is ready; this waits a bounded time
+   * for it while it is being (re)established, and lets the publish fail as before when Redis stays unreachable.
+   */
+  private async publisherReady(): Promise<void> {
+    const publisher = this.publisher;
+    if (publisher.status === 'ready' || publisher.status === 'end') return;
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        publisher.off('ready', done);
+        publisher.off('end', done);
+        resolve();
+      };
+      const timer = setTimeout(done, PUBLISH_READY_WAIT_MS);
+      publisher.once('ready', done);
+      publisher.once('end', done);
+    });
   }
 
   async subscribe(handler: RevocationHandler, onResync: () => void): Promise<void> {
