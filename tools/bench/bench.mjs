@@ -32,7 +32,11 @@
 //   REDIS_URL            default redis://127.0.0.1:6379
 //   BENCH_DURATION       seconds measured per scenario (default 10)
 //   BENCH_WARMUP         seconds of discarded warm-up per scenario (default 2)
-//   BENCH_CONNECTIONS    concurrent connections (default 32)
+//   BENCH_CONNECTIONS    concurrent connections (default 10, as in the M8 goals)
+//   BENCH_PEER           1 (default) runs the peer, panva's oidc-provider client_credentials token endpoint
+//                        (tools/bench/peer/oidc-provider.mjs), in every round and prints our rates as ratios of its;
+//                        0 skips it
+//   BENCH_PEER_PORT      default 13900
 //   BENCH_ROUNDS         rounds of the limits-on and limits-off phases (default 1)
 //   BENCH_PIPELINE_KEYS  pipeline keys the findings connections are spread over (default 4)
 //   BENCH_SIGN_SECONDS   seconds per signing-ceiling loop (default 3; 0 skips the ceiling)
@@ -99,7 +103,9 @@ const jsonOutput = args.includes('--json');
 
 const DURATION_S = numberFromEnv('BENCH_DURATION', 10, { min: 1 });
 const WARMUP_S = numberFromEnv('BENCH_WARMUP', 2, { min: 0 });
-const CONNECTIONS = numberFromEnv('BENCH_CONNECTIONS', 32, { min: 1, integer: true });
+const CONNECTIONS = numberFromEnv('BENCH_CONNECTIONS', 10, { min: 1, integer: true });
+const PEER = (process.env.BENCH_PEER ?? '1') !== '0';
+const PEER_PORT = numberFromEnv('BENCH_PEER_PORT', 13900, { min: 1, integer: true });
 const ROUNDS = numberFromEnv('BENCH_ROUNDS', 1, { min: 1, integer: true });
 const PIPELINE_KEYS = numberFromEnv('BENCH_PIPELINE_KEYS', 4, { min: 1, integer: true });
 const SIGN_S = numberFromEnv('BENCH_SIGN_SECONDS', 3, { min: 0 });
@@ -121,8 +127,8 @@ const PORTS = {
 };
 const REQUEST_TIMEOUT_MS = 10_000;
 const STOP_GRACE_MS = 10_000;
-/** Scenarios per round: five with limits on, three with limits off. */
-const SCENARIOS_PER_ROUND = 8;
+/** Scenarios per round: five with limits on, three with limits off, and the peer. */
+const SCENARIOS_PER_ROUND = 9;
 const SIGN_LOOPS = 3;
 /** Bound of the signing-ceiling child: its loops, their warm-ups, key loading and some slack. */
 const SIGN_TIMEOUT_MS = (SIGN_LOOPS * (SIGN_S + 1) + 30) * 1000;
@@ -151,6 +157,30 @@ const FINDINGS_BODY = JSON.stringify({
   findings: [{ rule_id: 'R1', title: 't', severity: 'high', location: { path: 'src/a.ts', start_line: 1 } }],
 });
 
+const PEER_SCRIPT = join(root, 'tools/bench/peer/oidc-provider.mjs');
+const PEER_URL = `http://127.0.0.1:${PEER_PORT}`;
+const PEER_TOKEN_PATH = '/token';
+const PEER_HEADERS = {
+  authorization: `Basic ${Buffer.from('bench-client:bench-secret-0123456789abcdef0123456789abcdef').toString('base64')}`,
+};
+const PEER_BODY =
+  'grant_type=client_credentials&scope=write%3Afindings&resource=https%3A%2F%2Ffindings.api.test%2F';
+
+/**
+ * The goals of the M8 issue: our rates as multiples of the peer's token rate in the same run, and CPU per request
+ * per process (ms of one core per request).
+ */
+const GOALS = {
+  authenticateDirectToPeer: 1.4,
+  authenticateGatewayToPeer: 1.0,
+  findingsGatewayToPeer: 0.7,
+  gatewayCpuMsPerRequest: 0.35,
+  authCpuMsPerToken: 0.45,
+  findingsCpuMsPerUpload: 0.3,
+  postgresCpuMsPerUpload: 0.15,
+  gatewayP99Ms: 15,
+};
+
 const report = (line = '') => (jsonOutput ? process.stderr : process.stdout).write(`${line}\n`);
 const progress = (line) => process.stderr.write(`[bench] ${line}\n`);
 
@@ -167,6 +197,7 @@ const { apps, retiredApps, startApp, stopApp, stopApps, waitReady, startAll, pri
 function cpuGroups() {
   const groups = new Map([[process.pid, 'bench (autocannon)']]);
   for (const app of apps.values()) groups.set(app.child.pid, app.name);
+  if (peer?.pid) groups.set(peer.pid, 'oidc-provider');
   return groups;
 }
 
@@ -174,6 +205,52 @@ function cpuGroups() {
 // Steps
 
 let currentCannon;
+/** The peer's process while it runs. */
+let peer;
+
+/** Starts the peer and waits until its token endpoint answers a sane token (RS256, 1800 s). */
+async function startPeer() {
+  progress(`starting the peer (oidc-provider) on ${PEER_URL}`);
+  peer = spawn(process.execPath, [PEER_SCRIPT], {
+    cwd: root,
+    env: { ...process.env, NODE_ENV: 'production', PORT: String(PEER_PORT) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  peer.stdout.on('data', (chunk) => (output += chunk));
+  peer.stderr.on('data', (chunk) => (output += chunk));
+  const deadline = Date.now() + READY_TIMEOUT_S * 1000;
+  while (!output.includes('listening')) {
+    if (peer.exitCode !== null || Date.now() > deadline) {
+      throw new Error(`the peer did not start: ${output.trim().slice(0, 500)}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  const response = await fetch(`${PEER_URL}${PEER_TOKEN_PATH}`, {
+    method: 'POST',
+    headers: { ...PEER_HEADERS, 'content-type': 'application/x-www-form-urlencoded' },
+    body: PEER_BODY,
+    signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+  });
+  const body = await response.json();
+  const [header, claims] = String(body.access_token)
+    .split('.')
+    .slice(0, 2)
+    .map((part) => JSON.parse(Buffer.from(part, 'base64url').toString('utf8')));
+  if (response.status !== 200 || header.alg !== 'RS256' || claims.exp - claims.iat !== 1800) {
+    throw new Error(`the peer answered ${response.status} without a 30-minute RS256 token`);
+  }
+  progress('peer ready: client_credentials → RS256 JWT, 1800 s');
+}
+
+async function stopPeer() {
+  if (!peer || peer.exitCode !== null) return;
+  const exited = new Promise((resolve) => peer.once('exit', resolve));
+  peer.kill('SIGTERM');
+  const timer = setTimeout(() => peer.kill('SIGKILL'), STOP_GRACE_MS);
+  await exited;
+  clearTimeout(timer);
+}
 
 function cannon(options) {
   return new Promise((resolve, reject) => {
@@ -232,7 +309,7 @@ function decisionsBetween(before, after) {
  * i mod n), e.g. one per pipeline key.
  */
 async function runScenario(scenario) {
-  const baseHeaders = { 'content-type': 'application/json' };
+  const baseHeaders = { 'content-type': scenario.contentType ?? 'application/json' };
   const sets = scenario.headerSets ?? [scenario.headers ?? {}];
   const options = () => {
     let next = 0;
@@ -391,6 +468,32 @@ const percentBelow = (value, reference) =>
 const ratio = (value, reference) =>
   typeof value === 'number' && typeof reference === 'number' && reference > 0 ? value / reference : null;
 
+/** The processes whose CPU per request is reported: ours, the stores, the peer. */
+const SERVER_PROCESSES = [
+  'api-gateway',
+  'auth-service',
+  'findings-service',
+  'admin-api',
+  'postgres',
+  'redis',
+  'oidc-provider',
+];
+
+/**
+ * `id`'s rate as a multiple of the peer's, round by round (each round measures both on the same machine within
+ * minutes), then the mean over the rounds; null without the peer.
+ */
+function ratioToPeer(results, id) {
+  const ratios = [];
+  for (const row of results.filter((r) => r.id === id)) {
+    const peerRow = results.find((r) => r.id === 'peer-token' && r.round === row.round);
+    const value = ratio(row.requestsPerSecond, peerRow?.requestsPerSecond);
+    if (value !== null) ratios.push(value);
+  }
+  const average = mean(ratios);
+  return average === null ? null : Math.round(average * 1000) / 1000;
+}
+
 /** One scenario over every round: mean req/s and latencies, and each round's req/s. */
 function aggregate(results, id) {
   const rows = results.filter((r) => r.id === id);
@@ -402,6 +505,19 @@ function aggregate(results, id) {
     p50Ms: round1(mean(rows.map((r) => r.latencyMs.p50))),
     p99Ms: round1(mean(rows.map((r) => r.latencyMs.p99))),
     perRound: rows.map((r) => round1(r.requestsPerSecond)),
+    /** CPU time per request of each server process, in ms of one core (its CPU % ÷ the request rate). */
+    cpuMsPerRequest: Object.fromEntries(
+      SERVER_PROCESSES.filter((name) => rows.some((r) => (r.cpuPercentOfOneCore?.[name] ?? 0) > 0)).map(
+        (name) => [
+          name,
+          Math.round(
+            mean(
+              rows.map((r) => (r.cpuPercentOfOneCore?.[name] ?? 0) / 100 / (r.requestsPerSecond || Infinity)),
+            ) * 1e6,
+          ) / 1e3,
+        ],
+      ),
+    ),
     /** CPU used by everything outside the bench and its apps during the windows, % of one core. */
     otherCpuPercent: round1(mean(rows.map((r) => r.cpuPercentOfOneCore?.['everything else'] ?? 0))),
     /** Limiter decisions taken in memory because Redis did not answer in time (should be none). */
@@ -449,7 +565,51 @@ function summarize(results, ceiling) {
     findings: limiter(findingsGateway, findingsGatewayOff),
     findingsApiKey: limiter(apiKeyGateway, apiKeyGatewayOff),
   };
+  const peerToken = get('peer-token');
+  const toPeer = {
+    authenticateDirect: ratioToPeer(results, 'authenticate-direct'),
+    authenticateGateway: ratioToPeer(results, 'authenticate-gateway-limits-on'),
+    findingsGateway: ratioToPeer(results, 'findings-gateway-limits-on'),
+  };
+  const cpu = (entry, name) => entry?.cpuMsPerRequest?.[name] ?? null;
+  const goal = (name, value, target, atMost = false) => ({
+    name,
+    value,
+    goal: target,
+    met: value === null ? null : atMost ? value <= target : value >= target,
+    atMost,
+  });
+  const goals = [
+    goal('authenticate direct ÷ peer', toPeer.authenticateDirect, GOALS.authenticateDirectToPeer),
+    goal('authenticate via the gateway ÷ peer', toPeer.authenticateGateway, GOALS.authenticateGatewayToPeer),
+    goal('findings POST via the gateway ÷ peer', toPeer.findingsGateway, GOALS.findingsGatewayToPeer),
+    goal(
+      'gateway CPU ms per proxied findings POST',
+      cpu(findingsGateway, 'api-gateway'),
+      GOALS.gatewayCpuMsPerRequest,
+      true,
+    ),
+    goal(
+      'gateway CPU ms per proxied authenticate',
+      cpu(authGateway, 'api-gateway'),
+      GOALS.gatewayCpuMsPerRequest,
+      true,
+    ),
+    goal('auth-service CPU ms per token', cpu(authDirect, 'auth-service'), GOALS.authCpuMsPerToken, true),
+    goal(
+      'findings-service CPU ms per upload',
+      cpu(findingsDirect, 'findings-service'),
+      GOALS.findingsCpuMsPerUpload,
+      true,
+    ),
+    goal('PostgreSQL CPU ms per upload', cpu(findingsDirect, 'postgres'), GOALS.postgresCpuMsPerUpload, true),
+    goal('p99 ms, authenticate via the gateway', authGateway?.p99Ms ?? null, GOALS.gatewayP99Ms, true),
+    goal('p99 ms, findings POST via the gateway', findingsGateway?.p99Ms ?? null, GOALS.gatewayP99Ms, true),
+  ];
   return {
+    peer: peerToken,
+    toPeer,
+    goals,
     authenticate: {
       gateway: authGateway,
       direct: authDirect,
@@ -606,6 +766,9 @@ function printReport(output) {
   const signed = (value, digits = 1) =>
     typeof value === 'number' ? `${value > 0 ? '+' : ''}${value.toFixed(digits)}` : 'n/a';
   report(`Summary${rounds}:`);
+  if (summary.peer) {
+    report(`  ${line("peer: oidc-provider's client_credentials token endpoint", summary.peer)}`);
+  }
   report(`  ${line('authenticate via the gateway (limits on)', auth.gateway)}`);
   report(`  ${line('authenticate against auth-service directly', auth.direct)}`);
   report(`  gateway overhead on authenticate: ${fixed(auth.gatewayOverheadPercent)} % of direct throughput`);
@@ -641,6 +804,40 @@ function printReport(output) {
           : cost.overBudget
             ? `  FLAG: over the ${limiterCost.budgetPercent} % budget`
             : '  (within budget)'),
+    );
+  }
+}
+
+/** The M8 goals and the CPU per request of every process, after the report. */
+function printGoals(output) {
+  const { results, summary } = output;
+  if (summary.goals.some((g) => g.value !== null)) {
+    report('');
+    report('Goals (M8; ratios are ours ÷ the peer within each round, CPU in ms of one core per request):');
+    report(
+      table(
+        ['goal', 'measured', 'target', 'met'],
+        summary.goals.map((g) => [
+          g.name,
+          fixed(g.value, 3),
+          `${g.atMost ? '≤' : '≥'} ${g.goal}`,
+          g.met === null ? 'n/a' : g.met ? 'yes' : 'NO',
+        ]),
+        [false, true, true, false],
+      ),
+    );
+    const cpuRows = results
+      .map((r) => r.id)
+      .filter((id, i, ids) => ids.indexOf(id) === i)
+      .map((id) => aggregate(results, id));
+    const names = SERVER_PROCESSES.filter((name) => cpuRows.some((row) => row.cpuMsPerRequest[name]));
+    report('CPU per request, ms of one core (process CPU % ÷ request rate, mean over rounds):');
+    report(
+      table(
+        ['scenario', ...names],
+        cpuRows.map((row) => [row.scenario, ...names.map((name) => fixed(row.cpuMsPerRequest[name], 3))]),
+        [false, ...names.map(() => true)],
+      ),
     );
   }
 }
@@ -682,6 +879,7 @@ async function main() {
   });
   // Before any app starts, so that the loops have the machine to themselves (bar other users' work).
   const signingCeiling = SIGN_S > 0 ? await measureSigningCeiling(privateKey) : null;
+  if (PEER) await startPeer();
 
   const environments = appEnvironments({
     ports: PORTS,
@@ -876,6 +1074,23 @@ async function main() {
   for (let round = 1; round <= ROUNDS; round++) {
     // Rounds alternate the order of the two phases: on/off, off/on, on/off…
     const order = round % 2 === 1 ? [true, false] : [false, true];
+    if (PEER) {
+      results.push(
+        await runScenario({
+          id: 'peer-token',
+          name: ROUNDS > 1 ? `peer · oidc-provider token (round ${round})` : 'peer · oidc-provider token',
+          base: PEER_URL,
+          path: PEER_TOKEN_PATH,
+          headers: PEER_HEADERS,
+          contentType: 'application/x-www-form-urlencoded',
+          body: PEER_BODY,
+          target: 'oidc-provider',
+          credentials: 'client-secret-basic',
+          round,
+          rateLimits: null,
+        }),
+      );
+    }
     for (const rateLimits of order) {
       if (rateLimits !== gatewayLimits) await restartGateway(rateLimits);
       // Fresh tokens per phase, so that none can expire during a long run.
@@ -935,21 +1150,23 @@ async function main() {
 const watchdog = setTimeout(() => {
   progress(`the whole run exceeded BENCH_TIMEOUT=${TOTAL_TIMEOUT_S} s; aborting`);
   currentCannon?.stop();
-  void stopApps().finally(() => process.exit(1));
+  void Promise.all([stopApps(), stopPeer()]).finally(() => process.exit(1));
 }, TOTAL_TIMEOUT_S * 1000);
 
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
   process.once(signal, () => {
     progress(`received ${signal}; stopping`);
     currentCannon?.stop();
-    void stopApps().finally(() => process.exit(128 + (os.constants.signals[signal] ?? 1)));
+    void Promise.all([stopApps(), stopPeer()]).finally(() =>
+      process.exit(128 + (os.constants.signals[signal] ?? 1)),
+    );
   });
 }
 
 let exitCode = 0;
 try {
   const { output, crashed } = await main();
-  await stopApps();
+  await Promise.all([stopApps(), stopPeer()]);
   const everyApp = [...retiredApps, ...apps.values()];
   output.logLines = {};
   for (const app of everyApp) output.logLines[app.name] = (output.logLines[app.name] ?? 0) + app.lines;
@@ -965,6 +1182,7 @@ try {
     killed: Boolean(app.killed),
   }));
   printReport(output);
+  printGoals(output);
   const logged = Object.entries(output.logLines).filter(([, count]) => count > 0);
   if (logged.length > 0) {
     report(
@@ -999,7 +1217,7 @@ try {
       progress(`(${app.name} had exited on its own: ${app.exitSignal ?? app.exitCode})`);
   }
   currentCannon?.stop();
-  await stopApps();
+  await Promise.all([stopApps(), stopPeer()]);
   exitCode = 1;
 }
 clearTimeout(watchdog);
