@@ -364,6 +364,105 @@ describe('ScanIngestService (PostgreSQL)', () => {
     expect(await findingsOf(bob.organizationId, 'acme/runs')).toEqual([]);
   });
 
+  describe('group commit of small uploads', () => {
+    function native(findings: Array<{ rule: string; path: string }>): object {
+      return {
+        findings: findings.map(({ rule, path }) => ({
+          rule_id: rule,
+          title: `Problem ${rule}`,
+          severity: 'high',
+          location: { path, start_line: 1 },
+        })),
+      };
+    }
+
+    function nativeUpload(document: object, query: ReceivedUpload['query'] = {}): ReceivedUpload {
+      return upload(document, { contentType: 'application/json', query });
+    }
+
+    it('applies concurrent uploads in fewer transactions, each with the outcome it would have had alone', async () => {
+      const transaction = jest.spyOn(dataSource, 'transaction');
+      const document = native([{ rule: 'R1', path: 'infra/s3.tf' }]);
+      // No tool named: these scans close nothing, so any number of them may share a group.
+      const query = { repository: 'acme/concurrent' };
+      try {
+        const answers = await Promise.all(
+          Array.from({ length: 20 }, () => ingest.receive(alice, nativeUpload(document, query))),
+        );
+
+        expect(answers.every((answer) => answer.status === 201)).toBe(true);
+        // The first upload creates the finding, every later one sees it again: as if applied one by one.
+        expect(answers.map((answer) => answer.body.new).sort()).toEqual([...Array(19).fill(0), 1]);
+        expect(answers.reduce((sum, answer) => sum + answer.body.unchanged, 0)).toBe(19);
+        expect(transaction.mock.calls.length).toBeLessThan(20);
+      } finally {
+        transaction.mockRestore();
+      }
+      expect(await findingsOf(alice.organizationId, 'acme/concurrent')).toEqual([
+        expect.objectContaining({ state: 'open', occurrences: 20 }),
+      ]);
+      const [{ scans, history }] = await dataSource.query<Array<{ scans: number; history: number }>>(
+        `SELECT (SELECT count(*)::int FROM scans WHERE organization_id = $1 AND repository = 'acme/concurrent'
+                   AND status = 'completed') AS scans,
+                (SELECT count(*)::int FROM finding_history h JOIN findings f ON f.id = h.finding_id
+                  WHERE f.organization_id = $1 AND f.repository = 'acme/concurrent') AS history`,
+        [alice.organizationId],
+      );
+      expect({ scans, history }).toEqual({ scans: 20, history: 20 });
+    });
+
+    it('applies closing scans of one stream one after the other, in the order received', async () => {
+      const query = { repository: 'acme/closing', ref: 'main' };
+      const both = sarif('semgrep', [
+        { rule: 'A', path: 'src/a.ts', line: 1, fingerprint: 'a' },
+        { rule: 'B', path: 'src/b.ts', line: 1, fingerprint: 'b' },
+      ]);
+      const onlyB = sarif('semgrep', [{ rule: 'B', path: 'src/b.ts', line: 1, fingerprint: 'b' }]);
+
+      const [first, second] = await Promise.all([
+        ingest.receive(alice, upload(both, { query })),
+        ingest.receive(alice, upload(onlyB, { query })),
+      ]);
+
+      expect(first.body).toMatchObject({ new: 2, fixed: 0 });
+      expect(second.body).toMatchObject({ new: 0, unchanged: 1, fixed: 1 });
+      const stored = await findingsOf(alice.organizationId, 'acme/closing');
+      expect(stored.map((row) => [row['rule_id'], row['state']]).sort()).toEqual([
+        ['A', 'fixed'],
+        ['B', 'open'],
+      ]);
+    });
+
+    it("keeps one upload's failure its own: the others of its group are stored", async () => {
+      const ghost: KeyPrincipal = { ...alice, organizationId: randomUUID(), apiKeyId: randomUUID() };
+      const document = native([{ rule: 'R9', path: 'main.go' }]);
+      const query = { repository: 'acme/isolated' };
+      // The first two go at once; the rest, the failing one among them, wait and share a group.
+      const outcomes = await Promise.allSettled(
+        // An organization that does not exist: its scan cannot be stored.
+        [alice, alice, alice, ghost, bob, bob].map((principal) =>
+          ingest.receive(principal, nativeUpload(document, query)),
+        ),
+      );
+
+      expect(outcomes.map((outcome) => outcome.status)).toEqual([
+        'fulfilled',
+        'fulfilled',
+        'fulfilled',
+        'rejected',
+        'fulfilled',
+        'fulfilled',
+      ]);
+      expect(await findingsOf(alice.organizationId, 'acme/isolated')).toEqual([
+        expect.objectContaining({ occurrences: 3 }),
+      ]);
+      expect(await findingsOf(bob.organizationId, 'acme/isolated')).toEqual([
+        expect.objectContaining({ occurrences: 2 }),
+      ]);
+      expect(await findingsOf(ghost.organizationId, 'acme/isolated')).toHaveLength(0);
+    });
+  });
+
   describe('Idempotency-Key', () => {
     it('replays the first answer to the same request and stores nothing more', async () => {
       const request = upload(sarif('semgrep', results(2, 'idem')), {

@@ -35,7 +35,7 @@ export interface ScanOutcome extends ScanCounts {
   tools: ScanTool[];
 }
 
-interface ScanContext {
+export interface ScanContext {
   repository: string;
   ref: string;
   commitSha: string;
@@ -48,7 +48,7 @@ interface ScanContext {
 
 const REF_MAX = 500;
 const COMMIT_MAX = 200;
-const TOOL_MAX = 200;
+export const TOOL_MAX = 200;
 
 function firstOf(runs: readonly RunContext[], pick: (run: RunContext) => string | null): string {
   for (const run of runs) {
@@ -58,7 +58,7 @@ function firstOf(runs: readonly RunContext[], pick: (run: RunContext) => string 
   return '';
 }
 
-function contextOf(runs: readonly RunContext[]): Omit<ScanContext, 'staleTools'> {
+export function contextOf(runs: readonly RunContext[]): Omit<ScanContext, 'staleTools'> {
   const repository = normalizeRepository(firstOf(runs, (run) => run.repository));
   const tools = new Map<string, ScanTool>();
   for (const run of runs) {
@@ -81,8 +81,16 @@ function contextOf(runs: readonly RunContext[]): Omit<ScanContext, 'staleTools'>
   };
 }
 
+/**
+ * The advisory lock every writer of a (repository, ref)'s findings holds until its transaction ends, by the
+ * text it is hashed from: one upload's transaction (ScanProcessor) and a group commit (ScanBatcher) take the same.
+ */
+export function streamLockKey(organizationId: string, repository: string, ref: string): string {
+  return `gatehouse.scan:${organizationId}/${repository}@${ref}`;
+}
+
 /** A finding as the batch statements read it (jsonb_to_recordset). */
-function findingRecord(finding: MappedFinding, id: string): Record<string, unknown> {
+export function findingRecord(finding: MappedFinding, id: string): Record<string, unknown> {
   return {
     id,
     identity: finding.identity,
@@ -100,7 +108,7 @@ function findingRecord(finding: MappedFinding, id: string): Record<string, unkno
   };
 }
 
-const RECORD_COLUMNS = `
+export const RECORD_COLUMNS = `
   id uuid, identity varchar, identity_source varchar, tool varchar, rule_id varchar, tags text[], cwe text[],
   title varchar, severity varchar, location jsonb, description text, fingerprint varchar, metadata jsonb`;
 
@@ -209,10 +217,9 @@ export class ScanProcessor {
     const key = [scan.organizationId, context.repository, context.ref];
     // Scans of one (repository, ref) are applied one at a time, whatever their tools: each sees the findings the
     // previous one left, and two never insert the same findings in crossing orders (a deadlock).
-    await manager.query(
-      `SELECT pg_advisory_xact_lock(hashtextextended('gatehouse.scan:' || $1 || '/' || $2 || '@' || $3, 0))`,
-      key,
-    );
+    await manager.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, [
+      streamLockKey(scan.organizationId, context.repository, context.ref),
+    ]);
     const staleTools = new Set<string>();
     if (context.streamTools.length > 0) {
       // Created when missing; either way each stream's row comes back (DO UPDATE returns existing rows too).
