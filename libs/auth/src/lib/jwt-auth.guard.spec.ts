@@ -1,9 +1,21 @@
 import type { ExecutionContext } from '@nestjs/common';
+import { AuthGuard } from '@nestjs/passport';
 import { GatehouseError, type KeyPrincipal, type UserPrincipal } from '@gatehouse/contracts';
+import type { RevocationRegistry } from '@gatehouse/revocation';
 import { JwtAuthGuard } from './jwt-auth.guard';
 
-function contextFrom(ip: string | undefined): ExecutionContext {
-  return { switchToHttp: () => ({ getRequest: () => ({ ip }) }) } as unknown as ExecutionContext;
+function contextFrom(ip: string | undefined, headers: Record<string, string> = {}): ExecutionContext {
+  const request = { ip, headers };
+  return { switchToHttp: () => ({ getRequest: () => request }) } as unknown as ExecutionContext;
+}
+
+const OPTIONS = { issuer: 'i', audience: 'a', jwksUrl: 'http://127.0.0.1:1/jwks', clockToleranceSeconds: 5 };
+
+function registry(state: { revoked?: boolean; disabled?: boolean } = {}): RevocationRegistry {
+  return {
+    isRevoked: () => state.revoked === true,
+    isDisabled: () => state.disabled === true,
+  } as unknown as RevocationRegistry;
 }
 
 const KEY: KeyPrincipal = {
@@ -19,7 +31,7 @@ const KEY: KeyPrincipal = {
 };
 
 describe('JwtAuthGuard.handleRequest and the allowed_ips of a token', () => {
-  const guard = new JwtAuthGuard();
+  const guard = new JwtAuthGuard(registry(), OPTIONS);
 
   function refusal(principal: KeyPrincipal | UserPrincipal, ip: string | undefined): unknown {
     try {
@@ -59,5 +71,72 @@ describe('JwtAuthGuard.handleRequest and the allowed_ips of a token', () => {
       role: 'viewer',
     };
     expect(refusal(user, '198.51.100.1')).toBeUndefined();
+  });
+});
+
+describe('JwtAuthGuard and the tokens it verified before', () => {
+  const TOKEN = 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJjaSJ9.c2lnbmF0dXJl';
+  const bearer = { authorization: `Bearer ${TOKEN}` };
+  const principal: KeyPrincipal = { ...KEY, expiresAt: new Date(Date.now() + 600_000) };
+  // passport's guard, standing in for the full verification: admits and sets the principal, counting its calls.
+  const passportGuard = Object.getPrototypeOf(JwtAuthGuard.prototype) as InstanceType<
+    ReturnType<typeof AuthGuard>
+  >;
+  let verifications: jest.SpyInstance;
+
+  beforeEach(() => {
+    verifications = jest
+      .spyOn(passportGuard, 'canActivate')
+      .mockImplementation((context: ExecutionContext) => {
+        context.switchToHttp().getRequest<{ user?: KeyPrincipal }>().user = principal;
+        return Promise.resolve(true);
+      });
+  });
+
+  afterEach(() => verifications.mockRestore());
+
+  it('verifies a token once, then admits it from the cache with the same principal', async () => {
+    const guard = new JwtAuthGuard(registry(), OPTIONS);
+    const second = contextFrom('198.51.100.1', bearer);
+
+    await expect(guard.canActivate(contextFrom('198.51.100.1', bearer))).resolves.toBe(true);
+    await expect(guard.canActivate(second)).resolves.toBe(true);
+
+    expect(verifications).toHaveBeenCalledTimes(1);
+    expect(second.switchToHttp().getRequest<{ user?: KeyPrincipal }>().user).toEqual(principal);
+  });
+
+  it.each([
+    ['revoked', { revoked: true }, 'token_revoked'],
+    ['disabled', { disabled: true }, 'api_key_disabled'],
+  ])('refuses a cached token whose key was %s since', async (_case, later, code) => {
+    const state: { revoked?: boolean; disabled?: boolean } = {};
+    const guard = new JwtAuthGuard(registry(state), OPTIONS);
+    await guard.canActivate(contextFrom('198.51.100.1', bearer));
+    Object.assign(state, later);
+
+    await expect(guard.canActivate(contextFrom('198.51.100.1', bearer))).rejects.toMatchObject({ code });
+  });
+
+  it("still applies a cached token's IP allowlist to each request", async () => {
+    const restricted: KeyPrincipal = { ...principal, allowedIps: ['10.9.9.0/24'] };
+    verifications.mockImplementation((context: ExecutionContext) => {
+      context.switchToHttp().getRequest<{ user?: KeyPrincipal }>().user = restricted;
+      return Promise.resolve(true);
+    });
+    const guard = new JwtAuthGuard(registry(), OPTIONS);
+    await guard.canActivate(contextFrom('10.9.9.1', bearer));
+
+    await expect(guard.canActivate(contextFrom('10.9.10.1', bearer))).rejects.toMatchObject({
+      code: 'ip_not_allowed',
+    });
+  });
+
+  it('keeps nothing of a request without a token', async () => {
+    const guard = new JwtAuthGuard(registry(), OPTIONS);
+    await guard.canActivate(contextFrom('198.51.100.1'));
+    await guard.canActivate(contextFrom('198.51.100.1'));
+
+    expect(verifications).toHaveBeenCalledTimes(2);
   });
 });

@@ -1,11 +1,49 @@
-import { Injectable, type ExecutionContext } from '@nestjs/common';
+import { Inject, Injectable, type ExecutionContext } from '@nestjs/common';
 import { AuthGuard } from '@nestjs/passport';
 import { GatehouseError, isIpAllowed, type Principal } from '@gatehouse/contracts';
-import { JWT_STRATEGY } from './jwt.strategy';
+import { RevocationRegistry } from '@gatehouse/revocation';
+import { bearerTokenOf } from './bearer-token';
+import { assertKeyUsable, JWT_STRATEGY } from './jwt.strategy';
+import { TOKEN_VERIFICATION_OPTIONS, type TokenVerificationOptions } from './token-verification-options';
+import { VerifiedTokenCache } from './verified-token-cache';
 
-/** Turns passport's outcomes into the suite's error codes. */
+interface GuardedRequest {
+  headers: Record<string, string | string[] | undefined>;
+  user?: Principal;
+}
+
+/**
+ * Gatehouse access tokens through passport-jwt, its outcomes turned into the suite's error codes. A token verified
+ * once is remembered (VerifiedTokenCache): its next requests skip the signature and claim checks, never the
+ * expiry, revocation, disabling or IP allowlist checks.
+ */
 @Injectable()
 export class JwtAuthGuard extends AuthGuard(JWT_STRATEGY) {
+  private readonly verified: VerifiedTokenCache;
+
+  constructor(
+    private readonly revocations: RevocationRegistry,
+    @Inject(TOKEN_VERIFICATION_OPTIONS) options: TokenVerificationOptions,
+  ) {
+    super();
+    this.verified = new VerifiedTokenCache(options.clockToleranceSeconds);
+  }
+
+  override async canActivate(context: ExecutionContext): Promise<boolean> {
+    const request = context.switchToHttp().getRequest<GuardedRequest>();
+    const token = bearerTokenOf(request.headers['authorization']);
+    const known = token === null ? undefined : this.verified.get(token);
+    if (known) {
+      assertKeyUsable(this.revocations, known.apiKeyId, known.keyVersion);
+      assertAllowedIp(known, context);
+      request.user = known;
+      return true;
+    }
+    const admitted = (await super.canActivate(context)) as boolean;
+    if (admitted && token !== null && request.user?.kind === 'api_key')
+      this.verified.set(token, request.user);
+    return admitted;
+  }
   override handleRequest<TUser = Principal>(
     error: unknown,
     user: unknown,

@@ -43,6 +43,20 @@ function isAllowedIpsClaim(value: unknown): value is string[] | undefined {
 }
 
 /**
+ * The checks a token meets on every request, verified afresh or found in the VerifiedTokenCache: its key is
+ * neither revoked (nor its secret retired by a rotation) nor disabled, as this node knows now.
+ */
+export function assertKeyUsable(revocations: RevocationRegistry, apiKeyId: string, keyVersion: number): void {
+  if (revocations.isRevoked(apiKeyId, keyVersion)) {
+    throw new GatehouseError('token_revoked', 'The API key behind this token has been revoked or rotated');
+  }
+  // 401 like a revocation, so that the gateway also drops its cached token of a key sent directly.
+  if (revocations.isDisabled(apiKeyId)) {
+    throw new GatehouseError('api_key_disabled', 'The API key behind this token is disabled');
+  }
+}
+
+/**
  * Verifies Gatehouse access tokens: RS256 only, issuer, audience, expiry and a known `kid` (passport-jwt with
  * keys from the JWKS), then the claims this suite needs and the local revocation set. No network call is made
  * per request: keys are cached and the revocation set is in memory.
@@ -106,13 +120,7 @@ export class JwtStrategy extends PassportStrategy(Strategy, JWT_STRATEGY) {
         'Access token has an issue time or lifetime auth-service never gives',
       );
     }
-    if (this.revocations.isRevoked(api_key_id, key_version)) {
-      throw new GatehouseError('token_revoked', 'The API key behind this token has been revoked or rotated');
-    }
-    // 401 like a revocation, so that the gateway also drops its cached token of a key sent directly.
-    if (this.revocations.isDisabled(api_key_id)) {
-      throw new GatehouseError('api_key_disabled', 'The API key behind this token is disabled');
-    }
+    assertKeyUsable(this.revocations, api_key_id, key_version);
     return {
       kind: 'api_key',
       keyVersion: key_version,
