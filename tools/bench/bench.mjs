@@ -25,7 +25,7 @@
 // bench database; drop the database to start afresh. Rate-limit counters in Redis expire by themselves.
 //
 // Usage: npm run bench            (builds first)
-//        node tools/bench/bench.mjs [--json]   (expects `nx run-many -t build` to have run)
+//        node tools/bench/bench.mjs [--json] [--help]   (expects `nx run-many -t build` to have run)
 //
 // Environment (all optional):
 //   DATABASE_URL         default postgres://postgres@127.0.0.1:5432/gatehouse_bench (created if missing)
@@ -83,6 +83,7 @@ import {
   root,
   runCli,
   table,
+  USAGE_EXIT_CODE,
   usageOf,
   withDeadline,
 } from './lib/servers.mjs';
@@ -96,8 +97,8 @@ if (args.includes('--help') || args.includes('-h')) {
 }
 const unknownArgs = args.filter((arg) => arg !== '--json');
 if (unknownArgs.length > 0) {
-  process.stderr.write(`unknown argument(s): ${unknownArgs.join(' ')} (only --json is accepted)\n`);
-  process.exit(64);
+  process.stderr.write(`unknown argument(s): ${unknownArgs.join(' ')} (accepted: --json, --help)\n`);
+  process.exit(USAGE_EXIT_CODE);
 }
 const jsonOutput = args.includes('--json');
 

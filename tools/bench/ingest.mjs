@@ -32,7 +32,7 @@
 // findings and scans in the bench database; drop the database to start afresh.
 //
 // Usage: npm run bench:ingest                         (builds first)
-//        node tools/bench/ingest.mjs [--json]          (expects `nx run-many -t build` to have run)
+//        node tools/bench/ingest.mjs [--json] [--help] (expects `nx run-many -t build` to have run)
 //        node tools/bench/ingest.mjs --generate-only FILE [--json]
 //             writes the report to FILE (gzipped when FILE ends in .gz), checks it and prints its sizes; starts
 //             nothing
@@ -85,6 +85,7 @@ import {
   runCli,
   sleep,
   table,
+  USAGE_EXIT_CODE,
   usageOf,
   withDeadline,
 } from './lib/servers.mjs';
@@ -102,7 +103,7 @@ const generateOnlyAt = args.indexOf('--generate-only');
 const generateOnlyFile = generateOnlyAt === -1 ? undefined : args[generateOnlyAt + 1];
 if (generateOnlyAt !== -1 && (!generateOnlyFile || generateOnlyFile.startsWith('--'))) {
   process.stderr.write('--generate-only needs a file name\n');
-  process.exit(64);
+  process.exit(USAGE_EXIT_CODE);
 }
 const unknownArgs = args.filter(
   (arg, i) =>
@@ -112,7 +113,7 @@ if (unknownArgs.length > 0) {
   process.stderr.write(
     `unknown argument(s): ${unknownArgs.join(' ')} (accepted: --json, --generate-only FILE, --help)\n`,
   );
-  process.exit(64);
+  process.exit(USAGE_EXIT_CODE);
 }
 
 const RESULTS = numberFromEnv('BENCH_INGEST_RESULTS', 25_000, { min: 1, integer: true });

@@ -4,7 +4,8 @@
 // own Redis channel), then for each sample: create a key, get a token, check every node accepts it, send the
 // revoke, and poll all nodes until each answers 401. Prints p50/p95/p99/max in milliseconds.
 //
-// Usage: npm run bench:revocation      (builds first)
+// Usage: npm run bench:revocation                 (builds first)
+//        node tools/bench/revocation.mjs [--help]  (expects `nx run-many -t build` to have run)
 // Environment: DATABASE_URL (default postgres://postgres@127.0.0.1:5432/gatehouse_bench_revocation, created if
 // missing), REDIS_URL (default redis://127.0.0.1:6379), BENCH_SAMPLES (default 100), BENCH_NODES (default 3).
 import { spawn, spawnSync } from 'node:child_process';
@@ -12,6 +13,17 @@ import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { USAGE_EXIT_CODE, usageOf } from './lib/servers.mjs';
+
+const args = process.argv.slice(2);
+if (args.includes('--help') || args.includes('-h')) {
+  process.stdout.write(usageOf(import.meta.url));
+  process.exit(0);
+}
+if (args.length > 0) {
+  process.stderr.write(`unknown argument(s): ${args.join(' ')} (accepted: --help)\n`);
+  process.exit(USAGE_EXIT_CODE);
+}
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '../..');
 const samples = Number(process.env.BENCH_SAMPLES ?? 100);

@@ -10,7 +10,7 @@
 //    gateway can be reached from outside.
 //
 // Exits 1 on any problem. `--self-test` also breaks a rendered overlay in known ways and fails unless each break is
-// caught. Usage: node tools/k8s/validate.mjs [--self-test] [overlay ...]   (KUBECTL=/path/to/kubectl to choose one)
+// caught. Usage: node tools/k8s/validate.mjs [--self-test] [--help] [overlay ...]   (KUBECTL=/path/to/kubectl)
 import { spawnSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
@@ -732,9 +732,55 @@ function moveToConfigMap(objects, app, variable) {
 
 // ---------------------------------------------------------------------------------------------------------------
 
+const USAGE = `Usage: node tools/k8s/validate.mjs [--self-test] [overlay ...]
+
+Renders each Kustomize overlay under deploy/overlays (all of them unless named) with \`kubectl kustomize\` and
+validates every object offline: against the Kubernetes schemas (kubernetes-models, strictly: unknown fields are
+errors) and against Gatehouse's rules (probes, resources, non-root read-only pods, rolling updates, one HPA and
+PDB per app, every variable of docs/CONFIGURATION.md's table wired from a ConfigMap or, when sensitive, a Secret,
+the signing key from a Secret, NetworkPolicies under which only the gateway is reachable from outside).
+
+Options:
+  --self-test   also break the rendered overlays in known ways, and fail unless each break is caught
+  -h, --help    this text
+
+Environment:
+  KUBECTL       the kubectl binary to render with (default: kubectl on the PATH)
+
+Exit status: 0 valid, 1 problems found (listed on stderr), 2 usage error.
+`;
+
+/** The arguments, or the exit status when they are a request for help or a usage error. */
+function parseArguments(argv) {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const unknown = argv.filter((argument) => argument.startsWith('-') && argument !== '--self-test');
+  const missing = argv
+    .filter((argument) => !argument.startsWith('-'))
+    .filter(
+      (overlay) =>
+        !existsSync(join(overlaysDir, overlay)) || !statSync(join(overlaysDir, overlay)).isDirectory(),
+    );
+  if (unknown.length > 0 || missing.length > 0) {
+    const problems = [
+      ...unknown.map((option) => `unknown option ${option}`),
+      ...missing.map((overlay) => `no overlay ${overlay} under deploy/overlays`),
+    ];
+    process.stderr.write(`k8s: ${problems.join('; ')}\n\n${USAGE}`);
+    return 2;
+  }
+  return {
+    selfTest: argv.includes('--self-test'),
+    requested: argv.filter((argument) => !argument.startsWith('-')),
+  };
+}
+
 async function main(argv) {
-  const selfTest = argv.includes('--self-test');
-  const requested = argv.filter((argument) => !argument.startsWith('--'));
+  const parsed = parseArguments(argv);
+  if (typeof parsed === 'number') return parsed;
+  const { selfTest, requested } = parsed;
   const overlays = requested.length
     ? requested
     : readdirSync(overlaysDir)

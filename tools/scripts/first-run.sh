@@ -3,8 +3,13 @@
 # a token and one uploaded finding through the gateway. Nx's cache and daemon are off so that the build is timed
 # cold, as in a fresh clone. Needs port 8080 free, curl and jq; stops the suite and removes its data at the end.
 #
-# Usage (in a fresh clone): bash tools/scripts/first-run.sh
+# Usage (in a fresh clone): bash tools/scripts/first-run.sh [--help]
 set -euo pipefail
+case "${1:-}" in
+  '') ;;
+  -h | --help) sed -n '2,/^# Usage/s/^# \{0,1\}//p' "$0"; exit 0 ;;
+  *) echo "first-run.sh: unknown argument $1 (accepted: --help)" >&2; exit 2 ;;
+esac
 cd "$(dirname "$0")/../.."
 export NX_SKIP_NX_CACHE=true NX_DAEMON=false
 data_dir=$(mktemp -d)
@@ -23,7 +28,8 @@ t0=$(now)
 npm ci --loglevel=warn >/dev/null
 t1=$(now)
 set -m # a process group of its own, stopped as a whole
-GATEHOUSE_DATA_DIR="$data_dir" npm start >"$log" 2>&1 &
+# JSON logs whatever the caller's LOG_FORMAT: the ready line below is waited for as JSON.
+GATEHOUSE_DATA_DIR="$data_dir" LOG_FORMAT=json npm start >"$log" 2>&1 &
 suite_pid=$!
 set +m
 for _ in $(seq 1 600); do

@@ -250,7 +250,7 @@ describe('leaked-key reports through the gateway', () => {
       responses: Record<string, Body>;
     };
     expect(operation.operationId).toBe('reportLeakedKeys');
-    expect(operation.security).toBeUndefined();
+    expect(operation.security).toEqual([]);
     expect(operation.parameters).toEqual(
       expect.arrayContaining([
         expect.objectContaining({ name: 'GITHUB-PUBLIC-KEY-IDENTIFIER', in: 'header', required: true }),

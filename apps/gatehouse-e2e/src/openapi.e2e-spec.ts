@@ -1,9 +1,14 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { PERMISSIONS } from '@gatehouse/contracts';
 import {
   request,
   startService,
   startSuite,
+  WORKSPACE_ROOT,
   type BootstrapOutput,
   type RunningSuite,
   type ServiceProcess,
@@ -22,13 +27,22 @@ interface Schema {
 interface Operation {
   operationId?: string;
   security?: Record<string, string[]>[];
-  responses: Record<string, { description: string; content?: Record<string, { schema: Schema }> }>;
+  requestBody?: { content: Record<string, { schema: Schema }> };
+  responses: Record<
+    string,
+    {
+      description: string;
+      headers?: Record<string, { required?: boolean; schema?: Schema }>;
+      content?: Record<string, { schema: Schema }>;
+    }
+  >;
   [field: string]: unknown;
 }
 
 interface Document {
   openapi: string;
-  info: { title: string; version: string };
+  info: { title: string; version: string; license?: { name: string; identifier?: string } };
+  servers?: { url: string }[];
   paths: Record<string, Record<string, Operation>>;
   components: {
     schemas: Record<string, Schema>;
@@ -62,6 +76,54 @@ function resolvePointer(document: unknown, ref: string): unknown {
           : undefined,
       document,
     );
+}
+
+/** What a browser sends when a link to /api/docs is followed. */
+const BROWSER_ACCEPT =
+  'text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8';
+
+/** Every operation of the document with its path and method. */
+function operationsOf(document: Document): { path: string; method: string; operation: Operation }[] {
+  return Object.entries(document.paths).flatMap(([path, item]) =>
+    Object.entries(item)
+      .filter(([method]) => METHODS.includes(method))
+      .map(([method, operation]) => ({ path, method, operation })),
+  );
+}
+
+/** Runs a Node CLI installed in the repository; resolves with what it printed on stdout. */
+function runTool(script: string, args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [join(WORKSPACE_ROOT, 'node_modules', script), ...args], {
+      cwd: WORKSPACE_ROOT,
+      env: { ...process.env, REDOCLY_TELEMETRY: 'off', REDOCLY_SUPPRESS_UPDATE_NOTICE: 'true' },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.once('error', reject);
+    child.once('close', (code) => {
+      if (code === 0 || stdout.includes('{')) resolve(stdout);
+      else reject(new Error(`${script} exited with ${code}: ${stderr}`));
+    });
+  });
+}
+
+interface LintReport {
+  totals: { errors: number; warnings: number };
+  problems: { ruleId: string; severity: string; message: string }[];
+}
+
+/** The document written to a file of a temporary directory, for the CLIs. */
+function withDocumentFile<T>(
+  document: Document,
+  use: (file: string, directory: string) => Promise<T>,
+): Promise<T> {
+  const directory = mkdtempSync(join(tmpdir(), 'gatehouse-openapi-'));
+  const file = join(directory, 'openapi.json');
+  writeFileSync(file, JSON.stringify(document));
+  return use(file, directory).finally(() => rmSync(directory, { recursive: true, force: true }));
 }
 
 /** Reserves a port nobody listens on. */
@@ -111,17 +173,188 @@ describe('OpenAPI document through the gateway', () => {
     await suite?.stop();
   });
 
-  it('is an OpenAPI 3 JSON document served by the gateway, also at /api/docs/openapi.json', async () => {
-    const response = await fetch(`${gateway}/api/docs`);
+  it('is an OpenAPI 3.1 JSON document at /api/docs/openapi.json, and at /api/docs for any client but a browser', async () => {
+    const response = await fetch(`${gateway}/api/docs/openapi.json`, { headers: { accept: BROWSER_ACCEPT } });
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toMatch(/^application\/json/);
     expect(response.headers.get('cache-control')).toBe('public, max-age=60');
-    expect(document.openapi).toMatch(/^3\.\d+\.\d+$/);
+    // The JSON keeps the API's strict policy: only the page has a policy of its own.
+    expect(response.headers.get('content-security-policy')).toBe("default-src 'none';frame-ancestors 'none'");
+    expect(await response.json()).toEqual(document);
+    expect(document.openapi).toBe('3.1.0');
     expect(document.info).toMatchObject({ title: 'Gatehouse API', version: expect.any(String) });
 
-    const alias = await request<Document>(`${gateway}/api/docs/openapi.json`);
-    expect(alias.status).toBe(200);
-    expect(alias.body).toEqual(document);
+    for (const path of ['/api/docs', '/api/docs/']) {
+      for (const accept of [undefined, '*/*', 'application/json', 'application/json, text/plain, */*']) {
+        const answer = await fetch(`${gateway}${path}`, { headers: accept ? { accept } : {} });
+        expect({ path, accept, status: answer.status, type: answer.headers.get('content-type') }).toEqual({
+          path,
+          accept,
+          status: 200,
+          type: 'application/json; charset=utf-8',
+        });
+        expect(answer.headers.get('vary')).toMatch(/\bAccept\b/);
+        expect(await answer.json()).toEqual(document);
+      }
+    }
+  });
+
+  it('serves browsers a reference page at /api/docs and /api/docs/, with its own policy and its script from the gateway', async () => {
+    for (const path of ['/api/docs', '/api/docs/']) {
+      const page = await fetch(`${gateway}${path}`, { headers: { accept: BROWSER_ACCEPT } });
+      expect(page.status).toBe(200);
+      expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8');
+      expect(page.headers.get('vary')).toMatch(/\bAccept\b/);
+      expect(page.headers.get('x-frame-options')).toBe('DENY');
+      const policy = page.headers.get('content-security-policy') ?? '';
+      expect(policy.split('; ')).toEqual(
+        expect.arrayContaining([
+          "default-src 'none'",
+          "script-src 'self'",
+          "connect-src 'self'",
+          "frame-ancestors 'none'",
+        ]),
+      );
+      const html = await page.text();
+      // Nothing is loaded from anywhere else: no absolute URL at all, and no inline script to allow.
+      expect(html).not.toMatch(/https?:\/\//);
+      const scripts = [...html.matchAll(/<script([^>]*)>([\s\S]*?)<\/script>/g)];
+      expect(scripts.every(([, , content]) => content === '')).toBe(true);
+      const sources = scripts.flatMap(
+        ([, attributes]) => /\bsrc="([^"]+)"/.exec(attributes ?? '')?.[1] ?? [],
+      );
+      expect(sources).toEqual([
+        expect.stringMatching(/^\/api\/docs\/assets\/scalar-api-reference\.[0-9a-f]{16}\.js$/),
+      ]);
+      expect(html).toContain('/api/docs/openapi.json');
+
+      const script = await fetch(`${gateway}${sources[0]}`, { headers: { 'accept-encoding': 'gzip' } });
+      expect(script.status).toBe(200);
+      expect(script.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
+      expect(script.headers.get('content-encoding')).toBe('gzip');
+      expect(script.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
+      const code = await script.text();
+      expect(code.length).toBeGreaterThan(1_000_000);
+      expect(code).toContain('createApiReference');
+    }
+    const unknown = await request(`${gateway}/api/docs/assets/scalar-api-reference.0000000000000000.js`);
+    expect(unknown.status).toBe(404);
+    expect(unknown.body).toMatchObject({ error: 'not_found' });
+  });
+
+  it("passes Redocly's recommended ruleset without an error", async () => {
+    const report = await withDocumentFile(document, async (file) => {
+      const printed = await runTool('@redocly/cli/bin/cli.js', [
+        'lint',
+        '--extends',
+        'recommended',
+        '--format',
+        'json',
+        file,
+      ]);
+      return JSON.parse(printed.slice(printed.indexOf('{'))) as LintReport;
+    });
+    const errors = report.problems.filter((problem) => problem.severity === 'error');
+    expect(errors.map((problem) => `${problem.ruleId}: ${problem.message}`)).toEqual([]);
+    expect(report.totals.errors).toBe(0);
+  });
+
+  it('names its server, its license and the security of every operation, public ones included', () => {
+    expect(document.servers).toEqual([{ url: '/', description: expect.any(String) }]);
+    expect(document.info.license).toEqual({ name: expect.any(String), identifier: expect.any(String) });
+    for (const { path, method, operation } of operationsOf(document)) {
+      expect({ path, method, security: Array.isArray(operation.security) }).toEqual({
+        path,
+        method,
+        security: true,
+      });
+    }
+    expect(document.paths['/api/v1/auth/jwks']?.['get']?.security).toEqual([]);
+    // Signed by a secret scanner, per body, in its headers: no credential of the caller's own.
+    expect(document.paths['/api/v1/leaked-keys']?.['post']?.security).toEqual([]);
+  });
+
+  it('declares what the gateway answers itself: 502 and 504 everywhere, 413 with a body, WWW-Authenticate on 401', () => {
+    for (const { path, method, operation } of operationsOf(document)) {
+      const declared = Object.keys(operation.responses);
+      const expected = ['502', '504', ...(operation.requestBody ? ['413'] : [])];
+      expect({ path, method, missing: expected.filter((status) => !declared.includes(status)) }).toEqual({
+        path,
+        method,
+        missing: [],
+      });
+      for (const status of expected) {
+        expect(operation.responses[status]?.content?.['application/json']?.schema).toEqual({
+          $ref: '#/components/schemas/ErrorBody',
+        });
+      }
+      const unauthorized = operation.responses['401'];
+      if (unauthorized) {
+        expect({ path, method, header: unauthorized.headers?.['WWW-Authenticate'] }).toEqual({
+          path,
+          method,
+          header: {
+            description: expect.stringContaining('realm'),
+            required: true,
+            schema: { type: 'string' },
+          },
+        });
+      }
+    }
+  });
+
+  it('writes nullable values the 3.1 way: null among the types, or anyOf with null for a referenced object', () => {
+    expect(JSON.stringify(document)).not.toContain('"nullable"');
+    expect(schema('ApiKey').properties?.['rotation']).toEqual({
+      anyOf: [{ $ref: '#/components/schemas/ApiKeyRotation' }, { type: 'null' }],
+    });
+    expect(schema('Finding').properties?.['location']).toMatchObject({
+      anyOf: [{ $ref: '#/components/schemas/FindingLocation' }, { type: 'null' }],
+    });
+    expect(schema('ApiKey').properties?.['expires_at']).toMatchObject({
+      type: ['string', 'null'],
+      format: 'date-time',
+    });
+  });
+
+  it('generates, with openapi-typescript at its default settings, a client whose optional fields stay optional', async () => {
+    // The CLI as a user runs it (`npx openapi-typescript openapi.json -o schema.d.ts`), no option given.
+    const types = await withDocumentFile(document, async (file, directory) => {
+      const output = join(directory, 'schema.d.ts');
+      await runTool('openapi-typescript/bin/cli.js', [file, '-o', output]);
+      return readFileSync(output, 'utf8');
+    });
+    const body = (name: string) => {
+      const start = types.indexOf(`        ${name}: {`);
+      return types.slice(start, types.indexOf('\n        };', start));
+    };
+    expect(body('CreateApiKeyDto')).toMatch(/\n\s+name: string;/);
+    for (const field of ['expires_at', 'environment', 'allowed_ips']) {
+      expect(body('CreateApiKeyDto')).toMatch(new RegExp(`\\n\\s+${field}\\?:`));
+    }
+    expect(body('RotateApiKeyDto')).toMatch(/\n\s+grace_period_seconds\?: number;/);
+    expect(body('ApiKey')).toMatch(/\n\s+rotation: components\["schemas"\]\["ApiKeyRotation"\] \| null;/);
+
+    // In general: a property of a request body schema is required exactly where the document says so.
+    const requestSchemas = new Set(
+      operationsOf(document).flatMap(({ operation }) =>
+        Object.values(operation.requestBody?.content ?? {}).flatMap(({ schema: body }) =>
+          refsIn(body).map((ref) => ref.replace('#/components/schemas/', '')),
+        ),
+      ),
+    );
+    expect(requestSchemas.size).toBeGreaterThan(5);
+    for (const name of requestSchemas) {
+      const { properties = {}, required = [] } = schema(name);
+      for (const [property, definition] of Object.entries(properties)) {
+        if (!required.includes(property))
+          expect({ name, property, default: definition['default'] }).toEqual({
+            name,
+            property,
+            default: undefined,
+          });
+      }
+    }
   });
 
   it('covers the public routes of the three services, and nothing the gateway does not forward', () => {
@@ -178,7 +411,10 @@ describe('OpenAPI document through the gateway', () => {
       items: { type: 'string', enum: [...PERMISSIONS] },
     });
     expect(create.properties?.['expires_at']).toMatchObject({ type: 'string', format: 'date-time' });
-    expect(create.properties?.['environment']).toMatchObject({ enum: ['live', 'test'] });
+    expect(create.properties?.['environment']).toMatchObject({
+      enum: ['live', 'test'],
+      description: expect.stringContaining('Default: live'),
+    });
 
     const requestBody = document.paths['/api/v1/api-keys']?.['post']?.['requestBody'];
     expect(requestBody).toMatchObject({
@@ -220,7 +456,6 @@ describe('OpenAPI document through the gateway', () => {
     expect(document.paths['/api/v1/auth/m2m/authenticate']?.['post']?.security).toEqual([{ api_key: [] }]);
     // The gateway takes an API key directly wherever a token is taken (direct key authentication).
     expect(document.paths['/api/v1/api-keys']?.['post']?.security).toEqual([{ bearer: [] }, { api_key: [] }]);
-    expect(document.paths['/api/v1/auth/jwks']?.['get']?.security).toBeUndefined();
   });
 
   it('documents the rate limits the gateway applies: the headers, and a 429 on every limited operation', () => {

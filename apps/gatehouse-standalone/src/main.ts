@@ -2,15 +2,15 @@ import 'reflect-metadata';
 import { randomBytes } from 'node:crypto';
 import { existsSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { createServer, type AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isStandaloneEnvironment, loadConfig } from '@gatehouse/config';
 import { generateDevelopmentKeyPem } from '@gatehouse/crypto';
-import { openEmbeddedDatabase, resolveDataDir, runMigrations } from '@gatehouse/persistence';
+import { embeddedLayout, openEmbeddedDatabase, resolveDataDir, runMigrations } from '@gatehouse/persistence';
 import { startControlChannel } from './app/control-channel';
-import { hostLog } from './app/host-logger';
+import { hostLog, hostLogIsPretty, useHostLogFormat } from './app/host-logger';
 import { StandaloneConfig } from './app/standalone.config';
+import { holdPort, readyBanner, runningSuite, StartupRefusal, type HeldPort } from './app/startup';
 import { SuiteLifecycle } from './app/suite-lifecycle';
 
 /**
@@ -29,19 +29,16 @@ const LISTEN_TIMEOUT_MS = 60_000;
 type AppName = 'auth-service' | 'findings-service' | 'admin-api' | 'api-gateway';
 const APPS: AppName[] = ['auth-service', 'findings-service', 'admin-api', 'api-gateway'];
 
+/** The variable that moves each app's port (PORT too for the gateway: the one port a user reaches). */
+const PORT_VARIABLES: Record<AppName, string> = {
+  'auth-service': 'AUTH_SERVICE_PORT',
+  'findings-service': 'FINDINGS_SERVICE_PORT',
+  'admin-api': 'ADMIN_API_PORT',
+  'api-gateway': 'API_GATEWAY_PORT (or PORT)',
+};
+
 const bundleOf = (app: AppName) => join(APPS_DIR, app, 'main.js');
 const loadBundle = createRequire(__filename);
-
-async function freePort(host: string): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((done, fail) => {
-    server.once('error', fail);
-    server.listen(0, host, () => done());
-  });
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((done) => server.close(() => done()));
-  return port;
-}
 
 /** Where this process reaches its own servers: loopback when they listen on every address. */
 function reachableHost(host: string): string {
@@ -124,12 +121,31 @@ async function main(lifecycle: SuiteLifecycle): Promise<void> {
     );
   }
   const config = loadConfig(StandaloneConfig);
+  useHostLogFormat(config.LOG_FORMAT);
   const missing = APPS.filter((app) => !existsSync(bundleOf(app)));
-  if (missing.length > 0) throw new Error(`not built: ${missing.join(', ')} (run npm run build)`);
+  if (missing.length > 0) throw new StartupRefusal(`not built: ${missing.join(', ')} (run npm run build)`);
+  const dataDir = resolveDataDir(WORKSPACE_ROOT);
+  const running = await runningSuite(embeddedLayout(dataDir).controlSocket);
+  if (running) {
+    throw new StartupRefusal(
+      `Gatehouse already runs on ${dataDir}, its database open in process ${running.pid} (gateway ` +
+        `${running.gateway}): use that one, or stop it first (Ctrl-C where it runs)`,
+    );
+  }
+  const configuredPorts: Record<AppName, number> = {
+    'auth-service': config.AUTH_SERVICE_PORT,
+    'findings-service': config.FINDINGS_SERVICE_PORT,
+    'admin-api': config.ADMIN_API_PORT,
+    'api-gateway': config.gatewayPort,
+  };
+  // Taken before the database opens (seconds on a first start) and kept until each app starts: a port in use is
+  // the commonest failure, and each app would otherwise report it in its own words, naming PORT, which does not
+  // move it here. Port 0 gets its free port here too.
+  const held = {} as Record<AppName, HeldPort>;
+  for (const app of APPS) held[app] = await holdPort(config.HOST, configuredPorts[app], PORT_VARIABLES[app]);
   // One process, four servers: each app gets its own port variable instead.
   delete process.env['PORT'];
 
-  const dataDir = resolveDataDir(WORKSPACE_ROOT);
   hostLog('info', 'opening the embedded database', { data_dir: dataDir });
   const openedAt = Date.now();
   const opening = openEmbeddedDatabase(dataDir);
@@ -147,13 +163,7 @@ async function main(lifecycle: SuiteLifecycle): Promise<void> {
   });
 
   const host = reachableHost(config.HOST);
-  const port = async (configured: number) => (configured === 0 ? freePort(config.HOST) : configured);
-  const ports: Record<AppName, number> = {
-    'auth-service': await port(config.AUTH_SERVICE_PORT),
-    'findings-service': await port(config.FINDINGS_SERVICE_PORT),
-    'admin-api': await port(config.ADMIN_API_PORT),
-    'api-gateway': await port(config.API_GATEWAY_PORT),
-  };
+  const ports = Object.fromEntries(APPS.map((app) => [app, held[app].port])) as Record<AppName, number>;
   const urls = Object.fromEntries(APPS.map((app) => [app, `http://${host}:${ports[app]}`])) as Record<
     AppName,
     string
@@ -173,6 +183,7 @@ async function main(lifecycle: SuiteLifecycle): Promise<void> {
   // API documents).
   for (const app of APPS) {
     if (lifecycle.stopping) return;
+    await held[app].release();
     startApp(app, ports[app]);
     await waitUntilListening(app, urls[app]);
   }
@@ -187,7 +198,24 @@ async function main(lifecycle: SuiteLifecycle): Promise<void> {
   };
   const control = await startControlChannel(database, config, () => status);
   lifecycle.onStop('the control channel', () => control.close());
-  hostLog('info', 'standalone suite ready', { ...status, startup_ms: Math.round(process.uptime() * 1000) });
+  const startupMs = Math.round(process.uptime() * 1000);
+  if (hostLogIsPretty()) {
+    process.stdout.write(
+      readyBanner({
+        gateway: status.gateway,
+        dataDir: database.dataDir,
+        defaultDataDir: resolveDataDir(WORKSPACE_ROOT, {}),
+        startupMs,
+      }),
+    );
+  } else {
+    hostLog('info', 'standalone suite ready', {
+      ...status,
+      api_reference: `${status.gateway}/api/docs`,
+      jwks: `${status.gateway}/api/v1/auth/jwks`,
+      startup_ms: startupMs,
+    });
+  }
 }
 
 const lifecycle = new SuiteLifecycle();

@@ -1,6 +1,7 @@
 export * from './lib/access-token-inspector';
 export * from './lib/api-docs';
 export * from './lib/api-docs-access';
+export * from './lib/api-reference';
 export * from './lib/body-limit';
 export * from './lib/cors';
 export * from './lib/credentials';

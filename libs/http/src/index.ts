@@ -15,3 +15,4 @@ export * from './lib/request-id';
 export * from './lib/safe-input';
 export * from './lib/timestamp';
 export * from './lib/validation';
+export * from './lib/www-authenticate';

@@ -19,19 +19,27 @@ export const KEY_OVERRIDE = { requests_per_minute: 100_000, burst: 10_000 };
 
 export const appBundle = (name) => join(root, 'dist/apps', name, 'main.js');
 
-/** The leading comment block of a script, for --help. */
+/** The leading comment block of a script, without its shebang and comment markers, for --help. */
 export function usageOf(scriptUrl) {
-  return readFileSync(fileURLToPath(scriptUrl), 'utf8').split('\nimport ')[0] + '\n';
+  const header = readFileSync(fileURLToPath(scriptUrl), 'utf8').split('\nimport ')[0];
+  return `${header
+    .split('\n')
+    .filter((line) => line.startsWith('//'))
+    .map((line) => line.replace(/^\/\/ ?/, ''))
+    .join('\n')}\n`;
 }
 
-/** A number from the environment, or the fallback when unset; exits 64 (usage) when it is not one. */
+/** Exit status of a usage error (an unknown argument, a malformed setting), as for most command-line tools. */
+export const USAGE_EXIT_CODE = 2;
+
+/** A number from the environment, or the fallback when unset; exits 2 (usage) when it is not one. */
 export function numberFromEnv(name, fallback, { min = 0, integer = false } = {}) {
   const raw = process.env[name];
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
   if (!Number.isFinite(value) || value < min || (integer && !Number.isInteger(value))) {
     process.stderr.write(`${name} must be ${integer ? 'an integer' : 'a number'} >= ${min}, got "${raw}"\n`);
-    process.exit(64);
+    process.exit(USAGE_EXIT_CODE);
   }
   return value;
 }

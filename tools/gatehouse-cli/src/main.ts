@@ -1,83 +1,42 @@
 import 'reflect-metadata';
 import { existsSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { NestFactory } from '@nestjs/core';
 import { ApiKeysService, type BootstrapResult } from '@gatehouse/api-keys';
 import { isStandaloneEnvironment, loadConfig } from '@gatehouse/config';
-import { isGatehouseError, ORGANIZATION_NAME } from '@gatehouse/contracts';
 import {
   createDatabaseIfMissing,
   embeddedLayout,
   EmbeddedDatabaseInUseError,
   openEmbeddedDatabase,
-  PLANS,
   resolveDataDir,
   revertLastMigration,
   runMigrations,
   type DatabaseOptions,
-  type Plan,
 } from '@gatehouse/persistence';
 import { CliConfig } from './app/cli.config';
 import { CliModule } from './app/cli.module';
+import { parseCommandLine, USAGE_EXIT_CODE, UsageError, type CommandLine } from './app/command-line';
 import { requestSuite, SUITE_ROUTES, SuiteNotRunningError } from './app/standalone-client';
 import { StderrLogger } from './app/stderr.logger';
 
-const USAGE = `Usage:
-  gatehouse-cli migrate                                   apply pending migrations
-  gatehouse-cli revert                                    undo the last migration
-  gatehouse-cli bootstrap --org <name> [--plan <plan>] [--out <file>]
-                                                          create an organization and print its owner key once
-                                                          plan: ${PLANS.join(' | ')} (default enterprise)
-                                                          --out: write it to <file> (owner-only) instead of stdout;
-                                                          an existing file is never overwritten
-
-With DATABASE_URL (or REDIS_URL) set, the commands work on that PostgreSQL server. With neither set they work in
-standalone mode, on the embedded database in GATEHOUSE_DATA_DIR (default .data/ at the repository root): bootstrap
-through the running standalone suite (npm start), migrate through it or on the files when it is stopped, revert
-only while it is stopped.`;
-
 /** This bundle is dist/tools/gatehouse-cli/main.js. */
 const WORKSPACE_ROOT = resolve(__dirname, '../../..');
-
-class UsageError extends Error {}
 
 function log(message: string): void {
   process.stderr.write(`${message}\n`);
 }
 
-interface BootstrapArgs {
-  org: string;
-  plan: Plan;
-  /** Where the owner key goes instead of stdout. */
-  out?: string;
-}
+type BootstrapArgs = Extract<CommandLine, { command: 'bootstrap' }>;
 
-function parseBootstrapArgs(args: string[]): BootstrapArgs {
-  const { values } = parseArgs({
-    args,
-    options: {
-      org: { type: 'string' },
-      plan: { type: 'string', default: 'enterprise' },
-      out: { type: 'string' },
-    },
-    strict: true,
-  });
-  const org = values.org;
-  if (!org || !ORGANIZATION_NAME.test(org)) {
-    throw new UsageError(
-      '--org must be 1–40 lowercase letters, digits or "-", not starting or ending with "-"',
-    );
+/**
+ * Checked before anything is created: `> owner.json` in a shell truncates the file before bootstrap even runs, and
+ * the key it held is the only copy.
+ */
+function refuseExistingOut(out: string | undefined): void {
+  if (out !== undefined && existsSync(out)) {
+    throw new Error(`${out} exists; bootstrap never overwrites a file (it may hold the only copy of a key)`);
   }
-  if (!PLANS.includes(values.plan as Plan)) throw new UsageError(`--plan must be one of ${PLANS.join(', ')}`);
-  if (values.out !== undefined && existsSync(values.out)) {
-    // Checked before anything is created: `> owner.json` in a shell truncates the file before bootstrap even runs,
-    // and the key it held is the only copy.
-    throw new Error(
-      `${values.out} exists; bootstrap never overwrites a file (it may hold the only copy of a key)`,
-    );
-  }
-  return { org, plan: values.plan as Plan, ...(values.out !== undefined && { out: values.out }) };
 }
 
 /**
@@ -100,8 +59,8 @@ function printBootstrapResult(result: BootstrapResult, out: string | undefined):
   process.stdout.write(json);
 }
 
-async function bootstrap(config: CliConfig, args: string[]): Promise<void> {
-  const { org, plan, out } = parseBootstrapArgs(args);
+async function bootstrap(config: CliConfig, { org, plan, out }: BootstrapArgs): Promise<void> {
+  refuseExistingOut(out);
   const app = await NestFactory.createApplicationContext(CliModule.register(config), {
     logger: new StderrLogger(),
     abortOnError: false,
@@ -113,8 +72,10 @@ async function bootstrap(config: CliConfig, args: string[]): Promise<void> {
   }
 }
 
+type DatabaseCommand = Exclude<CommandLine, { command: 'help' }>;
+
 /** Standalone mode: PGlite has one owner process, so the database files are opened only when no suite runs. */
-async function standalone(command: string | undefined, args: string[]): Promise<void> {
+async function standalone(commandLine: DatabaseCommand): Promise<void> {
   const layout = embeddedLayout(resolveDataDir(WORKSPACE_ROOT));
   const onTheFiles = async (run: (database: DatabaseOptions) => Promise<void>): Promise<void> => {
     const embedded = await openEmbeddedDatabase(layout.dataDir);
@@ -124,9 +85,10 @@ async function standalone(command: string | undefined, args: string[]): Promise<
       await embedded.close();
     }
   };
-  switch (command) {
+  switch (commandLine.command) {
     case 'bootstrap': {
-      const { org, plan, out } = parseBootstrapArgs(args);
+      const { org, plan, out } = commandLine;
+      refuseExistingOut(out);
       const result = await requestSuite<BootstrapResult>(
         layout.controlSocket,
         'POST',
@@ -170,17 +132,20 @@ async function standalone(command: string | undefined, args: string[]): Promise<
       }
       log('reverted the last migration');
       return;
-    default:
-      throw new UsageError(command ? `unknown command "${command}"` : 'no command given');
   }
 }
 
 async function main(argv: string[]): Promise<void> {
-  const [command, ...rest] = argv;
-  if (isStandaloneEnvironment()) return standalone(command, rest);
+  // Parsed before any configuration is read or any connection made: --help and usage errors need neither.
+  const commandLine = parseCommandLine(argv);
+  if (commandLine.command === 'help') {
+    process.stdout.write(commandLine.text);
+    return;
+  }
+  if (isStandaloneEnvironment()) return standalone(commandLine);
   const config = loadConfig(CliConfig);
   const database = { url: config.DATABASE_URL, applicationName: 'gatehouse-cli' };
-  switch (command) {
+  switch (commandLine.command) {
     case 'migrate': {
       if (await createDatabaseIfMissing(config.DATABASE_URL)) log('created the database');
       const applied = await runMigrations(database);
@@ -192,19 +157,19 @@ async function main(argv: string[]): Promise<void> {
       log('reverted the last migration');
       return;
     case 'bootstrap':
-      await bootstrap(config, rest);
+      await bootstrap(config, commandLine);
       return;
-    default:
-      throw new UsageError(command ? `unknown command "${command}"` : 'no command given');
   }
 }
 
 main(process.argv.slice(2)).then(
   () => process.exit(0),
   (error: unknown) => {
-    if (error instanceof UsageError) log(`${error.message}\n\n${USAGE}`);
-    else if (isGatehouseError(error)) log(`error: ${error.message}`);
-    else log(`error: ${error instanceof Error ? error.message : String(error)}`);
-    process.exit(error instanceof UsageError ? 64 : 1);
+    if (error instanceof UsageError) {
+      log(`gatehouse-cli: ${error.message}\n\n${error.usage}`);
+      process.exit(USAGE_EXIT_CODE);
+    }
+    log(`error: ${error instanceof Error ? error.message : String(error)}`);
+    process.exit(1);
   },
 );

@@ -15,7 +15,7 @@ export class AdminApiModule {
     return {
       module: AdminApiModule,
       imports: [
-        createLoggerModule('admin-api', config.LOG_LEVEL),
+        createLoggerModule('admin-api', config),
         HealthModule.forRoot(),
         PersistenceModule.forRoot({
           url: config.DATABASE_URL,

@@ -62,6 +62,8 @@ export class LeakedKeysController {
       'key among the tokens is revoked (in any organization) and its tokens refused on every node; the ' +
       "organization's audit trail records api_key.leaked (with the URL) and api_key.revoked. A token reported " +
       `twice is answered once. Keys match ${API_KEY_PATTERN.source}.`,
+    // No credential of the caller's own: the signature headers below, made anew for each body, are the proof.
+    security: [],
   })
   @ApiHeader({
     name: 'GITHUB-PUBLIC-KEY-IDENTIFIER',

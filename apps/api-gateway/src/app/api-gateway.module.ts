@@ -10,7 +10,7 @@ export class ApiGatewayModule {
     return {
       module: ApiGatewayModule,
       imports: [
-        createLoggerModule('api-gateway', config.LOG_LEVEL),
+        createLoggerModule('api-gateway', config),
         HealthModule.forRoot(),
         GatewayAccessModule.forRoot({
           redisUrl: config.REDIS_URL,

@@ -14,7 +14,7 @@ export class FindingsServiceModule {
     return {
       module: FindingsServiceModule,
       imports: [
-        createLoggerModule('findings-service', config.LOG_LEVEL),
+        createLoggerModule('findings-service', config),
         HealthModule.forRoot(),
         PersistenceModule.forRoot({
           url: config.DATABASE_URL,

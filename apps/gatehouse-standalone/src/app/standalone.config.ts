@@ -1,16 +1,24 @@
+import { Type } from 'class-transformer';
 import { IsInt, IsOptional, IsString, Max, Min } from 'class-validator';
 import { DataServiceConfig } from '@gatehouse/config';
 
 /**
- * The standalone suite's variables. Every other variable (LOG_LEVEL, JWT_*, OIDC_*, …) reaches the four apps as
- * usual; PORT cannot (one process, four servers), so each app has its own port variable here. 0 picks a free port;
- * the "standalone suite ready" log line lists the URLs. DATABASE_URL and REDIS_URL must stay unset.
+ * The standalone suite's variables. Every other variable (LOG_LEVEL, LOG_FORMAT, JWT_*, OIDC_*, …) reaches the
+ * four apps as usual; PORT cannot (one process, four servers), so each app has its own port variable here, and
+ * PORT is the gateway's when API_GATEWAY_PORT is unset (the one port a user reaches). 0 picks a free port; the
+ * ready banner (or the "standalone suite ready" log line) lists the URLs. DATABASE_URL and REDIS_URL must stay
+ * unset.
  */
 export class StandaloneConfig extends DataServiceConfig {
+  override PORT: number = 8080;
+
+  // Optional, so its design type is not Number: implicit conversion needs telling.
+  @Type(() => Number)
+  @IsOptional()
   @IsInt()
   @Min(0)
   @Max(65535)
-  API_GATEWAY_PORT: number = 8080;
+  API_GATEWAY_PORT: number | undefined = undefined;
 
   @IsInt()
   @Min(0)
@@ -31,4 +39,8 @@ export class StandaloneConfig extends DataServiceConfig {
   @IsOptional()
   @IsString()
   GATEHOUSE_DATA_DIR: string | undefined = undefined;
+
+  get gatewayPort(): number {
+    return this.API_GATEWAY_PORT ?? this.PORT;
+  }
 }

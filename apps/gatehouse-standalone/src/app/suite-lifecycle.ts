@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { hostLog } from './host-logger';
+import { StartupRefusal } from './startup';
 
 /** Each app bounds its own graceful shutdown (10 s drain + 10 s hooks); this is the backstop. */
 const STOP_TIMEOUT_MS = 25_000;
@@ -48,7 +49,16 @@ export class SuiteLifecycle {
 
   fail(error: unknown): Promise<void> {
     this.record(1);
-    hostLog('fatal', `the standalone suite failed to start: ${(error as Error).message ?? String(error)}`);
+    const reason = error instanceof Error ? error.message : String(error);
+    hostLog(
+      'fatal',
+      error instanceof StartupRefusal ? reason : `the standalone suite failed to start: ${reason}`,
+    );
+    // Refused before anything started (a taken port, a bad variable): that one line is the whole story.
+    if (this.cleanup.length === 0 && this.appsRunning() === 0) {
+      this.exit(this.exitCode);
+      return Promise.resolve();
+    }
     return this.stop('start-up failed', true);
   }
 
@@ -65,7 +75,9 @@ export class SuiteLifecycle {
   }
 
   private stop(reason: string, signalApps: boolean): Promise<void> {
-    this.stopped ??= this.stopAll(reason, signalApps);
+    // Set before stopAll runs: the SIGTERM it emits to the apps reaches this class's own listener too, which must
+    // find the suite stopping already rather than start a second stop.
+    this.stopped ??= Promise.resolve().then(() => this.stopAll(reason, signalApps));
     return this.stopped;
   }
 

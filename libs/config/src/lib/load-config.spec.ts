@@ -121,6 +121,15 @@ describe('loadConfig', () => {
     expect(error.problems.every((problem) => problem.includes(name))).toBe(true);
   });
 
+  it('logs JSON unless LOG_FORMAT asks for readable lines, and names LOG_FORMAT for anything else', () => {
+    expect(loadConfig(WebConfig, {}).LOG_FORMAT).toBe('json');
+    expect(loadConfig(WebConfig, { NODE_ENV: 'production' }).LOG_FORMAT).toBe('json');
+    expect(loadConfig(WebConfig, { LOG_FORMAT: 'pretty' }).LOG_FORMAT).toBe('pretty');
+    expect(() => loadConfig(WebConfig, { LOG_FORMAT: 'yaml' })).toThrow(
+      'LOG_FORMAT must be one of json, pretty',
+    );
+  });
+
   it('reports every invalid variable at once', () => {
     expect.assertions(3);
     try {

@@ -4,6 +4,9 @@ import { Sensitive } from './sensitive.decorator';
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
+export const LOG_FORMATS = ['json', 'pretty'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
+
 const GATEWAY_SECRET_MESSAGE =
   'GATEWAY_SECRET must be 32–512 printable ASCII characters without spaces (required when NODE_ENV=production)';
 
@@ -22,6 +25,13 @@ export class HttpServiceConfig {
 
   @IsIn(LOG_LEVELS)
   LOG_LEVEL: LogLevel = 'info';
+
+  /**
+   * `json` (the default): one JSON object per line, for log collectors and production. `pretty`: one readable line
+   * per entry, for a person at a terminal; `npm start` chooses it when its own output is a terminal.
+   */
+  @IsIn(LOG_FORMATS, { message: `LOG_FORMAT must be one of ${LOG_FORMATS.join(', ')}` })
+  LOG_FORMAT: LogFormat = 'json';
 
   /** Largest request body accepted, in bytes. */
   @IsInt()

@@ -39,6 +39,28 @@ describe('mergeOpenApiDocuments', () => {
     expect(merged.openapi).toBe('3.0.0');
   });
 
+  it('names its server relative to where it is served, and states the license the upstreams state', () => {
+    const license = { name: 'Proprietary (UNLICENSED)', identifier: 'LicenseRef-Proprietary' };
+    const merged = mergeOpenApiDocuments(info, [
+      { document: document('auth', {}), prefixes: ['/a'] },
+      {
+        document: { ...document('admin', {}), info: { title: 'admin', version: '1', license } },
+        prefixes: ['/b'],
+      },
+    ]);
+    expect(merged.servers).toEqual([{ url: '/', description: expect.any(String) }]);
+    expect(merged.info).toEqual({ ...info, license });
+    const own = { name: 'MIT', identifier: 'MIT' };
+    expect(
+      mergeOpenApiDocuments({ ...info, license: own }, [
+        {
+          document: { ...document('auth', {}), info: { title: 'auth', version: '1', license } },
+          prefixes: ['/a'],
+        },
+      ]).info.license,
+    ).toEqual(own);
+  });
+
   it('defines a component shared identically by several upstreams once, and unions the tags', () => {
     const merged = mergeOpenApiDocuments(info, [
       {

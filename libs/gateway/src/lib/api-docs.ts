@@ -1,12 +1,41 @@
 import { Logger } from '@nestjs/common';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { GatehouseError } from '@gatehouse/contracts';
 import { OPENAPI_DOCUMENT_PATH, REQUEST_ID_HEADER, toErrorResponse } from '@gatehouse/http';
-import { documentGatewayAccess, type DocumentedAccess } from './api-docs-access';
+import { documentGatewayAccess, documentGatewayAnswers, type DocumentedAccess } from './api-docs-access';
+import {
+  acceptsGzip,
+  API_REFERENCE_CONTENT_SECURITY_POLICY,
+  loadReferenceScript,
+  prefersHtml,
+  REFERENCE_SCRIPT_MAX_AGE_SECONDS,
+  renderReferencePage,
+  type ReferenceScript,
+} from './api-reference';
 import type { UpstreamRoute } from './upstream-proxy';
 
-/** Where the gateway serves the merged document. */
-export const API_DOCS_PATHS = ['/api/docs', '/api/docs/openapi.json'] as const;
+/** The merged document, always JSON. */
+export const API_DOCUMENT_PATH = '/api/docs/openapi.json';
+
+/** The reference page for browsers, the document for everyone else (see {@link prefersHtml}). */
+export const API_REFERENCE_PATHS = ['/api/docs', '/api/docs/'] as const;
+
+/** Every path the gateway serves the merged document at. */
+export const API_DOCS_PATHS = [...API_REFERENCE_PATHS, API_DOCUMENT_PATH] as const;
+
+/** Where the page's bundle is served from (a file name with its content's hash). */
+export const API_DOCS_ASSETS_PATH = '/api/docs/assets';
+
+/**
+ * The document's server: the origin it is served from, written relative (RFC 3986 §4.2) since the gateway does
+ * not know the name clients reach it by. Paths in the document start with `/api/v1`.
+ */
+export const DOCUMENTED_SERVERS = [
+  {
+    url: '/',
+    description: 'The gateway serving this document (every path starts with /api/v1)',
+  },
+];
 
 const DEFAULT_CACHE_TTL_MS = 60_000;
 
@@ -14,6 +43,8 @@ export interface OpenApiInfo {
   title: string;
   version: string;
   description?: string;
+  /** When unset, the license the upstreams' documents state (they all state the same). */
+  license?: { name: string; identifier?: string; url?: string };
 }
 
 /** The parts of an OpenAPI 3 document the merge reads; everything else passes through untouched. */
@@ -128,9 +159,12 @@ function renamePrefix(document: OpenApiDocument, index: number): string {
  * its title, and every reference to it is rewritten.
  */
 export function mergeOpenApiDocuments(info: OpenApiInfo, upstreams: UpstreamDocument[]): OpenApiDocument {
+  const license =
+    info.license ?? upstreams.find(({ document }) => document.info.license)?.document.info.license;
   const merged: OpenApiDocument = {
-    openapi: upstreams[0]?.document.openapi ?? '3.0.0',
-    info,
+    openapi: upstreams[0]?.document.openapi ?? '3.1.0',
+    info: license ? { ...info, license } : info,
+    servers: DOCUMENTED_SERVERS,
     tags: [],
     paths: {},
     components: {},
@@ -183,6 +217,17 @@ export function mergeOpenApiDocuments(info: OpenApiInfo, upstreams: UpstreamDocu
   return merged;
 }
 
+/** Adds a field to `Vary`, keeping those set before (CORS sets `Vary: Origin`). */
+function addVary(reply: FastifyReply, field: string): void {
+  const current = reply.getHeader('vary');
+  const fields = (Array.isArray(current) ? current.join(',') : String(current ?? ''))
+    .split(',')
+    .map((name) => name.trim())
+    .filter(Boolean);
+  if (!fields.some((name) => name.toLowerCase() === field.toLowerCase())) fields.push(field);
+  void reply.header('vary', fields.join(', '));
+}
+
 async function fetchDocument(
   upstream: string,
   timeoutMs: number,
@@ -201,9 +246,11 @@ async function fetchDocument(
 }
 
 /**
- * Serves the merged OpenAPI document of the upstreams at `/api/docs` (and `/api/docs/openapi.json`). The
- * documents are fetched on demand and the merge is cached for a minute; if any upstream cannot be fetched the
- * answer is a 502 in the suite's error shape, and nothing is cached.
+ * Serves the merged OpenAPI document of the upstreams at `/api/docs/openapi.json`, and at `/api/docs` (or
+ * `/api/docs/`) to every client but a browser, which gets the reference page instead (see {@link prefersHtml}).
+ * The documents are fetched on demand and the merge is cached for a minute; if any upstream cannot be fetched the
+ * answer is a 502 in the suite's error shape, and nothing is cached. The page needs no upstream: it loads the
+ * document, and its bundle from `/api/docs/assets/`, read once from the installed package.
  */
 export async function registerApiDocs(fastify: FastifyInstance, options: ApiDocsOptions): Promise<void> {
   const logger = new Logger('ApiDocs');
@@ -231,7 +278,7 @@ export async function registerApiDocs(fastify: FastifyInstance, options: ApiDocs
         }
       }),
     );
-    const merged = mergeOpenApiDocuments(options.info, documents);
+    const merged = documentGatewayAnswers(mergeOpenApiDocuments(options.info, documents));
     const body = JSON.stringify(options.access ? documentGatewayAccess(merged, options.access) : merged);
     cached = { body, expiresAt: Date.now() + ttlMs };
     return body;
@@ -246,21 +293,62 @@ export async function registerApiDocs(fastify: FastifyInstance, options: ApiDocs
     return loading;
   };
 
+  let script: Promise<ReferenceScript> | undefined;
+  const referenceScript = (): Promise<ReferenceScript> => {
+    script ??= loadReferenceScript().catch((error: unknown) => {
+      // Not cached: a later request tries again (and logs again), the JSON document is unaffected.
+      script = undefined;
+      logger.error(`API reference page unavailable: ${(error as Error).message}`);
+      throw new GatehouseError('internal_error', 'The API reference page is unavailable');
+    });
+    return script;
+  };
+
+  const sendDocument = async (request: FastifyRequest, reply: FastifyReply) => {
+    const body = await current(request.id);
+    return reply
+      .type('application/json; charset=utf-8')
+      .header('cache-control', `public, max-age=${Math.floor(ttlMs / 1000)}`)
+      .send(body);
+  };
+
   await fastify.register((scope, _options, done) => {
     // Fastify routes, not Nest ones: errors are shaped here, as for the proxied routes.
     scope.setErrorHandler((error, request, reply) => {
       const response = toErrorResponse(error, request.id);
       void reply.status(response.status).headers(response.headers).send(response.body);
     });
-    for (const path of API_DOCS_PATHS) {
+    scope.get(API_DOCUMENT_PATH, sendDocument);
+    for (const path of API_REFERENCE_PATHS) {
       scope.get(path, async (request, reply) => {
-        const body = await current(request.id);
+        // One URL, two representations: a cache keeps them apart by Accept.
+        addVary(reply, 'Accept');
+        if (!prefersHtml(request.headers.accept)) return sendDocument(request, reply);
+        const { fileName } = await referenceScript();
         return reply
-          .type('application/json; charset=utf-8')
-          .header('cache-control', `public, max-age=${Math.floor(ttlMs / 1000)}`)
-          .send(body);
+          .type('text/html; charset=utf-8')
+          .header('content-security-policy', API_REFERENCE_CONTENT_SECURITY_POLICY)
+          .header('cache-control', 'no-cache')
+          .send(
+            renderReferencePage({
+              title: `${options.info.title} reference`,
+              documentUrl: API_DOCUMENT_PATH,
+              scriptUrl: `${API_DOCS_ASSETS_PATH}/${fileName}`,
+            }),
+          );
       });
     }
+    scope.get<{ Params: { file: string } }>(`${API_DOCS_ASSETS_PATH}/:file`, async (request, reply) => {
+      const loaded = await referenceScript();
+      if (request.params.file !== loaded.fileName) throw new GatehouseError('not_found', 'Not found');
+      addVary(reply, 'Accept-Encoding');
+      const gzipped = acceptsGzip(request.headers['accept-encoding']);
+      if (gzipped) void reply.header('content-encoding', 'gzip');
+      return reply
+        .type('text/javascript; charset=utf-8')
+        .header('cache-control', `public, max-age=${REFERENCE_SCRIPT_MAX_AGE_SECONDS}, immutable`)
+        .send(gzipped ? loaded.gzipped : loaded.body);
+    });
     done();
   });
 }

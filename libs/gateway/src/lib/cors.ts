@@ -49,6 +49,7 @@ export function corsOptions(origins: readonly string[]): FastifyCorsOptions {
       'X-RateLimit-Remaining',
       'X-RateLimit-Reset',
       'Retry-After',
+      'WWW-Authenticate',
     ],
     credentials: false,
     maxAge: CORS_MAX_AGE_SECONDS,

@@ -2,9 +2,15 @@ import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { LRUCache } from 'lru-cache';
-import { GatehouseError, isIpAllowed, normalizeIpEntry } from '@gatehouse/contracts';
+import {
+  ERROR_STATUS,
+  GatehouseError,
+  isIpAllowed,
+  normalizeIpEntry,
+  type ErrorCode,
+} from '@gatehouse/contracts';
 import { parseApiKey } from '@gatehouse/crypto';
-import { toErrorResponse } from '@gatehouse/http';
+import { toErrorResponse, wwwAuthenticate } from '@gatehouse/http';
 import type { FailureRule, RateLimitDecision, RateLimiter, RateLimitRule } from '@gatehouse/rate-limit';
 import type { AccessTokenInspector, TokenIdentity } from './access-token-inspector';
 import { apiCredentials, authenticateCredentials } from './credentials';
@@ -97,7 +103,7 @@ function setRateLimitHeaders(reply: FastifyReply, decision: RateLimitDecision): 
 }
 
 function sendError(reply: FastifyReply, error: GatehouseError): FastifyReply {
-  const response = toErrorResponse(error, reply.request.id);
+  const response = toErrorResponse(error, reply.request.id, reply.request.headers);
   return reply.status(response.status).headers(response.headers).send(response.body);
 }
 
@@ -283,6 +289,9 @@ export function registerGatewayAccess(scope: FastifyInstance, options: GatewayAc
           if (!(error instanceof ExchangeRefused)) throw error;
           state.exchangeRefused = true;
           if (state.block) return sendBlocked(reply, state.block);
+          // auth-service's refusal, relayed; its challenge is the key's, whichever header carried it.
+          const challenge = error.status === 401 ? challengeOfRefusal(error.body) : undefined;
+          if (challenge) void reply.header('www-authenticate', challenge);
           return reply.status(error.status).send(error.body);
         }
         // auth-service refuses to issue a restricted key's token elsewhere; a cached one is checked here.
@@ -358,6 +367,14 @@ async function bufferedBody(payload: unknown): Promise<unknown> {
     if (length > MAX_REFUSAL_BODY_BYTES) break;
   }
   return Buffer.concat(chunks);
+}
+
+/** The challenge of a 401 auth-service gave an API key sent directly to the API. */
+function challengeOfRefusal(body: unknown): string | undefined {
+  const code = (body as { error?: unknown } | null)?.error;
+  const known =
+    typeof code === 'string' && Object.hasOwn(ERROR_STATUS, code) ? (code as ErrorCode) : undefined;
+  return wwwAuthenticate(known ?? 'invalid_api_key', { apiKey: true });
 }
 
 function errorCodeOf(body: unknown): string | undefined {

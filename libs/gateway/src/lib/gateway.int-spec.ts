@@ -646,7 +646,8 @@ describe('api gateway hardening (real HTTP, real upstreams)', () => {
   });
 
   describe('CORS', () => {
-    const exposed = 'X-Request-Id, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, Retry-After';
+    const exposed =
+      'X-Request-Id, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, Retry-After, WWW-Authenticate';
 
     it('an allowed origin gets its Access-Control-Allow-Origin on a proxied response, without credentials', async () => {
       const answer = await send(`${gateway.url}/api/v1/echo/cors?extra=1`, {

@@ -2,8 +2,9 @@ import helmet, { type FastifyHelmetOptions } from '@fastify/helmet';
 import type { FastifyInstance } from 'fastify';
 
 /**
- * Helmet's settings for a JSON-only API: nothing the gateway serves is HTML (`/api/docs` is the OpenAPI
- * document as JSON), so the policy allows no content at all and no framing. Helmet's other defaults stay:
+ * Helmet's settings for a JSON API: the policy allows no content at all and no framing. The one HTML page, the
+ * API reference at `/api/docs` for browsers, replaces it with a policy of its own (api-reference.ts). Helmet's
+ * other defaults stay:
  * `X-Content-Type-Options: nosniff`, `Strict-Transport-Security: max-age=31536000; includeSubDomains`,
  * `Cross-Origin-Opener-Policy`/`Cross-Origin-Resource-Policy: same-origin`, `X-Powered-By` removed, and the
  * legacy `X-DNS-Prefetch-Control`, `X-Download-Options`, `X-Permitted-Cross-Domain-Policies`, `X-XSS-Protection: 0`.

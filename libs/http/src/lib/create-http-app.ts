@@ -15,6 +15,7 @@ import {
   type GracefulShutdownOptions,
 } from './graceful-shutdown';
 import { bindMetrics, GatehouseMetrics, instrumentHttp, serveMetrics } from './metrics';
+import { QuietStartupLogger } from './logging';
 import { buildOpenApiDocument, serveOpenApiDocument, type OpenApiOptions } from './openapi';
 import type { WithRawBody } from './raw-body';
 import {
@@ -83,7 +84,7 @@ export async function createHttpApp(
     // Body parsing is set up below, on Fastify directly, so that its errors carry the suite's codes.
     bodyParser: false,
   });
-  app.useLogger(app.get(Logger));
+  app.useLogger(new QuietStartupLogger(app.get(Logger)));
   app.useGlobalFilters(new ErrorFilter());
   app.useGlobalPipes(createValidationPipe());
   // Instead of Nest's enableShutdownHooks: drain first (bounded), then the hooks that flush batched writes, exit 0.
@@ -156,9 +157,43 @@ export async function createHttpApp(
 
   if (options.openApi) serveOpenApiDocument(app, buildOpenApiDocument(app, options.openApi));
   if (options.configure) await options.configure(app);
-  await app.listen({ port: config.PORT, host: config.HOST });
-  app.get(Logger).log({ config: redactConfig(config), url: await app.getUrl() }, 'listening');
+  await listen(app, config);
+  const url = await app.getUrl();
+  if (config.LOG_FORMAT === 'pretty') {
+    // A person reads these: the URL at once, the whole configuration only when asked for (LOG_LEVEL=debug).
+    app.get(Logger).log(`listening on ${url}`);
+    app.get(Logger).debug({ config: redactConfig(config) }, 'configuration');
+  } else {
+    app.get(Logger).log({ config: redactConfig(config), url }, 'listening');
+  }
   return app;
+}
+
+/** The port of `PORT` is taken, or needs privileges this process lacks. */
+export class PortUnavailableError extends Error {
+  constructor(
+    readonly port: number,
+    readonly host: string,
+    readonly reason: 'in use' | 'not permitted',
+  ) {
+    super(
+      reason === 'in use'
+        ? `port ${port} is in use on ${host}: set PORT to a free port (0 picks one)`
+        : `port ${port} on ${host} needs privileges this process lacks: set PORT to a port above 1023`,
+    );
+    this.name = 'PortUnavailableError';
+  }
+}
+
+async function listen(app: NestFastifyApplication, config: HttpServiceConfig): Promise<void> {
+  try {
+    await app.listen({ port: config.PORT, host: config.HOST });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE') throw new PortUnavailableError(config.PORT, config.HOST, 'in use');
+    if (code === 'EACCES') throw new PortUnavailableError(config.PORT, config.HOST, 'not permitted');
+    throw error;
+  }
 }
 
 /** HealthModule.forRoot() provides the metrics; an app without it still gets its own registry. */

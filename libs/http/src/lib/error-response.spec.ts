@@ -26,9 +26,30 @@ describe('toErrorResponse', () => {
       expect(response).toEqual({
         status: 401,
         body: { error: 'api_key_revoked', message: 'API key has been revoked', request_id: REQUEST_ID },
-        headers: {},
+        headers: { 'www-authenticate': 'ApiKey realm="gatehouse", header="X-API-Key", error="invalid_key"' },
         unexpected: false,
       });
+    });
+
+    it('gives every 401 its WWW-Authenticate challenge, and no other status one', () => {
+      expect(
+        toErrorResponse(new GatehouseError('missing_token', 'Send a token'), REQUEST_ID).headers,
+      ).toEqual({ 'www-authenticate': 'Bearer realm="gatehouse"' });
+      expect(toErrorResponse(new GatehouseError('token_expired', 'Expired'), REQUEST_ID).headers).toEqual({
+        'www-authenticate': 'Bearer realm="gatehouse", error="invalid_token"',
+      });
+      expect(toErrorResponse(new GatehouseError('forbidden', 'No'), REQUEST_ID).headers).toEqual({});
+      expect(toErrorResponse(new GatehouseError('not_found', 'No'), REQUEST_ID).headers).toEqual({});
+    });
+
+    it('challenges a disabled key as a key when the request presented one in X-API-Key, else as a token', () => {
+      const error = new GatehouseError('api_key_disabled', 'Disabled');
+      expect(
+        toErrorResponse(error, REQUEST_ID, { 'x-api-key': 'gth_live_x' }).headers['www-authenticate'],
+      ).toBe('ApiKey realm="gatehouse", header="X-API-Key", error="invalid_key"');
+      expect(
+        toErrorResponse(error, REQUEST_ID, { authorization: 'Bearer a.b.c' }).headers['www-authenticate'],
+      ).toBe('Bearer realm="gatehouse", error="invalid_token"');
     });
 
     it.each([

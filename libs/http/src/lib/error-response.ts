@@ -1,5 +1,7 @@
+import type { IncomingHttpHeaders } from 'node:http';
 import { HttpException } from '@nestjs/common';
 import { ERROR_STATUS, GatehouseError, type ErrorBody, type ErrorCode } from '@gatehouse/contracts';
+import { presentedCredentials, wwwAuthenticate } from './www-authenticate';
 
 export interface ErrorResponse {
   status: number;
@@ -180,9 +182,14 @@ function fromHttpException(error: HttpException): { code: ErrorCode; message: st
 
 /**
  * The one place where anything thrown becomes the suite's error shape. Unknown errors become a 500 whose body
- * reveals nothing; everything a client can cause maps to a 4xx.
+ * reveals nothing; everything a client can cause maps to a 4xx. A 401 carries its `WWW-Authenticate` challenge,
+ * whose scheme may depend on what the request presented (`requestHeaders`; see www-authenticate.ts).
  */
-export function toErrorResponse(error: unknown, requestId: string): ErrorResponse {
+export function toErrorResponse(
+  error: unknown,
+  requestId: string,
+  requestHeaders?: IncomingHttpHeaders,
+): ErrorResponse {
   let code: ErrorCode;
   let message: string;
   let details: unknown;
@@ -235,5 +242,7 @@ export function toErrorResponse(error: unknown, requestId: string): ErrorRespons
     body.retry_after = retryAfter;
     headers['retry-after'] = String(retryAfter);
   }
+  const challenge = wwwAuthenticate(code, presentedCredentials(requestHeaders));
+  if (challenge) headers['www-authenticate'] = challenge;
   return { status: ERROR_STATUS[code], body, headers, unexpected };
 }

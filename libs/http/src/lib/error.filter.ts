@@ -12,7 +12,7 @@ export class ErrorFilter implements ExceptionFilter {
     const http = host.switchToHttp();
     const request = http.getRequest<FastifyRequest>();
     const reply = http.getResponse<FastifyReply>();
-    const response = toErrorResponse(exception, resolveRequestId(request.raw));
+    const response = toErrorResponse(exception, resolveRequestId(request.raw), request.headers);
     if (response.unexpected) {
       this.logger.error(exception instanceof Error ? (exception.stack ?? exception.message) : exception);
     }

@@ -11,6 +11,8 @@ import {
   type OpenAPIObject,
 } from '@nestjs/swagger';
 import { ERROR_STATUS, type ErrorBody, type ErrorCode } from '@gatehouse/contracts';
+import { OPENAPI_VERSION, toOpenApi31 } from './openapi-3-1';
+import { describeChallenges } from './www-authenticate';
 
 /**
  * Where each service serves its own document: outside `/api`, so the gateway, which only forwards `/api/v1/…`
@@ -21,6 +23,16 @@ export const OPENAPI_DOCUMENT_PATH = '/openapi.json';
 /** Names of the two security schemes every document declares. */
 export const BEARER_AUTH = 'bearer';
 export const API_KEY_AUTH = 'api_key';
+
+/**
+ * The license the documents state (OpenAPI 3.1 `info.license`): the repository's package.json says
+ * `UNLICENSED`, npm's word for "no license is granted"; `LicenseRef-` is SPDX's form for a license that is not on
+ * its list.
+ */
+export const API_LICENSE = {
+  name: 'Proprietary (UNLICENSED)',
+  identifier: 'LicenseRef-Proprietary',
+} as const;
 
 /** What a route guarded by a bearer token can answer before its own logic runs. */
 export const BEARER_ERRORS: readonly ErrorCode[] = [
@@ -121,14 +133,37 @@ export function ApiErrors(...codes: ErrorCode[]): MethodDecorator & ClassDecorat
     ...[...byStatus]
       .sort(([left], [right]) => left - right)
       .map(([status, list]) =>
-        ApiResponse({ status, description: `error: ${list.join(', ')}`, type: ErrorBodySchema }),
+        ApiResponse({
+          status,
+          description: `error: ${list.join(', ')}`,
+          type: ErrorBodySchema,
+          ...(status === 401 && { headers: challengeHeader(list) }),
+        }),
       ),
   );
+}
+
+/** The `WWW-Authenticate` header of a documented 401 that may carry these codes. */
+export function challengeHeader(codes: readonly ErrorCode[]): Record<string, HeaderObject> {
+  return {
+    'WWW-Authenticate': {
+      description: describeChallenges(codes),
+      required: true,
+      schema: { type: 'string' },
+    },
+  };
+}
+
+interface HeaderObject {
+  description: string;
+  required: boolean;
+  schema: { type: 'string' };
 }
 
 /** The service's document, generated from its controllers and DTOs. */
 export function buildOpenApiDocument(app: NestFastifyApplication, options: OpenApiOptions): OpenAPIObject {
   const builder = new DocumentBuilder()
+    .setOpenAPIVersion(OPENAPI_VERSION)
     .setTitle(options.title)
     .setVersion(options.version ?? '1.0.0')
     .addBearerAuth(
@@ -154,10 +189,14 @@ export function buildOpenApiDocument(app: NestFastifyApplication, options: OpenA
     );
   if (options.description) builder.setDescription(options.description);
   for (const tag of options.tags ?? []) builder.addTag(tag.name, tag.description);
-  return SwaggerModule.createDocument(app, builder.build(), {
+  const config = builder.build();
+  // The license as OpenAPI 3.1 writes it (an SPDX identifier), which DocumentBuilder's setter does not know.
+  config.info.license = { ...API_LICENSE };
+  const document = SwaggerModule.createDocument(app, config, {
     extraModels: [ErrorBodySchema, FieldProblemSchema],
     autoTagControllers: false,
   });
+  return toOpenApi31(document);
 }
 
 /** Serves the document as JSON, serialised once: it only changes with the code. */

@@ -70,16 +70,20 @@ export class CreateApiKeyDto {
   @IsTimestamp({ message: 'expires_at must be an ISO 8601 date-time such as 2030-01-31T00:00:00Z' })
   expires_at?: string;
 
+  // The defaults are told in the description, not as `default`: generators (openapi-typescript's default
+  // settings) make a property with a `default` required in a client's request type.
   @ApiPropertyOptional({
     enum: API_KEY_ENVIRONMENTS,
-    default: 'live',
-    description: 'Prefix of the secret: gth_live_ or gth_test_',
+    description: 'Prefix of the secret: gth_live_ or gth_test_. Default: live',
   })
   @IsOptional()
   @IsIn(API_KEY_ENVIRONMENTS)
   environment?: ApiKeyEnvironment;
 
-  @ApiPropertyOptional({ ...ALLOWED_IPS_PROPERTY, default: [] })
+  @ApiPropertyOptional({
+    ...ALLOWED_IPS_PROPERTY,
+    description: `${ALLOWED_IPS_PROPERTY.description} Default: [] (no restriction)`,
+  })
   @IsOptional()
   @IsArray()
   @ArrayMaxSize(ALLOWED_IPS_MAX)
