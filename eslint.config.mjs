@@ -52,6 +52,8 @@ export default tseslint.config(
             { sourceTag: 'scope:gateway', onlyDependOnLibsWithTags: ['scope:gateway', 'scope:shared'] },
             { sourceTag: 'scope:tools', onlyDependOnLibsWithTags: ['scope:admin', 'scope:shared'] },
             { sourceTag: 'scope:e2e', onlyDependOnLibsWithTags: ['scope:shared'] },
+            // The pipeline CLI (apps/cli) talks to the API only, through the generated client.
+            { sourceTag: 'scope:cli', onlyDependOnLibsWithTags: ['scope:shared'] },
             // libs/crypto and libs/contracts know no framework and no database.
             {
               sourceTag: 'runtime:framework-free',

@@ -1,5 +1,5 @@
 import { execFile, execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -47,6 +47,7 @@ describe('the README quick start, as written', () => {
   const quickStart = section(readme, '## Quick start');
   const blocks = bashBlocks(quickStart);
   const firstFinding = blocks.find((block) => block.includes('npm run bootstrap'));
+  const pipelineUpload = blocks.find((block) => block.includes('npx gatehouse upload'));
   const dataDir = createDataDir();
   const workDir = mkdtempSync(join(tmpdir(), 'gatehouse-readme-'));
   let suite: StandaloneSuite;
@@ -66,6 +67,31 @@ describe('the README quick start, as written', () => {
       const { stdout, stderr } = await run('bash', ['-c', script], {
         cwd: workDir,
         env: { PATH: process.env['PATH'] ?? '', TZ: 'UTC', HOME: workDir, GATEHOUSE_DATA_DIR: dataDir.path },
+      });
+      return { code: 0, stdout, stderr };
+    } catch (error) {
+      const failed = error as { code: number; stdout: string; stderr: string };
+      return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
+    }
+  };
+
+  /**
+   * The CLI block, as written but for the gateway's URL: `npx gatehouse` is what the root package.json's `bin`
+   * names, the built bundle (dist/apps/cli/main.js), run in the directory holding owner.json and results.sarif.
+   */
+  const runPipelineUpload = async (): Promise<ShellRun> => {
+    const cli = join(WORKSPACE_ROOT, 'dist/apps/cli/main.js');
+    const npx = [
+      'npx() {',
+      `  if [ "$1" = gatehouse ]; then shift; node '${cli}' "$@"`,
+      '  else echo "the README test runs no npx $*" >&2; return 127; fi',
+      '}',
+    ].join('\n');
+    const script = `${npx}\n${(pipelineUpload ?? '').replaceAll(README_GATEWAY, suite.gateway)}`;
+    try {
+      const { stdout, stderr } = await run('bash', ['-c', script], {
+        cwd: workDir,
+        env: { PATH: process.env['PATH'] ?? '', TZ: 'UTC', HOME: workDir },
       });
       return { code: 0, stdout, stderr };
     } catch (error) {
@@ -149,5 +175,42 @@ describe('the README quick start, as written', () => {
     expect(JSON.parse(again.stdout)).toMatchObject({ status: 'completed', results: 1, new: 0, unchanged: 1 });
     const owner = JSON.parse(before) as BootstrapOutput;
     expect(await findingsOf(owner)).toHaveLength(1);
+  });
+
+  it("uploads a scanner's SARIF with the CLI block, gated below critical, and twice stores it once", async () => {
+    const pipelineBin = JSON.parse(readFileSync(join(WORKSPACE_ROOT, 'package.json'), 'utf8')) as {
+      bin: Record<string, string>;
+    };
+    expect(pipelineBin.bin['gatehouse']).toBe('dist/apps/cli/main.js');
+    writeFileSync(
+      join(workDir, 'results.sarif'),
+      JSON.stringify({
+        version: '2.1.0',
+        runs: [
+          {
+            tool: { driver: { name: 'checkov', rules: [{ id: 'CKV_AWS_21' }] } },
+            results: [
+              {
+                ruleId: 'CKV_AWS_21',
+                level: 'error',
+                message: { text: 'S3 bucket has no versioning' },
+                locations: [{ physicalLocation: { artifactLocation: { uri: 'infra/s3.tf' } } }],
+              },
+            ],
+          },
+        ],
+      }),
+    );
+
+    const first = await runPipelineUpload();
+    expect(first.stderr).toBe('');
+    expect(first.code).toBe(0);
+    const again = await runPipelineUpload();
+    expect(again.code).toBe(0);
+    const owner = JSON.parse(readFileSync(join(workDir, 'owner.json'), 'utf8')) as BootstrapOutput;
+    // The key is read from owner.json by the command itself, never shown.
+    expect(first.stdout + again.stdout).not.toContain(owner.api_key);
+    const checkov = (await findingsOf(owner)).filter((finding) => finding.rule_id === 'CKV_AWS_21');
+    expect(checkov).toEqual([expect.objectContaining({ state: 'open' })]);
   });
 });
