@@ -14,7 +14,7 @@ export class AuthServiceModule {
     return {
       module: AuthServiceModule,
       imports: [
-        createLoggerModule('auth-service', config.LOG_LEVEL),
+        createLoggerModule('auth-service', config),
         HealthModule.forRoot(),
         PersistenceModule.forRoot({
           url: config.DATABASE_URL,

@@ -1,9 +1,18 @@
-import { Body, Controller, Get, Header, Headers, HttpCode, Post } from '@nestjs/common';
-import { ApiOkResponse, ApiOperation, ApiProperty, ApiSchema, ApiSecurity, ApiTags } from '@nestjs/swagger';
-import { ClientIp, RequestId } from '@gatehouse/auth';
-import { ACCESS_TOKEN_TTL_SECONDS, TOKEN_TYPE } from '@gatehouse/contracts';
-import { API_KEY_AUTH, ApiErrors, JSON_BODY_ERRORS } from '@gatehouse/http';
+import { Controller, Get, Header, HttpCode, Post, Req } from '@nestjs/common';
 import {
+  ApiBody,
+  ApiOkResponse,
+  ApiOperation,
+  ApiProperty,
+  ApiSchema,
+  ApiSecurity,
+  ApiTags,
+} from '@nestjs/swagger';
+import type { FastifyRequest } from 'fastify';
+import { ACCESS_TOKEN_TTL_SECONDS, TOKEN_TYPE } from '@gatehouse/contracts';
+import { API_KEY_AUTH, ApiErrors, createValidationPipe, JSON_BODY_ERRORS } from '@gatehouse/http';
+import {
+  acceptedClientIdOf,
   AuthenticateClientDto,
   PublishedKeys,
   TokenIssuanceService,
@@ -70,6 +79,9 @@ class JsonWebKeySetSchema {
 @ApiTags('auth')
 @Controller('api/v1/auth')
 export class AuthController {
+  /** The app's global validation, run here by hand for the bodies the fast check does not accept. */
+  private readonly bodyValidation = createValidationPipe();
+
   constructor(
     private readonly tokens: TokenIssuanceService,
     private readonly publishedKeys: PublishedKeys,
@@ -97,14 +109,34 @@ export class AuthController {
     'api_key_not_found',
     'service_unavailable',
   )
-  authenticate(
-    @Headers('x-api-key') apiKey: string | undefined,
-    @Body() body: AuthenticateClientDto,
-    @ClientIp() ip: string,
-    @Headers('user-agent') userAgent: string | undefined,
-    @RequestId() requestId: string,
-  ): Promise<AccessTokenResponse> {
-    return this.tokens.authenticate({ apiKey, clientId: body.client_id, ip, userAgent, requestId });
+  // The request alone, no parameter decorators: the body of a request for a token is checked by
+  // acceptedClientIdOf in well under a µs, and only a body it does not accept goes through the global validation
+  // (class-transformer and class-validator, tens of µs), for the very same answer. Headers, address and request
+  // id are read as @Headers, @ClientIp and @RequestId would, without a pipe run each.
+  @ApiBody({ type: AuthenticateClientDto })
+  authenticate(@Req() request: FastifyRequest): Promise<AccessTokenResponse> {
+    const clientId = acceptedClientIdOf(request.body);
+    if (clientId === undefined) return this.authenticateValidated(request);
+    return this.issue(request, clientId);
+  }
+
+  private async authenticateValidated(request: FastifyRequest): Promise<AccessTokenResponse> {
+    const body = (await this.bodyValidation.transform(request.body, {
+      type: 'body',
+      metatype: AuthenticateClientDto,
+    })) as AuthenticateClientDto;
+    return this.issue(request, body.client_id);
+  }
+
+  private issue(request: FastifyRequest, clientId: string): Promise<AccessTokenResponse> {
+    const apiKey = request.headers['x-api-key'];
+    return this.tokens.authenticate({
+      apiKey: typeof apiKey === 'string' ? apiKey : undefined,
+      clientId,
+      ip: request.ip,
+      userAgent: request.headers['user-agent'],
+      requestId: request.id,
+    });
   }
 
   @Get('jwks')
@@ -112,9 +144,14 @@ export class AuthController {
   @ApiOperation({
     operationId: 'getJwks',
     summary: 'Public keys that verify access tokens',
-    description: 'For services that verify tokens themselves; cacheable for five minutes.',
+    description:
+      'For services that verify tokens themselves; cacheable for five minutes. Needs no credential.',
+    // Public, and said so: an operation without `security` would leave the reader to guess.
+    security: [],
   })
   @ApiOkResponse({ type: JsonWebKeySetSchema, description: 'Sent with Cache-Control: public, max-age=300' })
+  // Every route refuses a query string with NUL characters or unpaired surrogates (safe-input.ts).
+  @ApiErrors('validation_failed')
   jwks(): { keys: unknown[] } {
     return this.publishedKeys.jwks;
   }

@@ -1,4 +1,4 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import baseX from 'base-x';
 
@@ -93,10 +93,11 @@ export function looksLikeApiKey(candidate: string): boolean {
 
 /**
  * A plain SHA-256 is the right hash here: the secret carries 256 bits of entropy, so a slow password hash
- * would only cost latency without adding resistance to guessing.
+ * would only cost latency without adding resistance to guessing. One-shot `hash` (Node ≥ 20.12): about a µs
+ * cheaper than a Hash object on every authenticate.
  */
 export function hashApiKey(secret: string): Buffer {
-  return createHash('sha256').update(secret, 'utf8').digest();
+  return hash('sha256', secret, 'buffer');
 }
 
 export function maskApiKey(prefix: string, last4: string): string {

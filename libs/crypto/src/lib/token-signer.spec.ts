@@ -1,7 +1,20 @@
-import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
+import { generateKeyPairSync, sign } from 'node:crypto';
+import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, SignJWT } from 'jose';
 import type { AccessTokenClaims } from '@gatehouse/contracts';
-import { generateDevelopmentKeyPem, loadSigningKey, toJwks, type SigningKey } from './signing-keys';
+import {
+  generateDevelopmentKeyPem,
+  loadSigningKey,
+  SigningKeyError,
+  toJwks,
+  type SigningKey,
+} from './signing-keys';
 import { TokenSigner } from './token-signer';
+
+// The real sign, wrapped so that one test can make the thread-pool signature fail.
+jest.mock('node:crypto', () => {
+  const actual = jest.requireActual<typeof import('node:crypto')>('node:crypto');
+  return { ...actual, sign: jest.fn(actual.sign) };
+});
 
 const ISSUER = 'gatehouse-test';
 const AUDIENCE = 'gatehouse-api-test';
@@ -101,5 +114,73 @@ describe('TokenSigner', () => {
     await expect(
       jwtVerify(token, createLocalJWKSet(toJwks([key])), { audience: 'someone-else', currentDate: NOW }),
     ).rejects.toMatchObject({ code: 'ERR_JWT_CLAIM_VALIDATION_FAILED', claim: 'aud' });
+  });
+
+  describe('compared with the jose SignJWT implementation it replaced', () => {
+    // What TokenSigner did before it signed with node:crypto; other services verify exactly these tokens.
+    const signWithJose = (
+      claims: AccessTokenClaims,
+      subject: string,
+      issuedAt: number,
+      expiresAt: number,
+      tokenId: string,
+    ): Promise<string> =>
+      new SignJWT({ ...claims })
+        .setProtectedHeader({ alg: 'RS256', kid: key.kid, typ: 'JWT' })
+        .setIssuer(ISSUER)
+        .setAudience(AUDIENCE)
+        .setSubject(subject)
+        .setIssuedAt(issuedAt)
+        .setNotBefore(issuedAt)
+        .setExpirationTime(expiresAt)
+        .setJti(tokenId)
+        .sign(key.privateKey);
+    const TOKEN_ID = '3f1e2d4c-5b6a-4978-8a6b-5c4d3e2f1a0b';
+
+    it.each([
+      ['an unrestricted key', CLAIMS],
+      ['a key with an IP allowlist', { ...CLAIMS, allowed_ips: ['10.9.9.0/24', '2001:db8::/32'] }],
+      ['no permissions', { ...CLAIMS, permissions: [] }],
+      // Not a value a client_id may take today; pins UTF-8 encoding should one ever reach a claim.
+      ['a non-ASCII claim value', { ...CLAIMS, client_id: 'ci-ünïcødé-✓' }],
+    ])('produces the very same token as jose for %s', async (_case, claims: AccessTokenClaims) => {
+      const pinned = new TokenSigner(key, { issuer: ISSUER, audience: AUDIENCE }, () => TOKEN_ID);
+      const ours = await pinned.sign(claims, claims.client_id, ISSUED_AT, EXPIRES_AT);
+      const theirs = await signWithJose(claims, claims.client_id, ISSUED_AT, EXPIRES_AT, TOKEN_ID);
+
+      const [ourHeader, ourPayload] = ours.token.split('.').map((part) => Buffer.from(part, 'base64url'));
+      const [theirHeader, theirPayload] = theirs.split('.').map((part) => Buffer.from(part, 'base64url'));
+      // Decoded first, for a readable failure; then the whole compact token, signature included.
+      expect(ourHeader.toString('utf8')).toBe(theirHeader.toString('utf8'));
+      expect(ourPayload.toString('utf8')).toBe(theirPayload.toString('utf8'));
+      expect(ours.token).toBe(theirs);
+      expect(ours.tokenId).toBe(TOKEN_ID);
+    });
+  });
+
+  describe('errors', () => {
+    it('rejects with the error of a signature that fails', async () => {
+      const failure = new Error('the thread pool signature failed');
+      jest.mocked(sign).mockImplementationOnce((...args: unknown[]) => {
+        const callback = args[3] as (error: Error | null, signature: Buffer) => void;
+        setImmediate(() => callback(failure, Buffer.alloc(0)));
+      });
+
+      await expect(signer.sign(CLAIMS, 'ci-runner', ISSUED_AT, EXPIRES_AT)).rejects.toBe(failure);
+    });
+
+    it.each([
+      ['a fraction', ISSUED_AT + 0.5, EXPIRES_AT],
+      ['NaN', Number.NaN, EXPIRES_AT],
+      ['an infinite exp', ISSUED_AT, Number.POSITIVE_INFINITY],
+    ])('rejects times that are not whole seconds (%s) instead of signing them', async (_case, iat, exp) => {
+      await expect(signer.sign(CLAIMS, 'ci-runner', iat, exp)).rejects.toThrow(TypeError);
+    });
+
+    it('refuses a key that is not RSA, which would sign with another algorithm under an RS256 header', () => {
+      const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+      const ecKey: SigningKey = { ...key, privateKey, publicKey };
+      expect(() => new TokenSigner(ecKey, { issuer: ISSUER, audience: AUDIENCE })).toThrow(SigningKeyError);
+    });
   });
 });
