@@ -39,7 +39,7 @@ export interface GatewayOptions {
  */
 export async function registerGateway(fastify: FastifyInstance, options: GatewayOptions): Promise<void> {
   registerReservedHeaderFilter(fastify);
-  await registerSecurityHeaders(fastify);
+  registerSecurityHeaders(fastify);
   await registerCors(fastify, { origins: options.corsOrigins });
   registerPathRefusal(fastify);
   await registerUpstreamProxy(fastify, {

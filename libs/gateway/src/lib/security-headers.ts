@@ -1,8 +1,9 @@
-import helmet, { type FastifyHelmetOptions } from '@fastify/helmet';
+import type { FastifyHelmetOptions } from '@fastify/helmet';
 import type { FastifyInstance } from 'fastify';
 
 /**
- * Helmet's settings for a JSON API: the policy allows no content at all and no framing. The one HTML page, the
+ * Helmet's settings for a JSON API, kept as the reference {@link SECURITY_HEADERS} is checked against
+ * (security-headers.spec.ts): the gateway writes that fixed set itself instead of running helmet per request: the policy allows no content at all and no framing. The one HTML page, the
  * API reference at `/api/docs` for browsers, replaces it with a policy of its own (api-reference.ts). Helmet's
  * other defaults stay:
  * `X-Content-Type-Options: nosniff`, `Strict-Transport-Security: max-age=31536000; includeSubDomains`,
@@ -43,18 +44,22 @@ export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
   'cache-control': DEFAULT_CACHE_CONTROL,
 };
 
+const SECURITY_HEADER_ENTRIES = Object.entries(SECURITY_HEADERS);
+
 /**
  * Security headers on every response of the gateway: its own routes, proxied responses, preflights, and every
  * error (404, 413, 429, 502, 504), since they are set in `onRequest`, before anything can answer. Register it
  * before any other hook that may answer a request.
  *
- * `Cache-Control: no-store` is a default: it is set on the raw response, and a `Cache-Control` the route sets
- * (or the upstream sends, copied by the proxy) is written with the headers and replaces it.
+ * They are set on the raw response, as defaults: a header the route sets (the API reference's own
+ * Content-Security-Policy, a `Cache-Control` of the route or copied from the upstream by the proxy) is written
+ * with the status line and replaces it. The set is fixed, so it is written as it is instead of being rebuilt per
+ * request by helmet's middleware.
  */
-export async function registerSecurityHeaders(fastify: FastifyInstance): Promise<void> {
-  await fastify.register(helmet, { ...SECURITY_HEADERS_OPTIONS, global: true });
+export function registerSecurityHeaders(fastify: FastifyInstance): void {
   fastify.addHook('onRequest', (_request, reply, done) => {
-    reply.raw.setHeader('cache-control', DEFAULT_CACHE_CONTROL);
+    const raw = reply.raw;
+    for (const [name, value] of SECURITY_HEADER_ENTRIES) raw.setHeader(name, value);
     done();
   });
 }

@@ -1,6 +1,5 @@
-import type { IncomingMessage } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
-import proxy from '@fastify/http-proxy';
 import type {
   FastifyInstance,
   FastifyReply,
@@ -8,6 +7,7 @@ import type {
   RawServerBase,
   RouteGenericInterface,
 } from 'fastify';
+import { Pool, errors as undiciErrors, type Dispatcher } from 'undici';
 import { GatehouseError } from '@gatehouse/contracts';
 import { toErrorResponse } from '@gatehouse/http';
 import { bodyLimitLookup, receiveWhole, registerBodyLimit, type RouteBodyLimit } from './body-limit';
@@ -48,13 +48,20 @@ export interface UpstreamProxyOptions {
  */
 export const PROXIED_METHODS = ['DELETE', 'GET', 'HEAD', 'PATCH', 'POST', 'PUT'];
 
+/**
+ * Answers up to this size, with a declared length, are read whole from the service and sent as one buffer: every
+ * token, finding upload answer and error is far below it. Longer or unsized ones (lists, documents) are streamed.
+ * Read whole, an answer that fails half-way is still a clean 502 or 504 instead of a cut connection.
+ */
+export const WHOLE_ANSWER_MAX_BYTES = 64 * 1024;
+
 type AnyReply = FastifyReply<RouteGenericInterface, RawServerBase>;
 
 function sendError(reply: AnyReply, error: unknown): void {
   const request = reply.request;
   const response = toErrorResponse(error, request.id);
-  // Fastify's own logger is off (pino-http logs every request); pino-http logs `res.err` with the request's line,
-  // so an unexpected error appears once, with its request id, instead of a bare "failed with status code 500".
+  // The request log writes `res.err` with the request's line, so an unexpected error appears once, with its
+  // request id, instead of a bare "failed with status code 500".
   if (response.unexpected) (reply.raw as { err?: unknown }).err = error;
   void reply.status(response.status).headers(response.headers);
   // A body not read to its end would otherwise be read and discarded by Node to reuse the connection, however
@@ -63,18 +70,104 @@ function sendError(reply: AnyReply, error: unknown): void {
   void reply.send(response.body);
 }
 
-function upstreamFailure(error: { statusCode?: number }): GatehouseError {
-  return error.statusCode === 504
+/** undici's timeouts are the service's silence (504); anything else is a service out of reach (502). */
+export function upstreamFailure(error: unknown): GatehouseError {
+  return error instanceof undiciErrors.HeadersTimeoutError || error instanceof undiciErrors.BodyTimeoutError
     ? new GatehouseError('gateway_timeout', 'The upstream service did not answer in time')
     : new GatehouseError('bad_gateway', 'The upstream service is unavailable');
 }
 
+/** The body as received by the scope's parser: its chunks, or nothing (GET, or a body of no bytes). */
+type ReceivedBody = Buffer[] | undefined;
+
+/** What undici sends: one buffer as it is, several as a stream of them with their total declared. */
+function outgoingBody(
+  chunks: ReceivedBody,
+  headers: IncomingHttpHeaders,
+): Dispatcher.DispatchOptions['body'] {
+  if (!chunks || chunks.length === 0) {
+    delete headers['content-length'];
+    return undefined;
+  }
+  let length = 0;
+  for (const chunk of chunks) length += chunk.length;
+  // The bytes received, whatever the client declared or however it framed them (chunked): never re-framed twice.
+  headers['content-length'] = String(length);
+  return chunks.length === 1 ? chunks[0] : Readable.from(chunks);
+}
+
+/** One keep-alive pool per service; `forward` relays one request and its answer. */
+class Upstream {
+  private readonly pool: Pool;
+
+  constructor(
+    origin: string,
+    private readonly options: Pick<
+      UpstreamProxyOptions,
+      'timeoutMs' | 'connectionsPerUpstream' | 'gatewaySecret'
+    >,
+  ) {
+    this.pool = new Pool(origin, {
+      connections: options.connectionsPerUpstream,
+      pipelining: 1,
+      keepAliveTimeout: 60_000,
+      headersTimeout: options.timeoutMs,
+      bodyTimeout: options.timeoutMs,
+    });
+  }
+
+  /** Resolves to the reply, sent or being sent: an async Fastify handler must, or Fastify sends it again. */
+  async forward(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+    const headers = withGatewaySecret(
+      forwardedRequestHeaders(request, request.headers),
+      this.options.gatewaySecret,
+    );
+    const method = request.method;
+    let answer: Dispatcher.ResponseData;
+    try {
+      answer = await this.pool.request({
+        path: request.url,
+        method,
+        headers,
+        body: outgoingBody(request.body as ReceivedBody, headers),
+      });
+    } catch (error) {
+      sendError(reply, upstreamFailure(error));
+      return reply;
+    }
+    const { statusCode, headers: answerHeaders, body } = answer;
+    const declared = answerHeaders['content-length'];
+    if (method === 'HEAD' || statusCode === 204 || statusCode === 304) {
+      await body.dump();
+      return reply.status(statusCode).headers(clientResponseHeaders(answerHeaders)).send();
+    }
+    if (declared !== undefined && Number(declared) <= WHOLE_ANSWER_MAX_BYTES) {
+      let bytes: Buffer;
+      try {
+        bytes = Buffer.from(await body.arrayBuffer());
+      } catch (error) {
+        sendError(reply, upstreamFailure(error));
+        return reply;
+      }
+      return reply.status(statusCode).headers(clientResponseHeaders(answerHeaders)).send(bytes);
+    }
+    // Streamed: a failure half-way can only cut the connection, which tells the client the answer is incomplete.
+    body.on('error', () => reply.raw.destroy());
+    return reply.status(statusCode).headers(clientResponseHeaders(answerHeaders)).send(body);
+  }
+
+  close(): Promise<void> {
+    return this.pool.close();
+  }
+}
+
 /**
- * Mounts one keep-alive undici pool per upstream. Bodies are received whole, then forwarded as the bytes they
- * were (never parsed, never decoded), each held to its route's limit: `bodyLimitBytes`, or its entry of
- * `routeBodyLimits` (see {@link registerBodyLimit}). Headers are rewritten in
- * both directions (see forwarding-headers.ts). A service that cannot be reached, or sends no response headers
- * within `timeoutMs`, gets the client a 502 `bad_gateway` or 504 `gateway_timeout` in the error shape.
+ * Mounts one keep-alive undici pool per upstream, and for each route prefix the routes `prefix` and `prefix/*`
+ * forwarding to it. Bodies are received whole, then forwarded as the bytes they were (never parsed, never
+ * decoded), each held to its route's limit: `bodyLimitBytes`, or its entry of `routeBodyLimits` (see
+ * {@link registerBodyLimit}). Headers are rewritten in both directions (see forwarding-headers.ts). A service that
+ * cannot be reached, or sends no response headers within `timeoutMs`, gets the client a 502 `bad_gateway` or 504
+ * `gateway_timeout` in the error shape.
  */
 export async function registerUpstreamProxy(
   fastify: FastifyInstance,
@@ -98,32 +191,20 @@ export async function registerUpstreamProxy(
     // they came (never re-encoded, never decompressed), and at most the route's limit is held per request. Only
     // after every onRequest hook: the guards judge the credentials before a byte of the body is read.
     scope.removeAllContentTypeParsers();
-    scope.addContentTypeParser('*', async (request: FastifyRequest, payload: IncomingMessage) =>
-      Readable.from(await receiveWhole(payload, limitOf(request.method, request.url))),
-    );
+    scope.addContentTypeParser('*', (request: FastifyRequest, payload: IncomingMessage, done) => {
+      receiveWhole(payload, limitOf(request.method, request.url)).then(
+        (chunks) => done(null, chunks),
+        (error: Error) => done(error, undefined),
+      );
+    });
 
     for (const route of options.routes) {
-      await scope.register(proxy, {
-        upstream: route.upstream,
-        prefix: route.prefix,
-        rewritePrefix: route.prefix,
-        httpMethods: PROXIED_METHODS,
-        // The scope's buffering parser above, not the proxy's pass-through one.
-        proxyPayloads: false,
-        undici: {
-          connections: options.connectionsPerUpstream,
-          pipelining: 1,
-          keepAliveTimeout: 60_000,
-          headersTimeout: options.timeoutMs,
-          bodyTimeout: options.timeoutMs,
-        },
-        replyOptions: {
-          rewriteRequestHeaders: (request, headers) =>
-            withGatewaySecret(forwardedRequestHeaders(request, headers), options.gatewaySecret),
-          rewriteHeaders: (headers) => clientResponseHeaders(headers),
-          onError: (reply, { error }) => sendError(reply, upstreamFailure(error as { statusCode?: number })),
-        },
-      });
+      const upstream = new Upstream(route.upstream, options);
+      scope.addHook('onClose', () => upstream.close());
+      const handler = (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> =>
+        upstream.forward(request, reply);
+      scope.route({ method: PROXIED_METHODS, url: route.prefix, handler });
+      scope.route({ method: PROXIED_METHODS, url: `${route.prefix}/*`, handler });
     }
   });
 }

@@ -15,7 +15,8 @@ import {
   type GracefulShutdownOptions,
 } from './graceful-shutdown';
 import { bindMetrics, GatehouseMetrics, instrumentHttp, serveMetrics } from './metrics';
-import { QuietStartupLogger } from './logging';
+import { QuietStartupLogger, registerRequestLogging, REQUEST_LOGGER } from './logging';
+import type { Logger as PinoInstance } from 'pino';
 import { buildOpenApiDocument, serveOpenApiDocument, type OpenApiOptions } from './openapi';
 import type { WithRawBody } from './raw-body';
 import {
@@ -65,6 +66,9 @@ export async function createHttpApp(
     },
     genReqId: resolveRequestId,
     logger: false,
+    // No Nest middleware is used (request lines come from a Fastify hook, see logging.ts): without middie, no
+    // request pays for a middleware layer it does not have.
+    skipMiddie: true,
     // A service believes X-Forwarded-For only from the gateway (see gateway-trust.ts); the gateway from
     // TRUSTED_PROXIES.
     trustProxy: config.behindGateway
@@ -99,6 +103,8 @@ export async function createHttpApp(
   bindMetrics(app, metrics);
   instrumentHttp(fastify, metrics);
   serveMetrics(fastify, metrics);
+  const requestLogger = requestLoggerOf(app);
+  if (requestLogger) registerRequestLogging(fastify, requestLogger);
   // Only JSON is spoken; without this, text/plain bodies would reach validation as strings instead of a 415.
   fastify.removeContentTypeParser('text/plain');
   // Fastify's own JSON parser (with prototype-poisoning protection), but failing with our code: Nest would
@@ -202,6 +208,16 @@ function metricsOf(app: NestFastifyApplication): GatehouseMetrics {
     return app.get(GatehouseMetrics, { strict: false });
   } catch {
     return new GatehouseMetrics('gatehouse');
+  }
+}
+
+/** The logger of `createLoggerModule(…, { requestLogging: 'hooks' })`; none with the middleware. */
+function requestLoggerOf(app: NestFastifyApplication): PinoInstance | undefined {
+  try {
+    return app.get<symbol, PinoInstance>(REQUEST_LOGGER, { strict: false });
+  } catch {
+    // Not provided: pino-http logs each request as Nest middleware.
+    return undefined;
   }
 }
 

@@ -12,9 +12,15 @@ export class ErrorFilter implements ExceptionFilter {
     const http = host.switchToHttp();
     const request = http.getRequest<FastifyRequest>();
     const reply = http.getResponse<FastifyReply>();
-    const response = toErrorResponse(exception, resolveRequestId(request.raw), request.headers);
+    const id = resolveRequestId(request.raw);
+    const response = toErrorResponse(exception, id, request.headers);
     if (response.unexpected) {
-      this.logger.error(exception instanceof Error ? (exception.stack ?? exception.message) : exception);
+      // With the request it failed, so that the line can be found from the request id the client was given.
+      const req = { id, method: request.method, url: request.raw.url ?? '' };
+      this.logger.error(
+        exception instanceof Error ? { req, err: exception } : { req, err: String(exception) },
+        'unexpected error',
+      );
     }
     void reply.status(response.status).headers(response.headers).send(response.body);
   }

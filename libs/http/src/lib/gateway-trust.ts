@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { isIP } from 'node:net';
 import type { FastifyInstance, FastifyServerOptions } from 'fastify';
@@ -85,11 +85,24 @@ export function trustedProxySet(trustedProxies: string): { has(address: string):
   return { has: (address) => !allowlist.unrestricted && allowlist.allows(address) };
 }
 
-/** Constant-time comparison of a presented secret with the configured one (digests, so lengths leak nothing). */
+const sha256 = (value: string): Buffer => hash('sha256', value, 'buffer');
+
+/**
+ * Constant-time comparison of a presented secret with the configured one (digests, so lengths leak nothing); the
+ * configured one's digest is computed once, here, not on every request.
+ */
+export function gatewaySecretCheck(expected: string | undefined): (presented: unknown) => boolean {
+  if (!expected) return () => false;
+  const expectedDigest = sha256(expected);
+  return (presented) =>
+    typeof presented === 'string' &&
+    presented.length > 0 &&
+    timingSafeEqual(expectedDigest, sha256(presented));
+}
+
+/** {@link gatewaySecretCheck} for one comparison. */
 export function isGatewaySecret(expected: string | undefined, presented: unknown): boolean {
-  if (!expected || typeof presented !== 'string' || presented.length === 0) return false;
-  const digest = (value: string) => createHash('sha256').update(value, 'utf8').digest();
-  return timingSafeEqual(digest(expected), digest(presented));
+  return gatewaySecretCheck(expected)(presented);
 }
 
 /** The secret header of a request, if it carries exactly one. */
@@ -122,13 +135,14 @@ export function serviceTrustProxy(trustedProxies: string): FastifyServerOptions[
  * later code, log or error echoes it. Without a configured secret, no request is believed.
  */
 export function registerGatewayTrust(fastify: FastifyInstance, secret: string | undefined): void {
+  const isSecret = gatewaySecretCheck(secret);
   fastify.addHook('onRequest', (request, _reply, done) => {
     const headers = request.raw.headers;
     const presented = presentedGatewaySecret(headers);
     const identity: GatewayIdentity =
       headers[GATEWAY_SECRET_HEADER] === undefined
         ? 'absent'
-        : isGatewaySecret(secret, presented)
+        : isSecret(presented)
           ? 'gateway'
           : 'wrong_secret';
     delete headers[GATEWAY_SECRET_HEADER];

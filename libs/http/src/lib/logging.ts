@@ -1,21 +1,18 @@
 import type { IncomingMessage } from 'node:http';
 import { LoggerModule } from 'nestjs-pino';
-import { stdSerializers, type DestinationStream } from 'pino';
+import { pino, stdSerializers, type DestinationStream, type Logger as PinoInstance } from 'pino';
+import type { FastifyInstance } from 'fastify';
 import { prettyFactory } from 'pino-pretty';
 import type { DynamicModule, LoggerService } from '@nestjs/common';
 import type { HttpServiceConfig, LogLevel } from '@gatehouse/config';
 import { redactSecrets, redactUrl } from './log-redaction';
 import { METRICS_PATH, SERVICE_NAME } from './metrics';
-import { resolveRequestId } from './request-id';
 
 const QUIET_PATHS = ['/health/', METRICS_PATH];
 
-/**
- * Probes and scrapes are not logged. The logger runs as Nest middleware, which Fastify mounts with a path: there
- * `req.url` is the rest of the path after the mount point (`/`), and only `originalUrl` has the whole of it.
- */
-export function isQuiet(req: IncomingMessage & { originalUrl?: string }): boolean {
-  const url = req.originalUrl ?? req.url ?? '';
+/** Probes and scrapes are not logged. */
+export function isQuiet(req: Pick<IncomingMessage, 'url'>): boolean {
+  const url = req.url ?? '';
   return QUIET_PATHS.some((path) => url.startsWith(path));
 }
 
@@ -79,9 +76,10 @@ export function createPrettyFormatter(): (entry: string | object) => string {
 }
 
 /** A pino destination writing each entry formatted for people, synchronously like pino's own stdout. */
-function prettyStdout(): DestinationStream {
+function prettyStdout(destination?: DestinationStream): DestinationStream {
   const format = createPrettyFormatter();
-  return { write: (line: string) => void process.stdout.write(format(line)) };
+  const out = destination ?? process.stdout;
+  return { write: (line: string) => void out.write(format(line)) };
 }
 
 /** Nest's own start-up chatter (modules loaded, every route mapped): about 20 lines per app at info. */
@@ -127,26 +125,54 @@ export class QuietStartupLogger implements LoggerService {
   }
 }
 
+/** The app's pino logger, for {@link registerRequestLogging} (createHttpApp registers it). */
+export const REQUEST_LOGGER = Symbol('REQUEST_LOGGER');
+
 /**
- * Logs on stdout, one entry per request, carrying the request id: JSON lines (LOG_FORMAT=json, the default), or
- * the same entries as readable lines (LOG_FORMAT=pretty). A bare level means JSON. Credentials are cut at the
+ * One line per answered request, from a Fastify `onResponse` hook, as pino-http writes it (`request completed`, with `req`, `res` and
+ * `responseTime`); an answer carrying an unexpected error (`res.err`) is `request errored` at error level, with it.
+ */
+export function registerRequestLogging(fastify: FastifyInstance, logger: PinoInstance): void {
+  fastify.addHook('onResponse', (request, reply, done) => {
+    const raw = request.raw;
+    const error = (reply.raw as { err?: unknown }).err;
+    if ((error !== undefined || logger.isLevelEnabled('info')) && !isQuiet(raw)) {
+      const entry = {
+        req: {
+          id: request.id,
+          method: request.method,
+          url: raw.url ?? '',
+          remoteAddress: raw.socket?.remoteAddress,
+        },
+        res: { statusCode: reply.statusCode },
+        responseTime: Math.round(reply.elapsedTime),
+      };
+      if (error === undefined) logger.info(entry, 'request completed');
+      else logger.error({ ...entry, err: error }, 'request errored');
+    }
+    done();
+  });
+}
+
+/**
+ * The app's pino logger, on stdout (`destination` replaces it in tests): JSON lines (LOG_FORMAT=json, the default),
+ * or the same entries as readable lines (LOG_FORMAT=pretty). A bare level means JSON. Credentials are cut at the
  * serializer, not by redaction afterwards: the request serializer never reads headers at all, and writes the URL
  * without credential query parameters, keys or JWTs; error messages and stacks, and every message string, lose
- * keys and JWTs too. The module (global) also provides the service's name as `SERVICE_NAME`, which labels its
- * metrics.
+ * keys and JWTs too.
  */
-export function createLoggerModule(service: string, settings: LoggingSettings | LogLevel): DynamicModule {
+export function createAppLogger(
+  service: string,
+  settings: LoggingSettings | LogLevel,
+  destination?: DestinationStream,
+): PinoInstance {
   const { LOG_LEVEL: level, LOG_FORMAT: format } =
     typeof settings === 'string' ? { LOG_LEVEL: settings, LOG_FORMAT: 'json' as const } : settings;
-  const options = {
+  const loggerOptions = {
     level,
     base: { service },
     messageKey: 'message',
     formatters: { level: (label: string) => ({ level: label }) },
-    genReqId: (req: IncomingMessage) => resolveRequestId(req),
-    autoLogging: {
-      ignore: (req: IncomingMessage) => isQuiet(req),
-    },
     serializers: {
       req: serializeRequest,
       res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
@@ -165,12 +191,34 @@ export function createLoggerModule(service: string, settings: LoggingSettings | 
       censor: '[redacted]',
     },
   };
-  const logger = LoggerModule.forRoot({
-    pinoHttp: format === 'pretty' ? [options, prettyStdout()] : options,
-  });
+  const stream = format === 'pretty' ? prettyStdout(destination) : destination;
+  return stream ? pino(loggerOptions, stream) : pino(loggerOptions);
+}
+
+/**
+ * The app's logging for Nest (global): its pino logger (see {@link createAppLogger}) as Nest's logger and as
+ * `REQUEST_LOGGER`, for the one line per request of {@link registerRequestLogging}, and the service's name as
+ * `SERVICE_NAME`, which labels its metrics.
+ */
+export function createLoggerModule(service: string, settings: LoggingSettings | LogLevel): DynamicModule {
+  const logger = createAppLogger(service, settings);
+  // Nest's own lines and the apps' loggers write to this logger. No middleware is mounted: request lines come
+  // from registerRequestLogging's hook, and nothing is bound per request (a middleware layer, a child logger and
+  // an async context per request were a measurable share of every request's cost: docs/BENCHMARKS.md, M8).
+  const module = LoggerModule.forRoot({ pinoHttp: { logger }, useExisting: true, forRoutes: [] });
+  return withProviders(module, [
+    { provide: SERVICE_NAME, useValue: service },
+    { provide: REQUEST_LOGGER, useValue: logger },
+  ]);
+}
+
+function withProviders(
+  module: DynamicModule,
+  providers: { provide: string | symbol; useValue: unknown }[],
+): DynamicModule {
   return {
-    ...logger,
-    providers: [...(logger.providers ?? []), { provide: SERVICE_NAME, useValue: service }],
-    exports: [...(logger.exports ?? []), SERVICE_NAME],
+    ...module,
+    providers: [...(module.providers ?? []), ...providers],
+    exports: [...(module.exports ?? []), ...providers.map((provider) => provider.provide)],
   };
 }

@@ -1,6 +1,10 @@
 import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
+import { plainToInstance } from 'class-transformer';
+import { validateSync } from 'class-validator';
 import { GatehouseError } from '@gatehouse/contracts';
+import { FindingDto } from '../dto/ingest-findings.dto';
+import { acceptedFinding } from './native-reader';
 import { openUpload, type UploadReaderOptions } from './upload-reader';
 import type { MappedFinding, RunContext } from './upload.types';
 
@@ -187,5 +191,64 @@ describe('native findings', () => {
       ],
     });
     expect(findings[0]?.metadata).toEqual({ blob, nested: { list: [blob, 'x\uFFFDy'] } });
+  });
+});
+
+describe('acceptedFinding (the fast check of the common shape)', () => {
+  const base = {
+    rule_id: 'R1',
+    title: 'Hard-coded secret',
+    severity: 'high',
+    location: { path: 'src/a.ts', start_line: 1, end_line: 3 },
+  };
+  /** What class-validator, with the ValidationPipe's options, says of the same fields. */
+  const classValidatorAccepts = (fields: Record<string, unknown>): boolean =>
+    validateSync(plainToInstance(FindingDto, fields), { whitelist: true, forbidNonWhitelisted: true })
+      .length === 0;
+
+  const variants: [string, Record<string, unknown>][] = [
+    ['the common shape', base],
+    ['with every optional field', { ...base, description: 'd', tool: 'gitleaks', fingerprint: 'f' }],
+    ['an empty description', { ...base, description: '' }],
+    ['no lines', { ...base, location: { path: 'a' } }],
+    ['the longest texts', { ...base, rule_id: 'r'.repeat(200), title: 't'.repeat(500) }],
+    ['a rule id too long', { ...base, rule_id: 'r'.repeat(201) }],
+    ['an empty title', { ...base, title: '' }],
+    ['an unknown severity', { ...base, severity: 'urgent' }],
+    ['a number as title', { ...base, title: 7 }],
+    ['an unknown field', { ...base, extra: 1 }],
+    ['an unknown location field', { ...base, location: { path: 'a', column: 1 } }],
+    ['line 0', { ...base, location: { path: 'a', start_line: 0 } }],
+    ['a fractional line', { ...base, location: { path: 'a', end_line: 1.5 } }],
+    ['a line too far', { ...base, location: { path: 'a', start_line: 10_000_001 } }],
+    ['a line as text', { ...base, location: { path: 'a', start_line: '1' } }],
+    ['a location that is a list', { ...base, location: ['a'] }],
+    ['no location', { rule_id: 'R1', title: 't', severity: 'low' }],
+    ['a null tool', { ...base, tool: null }],
+    ['an empty tool', { ...base, tool: '' }],
+    ['an emoji title (counted differently by validator.js)', { ...base, title: '🔑'.repeat(300) }],
+    ['a lone variation selector', { ...base, rule_id: '\uFE0F' }],
+  ];
+
+  it.each(variants)('accepts only what class-validator accepts: %s', (_name, fields) => {
+    const fast = acceptedFinding(fields);
+    if (fast !== undefined) expect(classValidatorAccepts(fields)).toBe(true);
+  });
+
+  it('takes the common shapes itself, leaving class-validator for the rest', () => {
+    expect(acceptedFinding(base)).toBe(base);
+    expect(acceptedFinding({ ...base, description: 'd', tool: 'gitleaks', fingerprint: 'f' })).toBeDefined();
+    expect(acceptedFinding({ ...base, title: '🔑' })).toBeUndefined();
+    expect(acceptedFinding({ ...base, tool: null })).toBeUndefined();
+  });
+
+  it('maps a finding the same whichever path judged it', async () => {
+    // A variation selector in the description sends the item to class-validator; the rest is the same.
+    const plain = await read({ findings: [{ ...base, description: 'key' }] });
+    const slow = await read({ findings: [{ ...base, description: 'key\uFE0F' }] });
+    expect({ ...slow.findings[0], description: 'key', identity: undefined }).toEqual({
+      ...plain.findings[0],
+      identity: undefined,
+    });
   });
 });

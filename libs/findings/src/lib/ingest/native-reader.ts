@@ -1,7 +1,8 @@
 import { plainToInstance } from 'class-transformer';
 import { validateSync, type ValidationError } from 'class-validator';
 import { GatehouseError } from '@gatehouse/contracts';
-import { FindingDto } from '../dto/ingest-findings.dto';
+import { SEVERITIES } from '../findings.constants';
+import { FINDING_DESCRIPTION_MAX, FindingDto } from '../dto/ingest-findings.dto';
 import { findingIdentity } from './identity';
 import { TEXT_MAX, cleanText, cutText, sanitizeJson, sanitizeText } from './text';
 import type { FindingsRoot, JsonKind, Selection, Visit } from './upload-reader';
@@ -120,30 +121,106 @@ function findPrototypeKey(value: unknown, path: string): string | undefined {
   return undefined;
 }
 
-/** One native item validated and mapped. */
-export function mapNativeFinding(raw: unknown, index: number, run: RunContext): MappedFinding {
-  const field = `findings[${index}]`;
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
-    throw invalid([{ field, problems: [`${field} must be an object`] }]);
-  }
+const SEVERITY_SET: ReadonlySet<unknown> = new Set(SEVERITIES);
+const FINDING_KEYS: ReadonlySet<string> = new Set([
+  'rule_id',
+  'title',
+  'severity',
+  'location',
+  'description',
+  'tool',
+  'fingerprint',
+  'metadata',
+]);
+const LOCATION_KEYS: ReadonlySet<string> = new Set(['path', 'start_line', 'end_line']);
+/**
+ * Characters validator.js's length does not count one for one (surrogate pairs, variation selectors): a text with
+ * one of them is left to class-validator, so that a length judged here is always the length it would judge.
+ */
+const UNEVEN_LENGTH = /[\uD800-\uDFFF\uFE0E\uFE0F]/;
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
+  const prototype = Object.getPrototypeOf(value) as unknown;
+  return prototype === Object.prototype || prototype === null;
+}
+
+function isText(value: unknown, min: number, max: number): value is string {
+  return (
+    typeof value === 'string' && value.length >= min && value.length <= max && !UNEVEN_LENGTH.test(value)
+  );
+}
+
+function isOptionalText(value: unknown, min: number, max: number): boolean {
+  return value === undefined || isText(value, min, max);
+}
+
+function isOptionalLine(value: unknown): boolean {
+  return (
+    value === undefined ||
+    (Number.isInteger(value) && (value as number) >= 1 && (value as number) <= 10_000_000)
+  );
+}
+
+/**
+ * The common shape of a native finding, checked in one pass without class-transformer and class-validator (a
+ * fifth of findings-service's CPU per one-finding upload, docs/BENCHMARKS.md M8): only known keys, every field of
+ * its type within FindingDto's limits, no null. It accepts only what FindingDto's validation accepts (held so by
+ * native-reader.spec.ts); anything else, `undefined`, goes through class-validator, which says what is wrong.
+ * `metadata` is judged by the caller, as on the slow path.
+ */
+export function acceptedFinding(fields: Record<string, unknown>): FindingDto | undefined {
+  for (const key in fields) if (!FINDING_KEYS.has(key)) return undefined;
+  const location = fields['location'];
+  if (!isPlainObject(location)) return undefined;
+  for (const key in location) if (!LOCATION_KEYS.has(key)) return undefined;
+  const accepted =
+    isText(fields['rule_id'], 1, 200) &&
+    isText(fields['title'], 1, 500) &&
+    SEVERITY_SET.has(fields['severity']) &&
+    isText(location['path'], 1, 1000) &&
+    isOptionalLine(location['start_line']) &&
+    isOptionalLine(location['end_line']) &&
+    isOptionalText(fields['description'], 0, FINDING_DESCRIPTION_MAX) &&
+    isOptionalText(fields['tool'], 1, 100) &&
+    isOptionalText(fields['fingerprint'], 1, 200);
+  return accepted ? (fields as unknown as FindingDto) : undefined;
+}
+
+/** One item as class-transformer builds it, for class-validator: what the fast check does not accept. */
+function transformedFinding(fields: Record<string, unknown>, field: string): FindingDto {
   // class-transformer reads `constructor` off every object it copies: an own key of that name made it throw (a
   // 500). No field of the native format is named so, and free-form `metadata` is kept out of its hands.
-  const { metadata, ...fields } = raw as Record<string, unknown>;
   const prototypeKey = findPrototypeKey(fields, field);
   if (prototypeKey) throw invalid([{ field: prototypeKey, problems: [`${prototypeKey} should not exist`] }]);
-  const finding = plainToInstance(FindingDto, fields);
-  if (metadata !== undefined) {
-    if (metadata === null || typeof metadata !== 'object' || Array.isArray(metadata)) {
-      throw invalid([{ field: `${field}.metadata`, problems: ['metadata must be an object'] }]);
-    }
-    finding.metadata = metadata as Record<string, unknown>;
-  }
+  return plainToInstance(FindingDto, fields);
+}
+
+function validate(finding: FindingDto, field: string): void {
   const errors = validateSync(finding, {
     whitelist: true,
     forbidNonWhitelisted: true,
     validationError: { target: false, value: false },
   });
   if (errors.length > 0) throw invalid(flatten(errors, field));
+}
+
+/** One native item validated and mapped. */
+export function mapNativeFinding(raw: unknown, index: number, run: RunContext): MappedFinding {
+  const field = `findings[${index}]`;
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw invalid([{ field, problems: [`${field} must be an object`] }]);
+  }
+  const { metadata, ...fields } = raw as Record<string, unknown>;
+  const accepted = acceptedFinding(fields);
+  const finding = accepted ?? transformedFinding(fields, field);
+  if (metadata !== undefined) {
+    if (metadata === null || typeof metadata !== 'object' || Array.isArray(metadata)) {
+      throw invalid([{ field: `${field}.metadata`, problems: ['metadata must be an object'] }]);
+    }
+    finding.metadata = metadata as Record<string, unknown>;
+  }
+  if (!accepted) validate(finding, field);
 
   // Lengths are validated; only NUL and lone surrogates, which PostgreSQL cannot store, are replaced.
   // Validated lengths count as validator.js does (a character and its variation selector as one); the columns
