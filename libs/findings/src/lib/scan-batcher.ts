@@ -3,6 +3,7 @@ import { Logger } from '@nestjs/common';
 import type { DataSource, EntityManager } from 'typeorm';
 import type { ScanFormat } from './findings.constants';
 import type { MappedFinding, RunContext } from './ingest/upload.types';
+import { runPrepared } from './prepared-statement';
 import { cutText } from './ingest/text';
 import {
   contextOf,
@@ -185,7 +186,9 @@ export class ScanBatcher {
   private async apply(manager: EntityManager, group: readonly Entry[]): Promise<ScanOutcome[]> {
     // The same order in every group, so that two groups never wait for each other's locks.
     const locks = [...new Set(group.map((entry) => entry.stream))].sort();
-    await manager.query(
+    await runPrepared(
+      manager,
+      'gatehouse_batch_lock',
       `SELECT pg_advisory_xact_lock(hashtextextended(stream, 0)) FROM unnest($1::text[]) AS stream`,
       [locks],
     );
@@ -198,7 +201,9 @@ export class ScanBatcher {
 
     await this.writeFindings(manager, known);
     if (history.length > 0) {
-      await manager.query(
+      await runPrepared(
+        manager,
+        'gatehouse_batch_history',
         `INSERT INTO finding_history (finding_id, scan_id, event, at)
          SELECT h.finding_id, h.scan_id, h.event, h.at
            FROM jsonb_to_recordset($1::jsonb) AS h(finding_id uuid, scan_id uuid, event varchar, at timestamptz)`,
@@ -231,7 +236,9 @@ export class ScanBatcher {
       ref: string;
       tool: string;
       last_received_at: Date | null;
-    }> = await manager.query(
+    }> = await runPrepared(
+      manager,
+      'gatehouse_batch_streams',
       `INSERT INTO scan_streams (organization_id, repository, ref, tool)
        SELECT s.organization_id, s.repository, s.ref, s.tool
          FROM jsonb_to_recordset($1::jsonb) AS s(organization_id uuid, repository varchar, ref varchar, tool varchar)
@@ -281,7 +288,9 @@ export class ScanBatcher {
       }
     }
     if (rules.size === 0) return;
-    await manager.query(
+    await runPrepared(
+      manager,
+      'gatehouse_batch_rules',
       `INSERT INTO finding_rules (organization_id, tool, rule_id, name, help, help_uri, updated_at)
        SELECT r.organization_id, r.tool, r.rule_id, r.name, r.help, r.help_uri, r.updated_at
          FROM jsonb_to_recordset($1::jsonb) AS r(organization_id uuid, tool varchar, rule_id varchar, name varchar,
@@ -311,7 +320,9 @@ export class ScanBatcher {
     const known = new Map<string, GroupFinding>();
     if (wanted.size === 0) return known;
     const columns = [0, 1, 2, 3].map((column) => [...wanted.values()].map((tuple) => tuple[column]));
-    const rows: KnownRow[] = await manager.query(
+    const rows: KnownRow[] = await runPrepared(
+      manager,
+      'gatehouse_batch_lookup',
       `SELECT f.id, f.organization_id, f.repository, f.ref, f.identity, f.state, f.tool
          FROM unnest($1::uuid[], $2::varchar[], $3::varchar[], $4::varchar[]) AS w(o, r, f, i)
         CROSS JOIN LATERAL (
@@ -424,7 +435,9 @@ export class ScanBatcher {
       }
     }
     if (created.length > 0) {
-      const inserted: Array<{ id: string }> = await manager.query(
+      const inserted: Array<{ id: string }> = await runPrepared(
+        manager,
+        'gatehouse_batch_insert',
         `INSERT INTO findings (id, organization_id, repository, ref, api_key_id, client_id, first_scan_id,
                                last_scan_id, first_seen_at, last_seen_at, state, occurrences, identity,
                                identity_source, tool, rule_id, tags, cwe, title, severity, location, description,
@@ -445,7 +458,9 @@ export class ScanBatcher {
       if (inserted.length !== created.length) throw new ConcurrentInsert('a finding was inserted meanwhile');
     }
     if (updated.length > 0) {
-      await manager.query(
+      await runPrepared(
+        manager,
+        'gatehouse_batch_update',
         `UPDATE findings f
             SET occurrences = f.occurrences + u.sightings,
                 last_seen_at = GREATEST(f.last_seen_at, u.last_seen_at),
@@ -482,7 +497,9 @@ export class ScanBatcher {
       .filter((scan) => scan.tools.length > 0);
     const fixed = new Map<string, number>();
     if (closing.length === 0) return fixed;
-    const rows: Array<{ scan_id: string; fixed: number }> = await manager.query(
+    const rows: Array<{ scan_id: string; fixed: number }> = await runPrepared(
+      manager,
+      'gatehouse_batch_close',
       `WITH c AS (
          SELECT * FROM jsonb_to_recordset($1::jsonb)
            AS c(scan_id uuid, organization_id uuid, repository varchar, ref varchar, tools text[], at timestamptz)
@@ -516,7 +533,9 @@ export class ScanBatcher {
     group: readonly Entry[],
     counts: readonly ScanCounts[],
   ): Promise<void> {
-    await manager.query(
+    await runPrepared(
+      manager,
+      'gatehouse_batch_scans',
       `INSERT INTO scans (id, organization_id, api_key_id, client_id, user_id, status, format, repository, ref,
                           commit_sha, tools, results, new_count, unchanged_count, fixed_count, reopened_count,
                           received_bytes, attempts, received_at, started_at, completed_at)

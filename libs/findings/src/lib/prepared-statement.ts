@@ -1,0 +1,24 @@
+import type { QueryConfig, QueryResultRow } from 'pg';
+import type { EntityManager } from 'typeorm';
+
+interface PgClient {
+  query<Row extends QueryResultRow>(config: QueryConfig): Promise<{ rows: Row[] }>;
+}
+
+/**
+ * Runs a statement of the hot path under a name on the transaction's connection: PostgreSQL parses, analyzes and
+ * plans it once per connection instead of once per call (together about a third of its CPU per group commit,
+ * docs/BENCHMARKS.md M8). `text` must be the same for a `name` on every call — a constant.
+ */
+export async function runPrepared<Row extends QueryResultRow>(
+  manager: EntityManager,
+  name: string,
+  text: string,
+  values: unknown[],
+): Promise<Row[]> {
+  const runner = manager.queryRunner;
+  if (!runner) throw new Error(`${name}: runPrepared needs a transaction's entity manager`);
+  const client = (await runner.connect()) as PgClient;
+  const result = await client.query<Row>({ name, text, values });
+  return result.rows;
+}
