@@ -13,7 +13,7 @@ function nodeAppConfig({ projectRoot, outputPath }) {
   const tsConfig = join(workspaceRoot, projectRoot, 'tsconfig.app.json');
   return {
     mode: 'production',
-    target: 'node20',
+    target: 'node24',
     context: workspaceRoot,
     entry: join(workspaceRoot, projectRoot, 'src/main.ts'),
     output: { path: join(workspaceRoot, outputPath), filename: 'main.js', clean: true },

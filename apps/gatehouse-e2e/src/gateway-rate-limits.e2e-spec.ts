@@ -116,7 +116,7 @@ describe('rate limits at the gateway (two replicas, one Redis)', () => {
     for (const response of responses) expect(response.headers.get('x-ratelimit-limit')).toBe('60');
     expectRateLimited(responses.find((response) => response.status === 429) as JsonResponse);
     const rejected =
-      'gatehouse_rate_limit_decisions_total{policy="api",decision="rejected",store="shared",service="api-gateway"}';
+      'gatehouse_rate_limit_decisions_total{policy="api",decision="rejected",store="shared",gatehouse_service="api-gateway"}';
     expect((await metric(suite.gateway, rejected)) + (await metric(replica, rejected))).toBe(21);
   });
 
@@ -191,7 +191,7 @@ describe('rate limits at the gateway (two replicas, one Redis)', () => {
     });
 
     it('accepts a key in X-API-Key or as Authorization: Bearer on the API, signing one token for many calls', async () => {
-      const issued = 'gatehouse_tokens_issued_total{service="auth-service"}';
+      const issued = 'gatehouse_tokens_issued_total{gatehouse_service="auth-service"}';
       const before = await metric(suite.auth, issued);
       const upload = await request(`${suite.gateway.url}/api/v1/findings`, {
         method: 'POST',

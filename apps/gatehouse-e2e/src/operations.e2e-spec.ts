@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { Client } from 'pg';
@@ -159,17 +160,35 @@ describe('operations: metrics, request ids, graceful shutdown', () => {
 
         expect(text).toContain('# TYPE http_requests_total counter');
         expect(text).toContain('# TYPE http_request_duration_seconds histogram');
-        const live = { service: name, method: 'GET', route: '/health/live', status: '200' };
+        const live = { gatehouse_service: name, method: 'GET', route: '/health/live', status: '200' };
         expect(sample(text, 'http_requests_total', live)).toBeGreaterThanOrEqual(1);
         expect(sample(text, 'http_request_duration_seconds_count', live)).toBeGreaterThanOrEqual(1);
         expect(
           sample(text, 'http_request_duration_seconds_bucket', { ...live, le: '+Inf' }),
         ).toBeGreaterThanOrEqual(1);
         // Default process metrics, with the service label too.
-        expect(sample(text, 'process_cpu_user_seconds_total', { service: name })).toBeGreaterThan(0);
-        expect(sample(text, 'nodejs_heap_size_used_bytes', { service: name })).toBeGreaterThan(0);
-        // Every series of this app carries its own service label, and only that one.
-        expect(text).not.toMatch(new RegExp(`service="(?!${name}")`));
+        expect(sample(text, 'process_cpu_user_seconds_total', { gatehouse_service: name })).toBeGreaterThan(
+          0,
+        );
+        expect(sample(text, 'nodejs_heap_size_used_bytes', { gatehouse_service: name })).toBeGreaterThan(0);
+        // Every series of this app carries its own gatehouse_service label, and only that one; no `service`.
+        expect(text).not.toMatch(new RegExp(`gatehouse_service="(?!${name}")`));
+        expect(text).not.toMatch(/[{,]service=/);
+      },
+    );
+
+    it.each(['api-gateway', 'auth-service', 'admin-api', 'findings-service'] as const)(
+      "%s's metrics pass `promtool check metrics` (Prometheus' own linter) without a remark",
+      async (name) => {
+        const text = await (await fetch(`${services()[name].url}/metrics`)).text();
+        const checked = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
+        // promtool comes with Debian's prometheus package (.ci/run installs it).
+        expect(checked.error).toBeUndefined();
+        expect({ status: checked.status, remarks: `${checked.stdout}${checked.stderr}`.trim() }).toEqual({
+          status: 0,
+          remarks: '',
+        });
+        expect(sample(text, 'gatehouse_build_info', { gatehouse_service: name })).toBe(1);
       },
     );
 
@@ -187,8 +206,10 @@ describe('operations: metrics, request ids, graceful shutdown', () => {
 
     it('the gateway answers GET /metrics itself instead of proxying it', async () => {
       const text = await scrape(suite.gateway);
-      expect(sample(text, 'process_cpu_user_seconds_total', { service: 'api-gateway' })).toBeGreaterThan(0);
-      expect(text).not.toContain('service="auth-service"');
+      expect(
+        sample(text, 'process_cpu_user_seconds_total', { gatehouse_service: 'api-gateway' }),
+      ).toBeGreaterThan(0);
+      expect(text).not.toContain('gatehouse_service="auth-service"');
       expect(text).not.toContain('gatehouse_tokens_issued_total');
     });
 

@@ -8,3 +8,4 @@ export * from './lib/rate-limits';
 export * from './lib/revocation-event';
 export * from './lib/organization';
 export * from './lib/page';
+export * from './lib/version';

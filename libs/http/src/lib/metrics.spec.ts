@@ -1,3 +1,4 @@
+import { GATEHOUSE_VERSION } from '@gatehouse/contracts';
 import { Injectable, Module } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import Fastify, { type FastifyInstance, type onResponseHookHandler } from 'fastify';
@@ -54,13 +55,24 @@ describe('routeLabel', () => {
 });
 
 describe('GatehouseMetrics', () => {
+  it('exposes its build, and none of the gauges named like counters that promtool refuses', async () => {
+    const metrics = new GatehouseMetrics('auth-service');
+    metrics.collectDefaultMetrics();
+    const text = await metrics.expose();
+    expect(text).toContain(
+      `gatehouse_build_info{version="${GATEHOUSE_VERSION}",node_version="${process.versions.node}",gatehouse_service="auth-service"} 1`,
+    );
+    expect(text).not.toMatch(/^nodejs_active_\w+_total/m);
+    expect(text).toContain('# TYPE nodejs_active_handles gauge');
+  });
+
   it('labels every series with the service', async () => {
     const metrics = new GatehouseMetrics('auth-service');
     metrics.observeRequest('GET', '/health/live', 200, 3);
     const text = await metrics.expose();
     const samples = text.split('\n').filter((line) => line && !line.startsWith('#'));
     expect(samples.length).toBeGreaterThan(0);
-    for (const line of samples) expect(line).toContain('service="auth-service"');
+    for (const line of samples) expect(line).toContain('gatehouse_service="auth-service"');
   });
 
   it('counts requests and records their duration in seconds, by method, route and status', async () => {
@@ -69,13 +81,13 @@ describe('GatehouseMetrics', () => {
     metrics.observeRequest('GET', '/api/v1/api-keys/:id', 200, 30);
     metrics.observeRequest('GET', '/api/v1/api-keys/:id', 404, 2);
     const text = await metrics.expose();
-    const labels = 'method="GET",route="/api/v1/api-keys/:id",status="200",service="admin-api"';
+    const labels = 'method="GET",route="/api/v1/api-keys/:id",status="200",gatehouse_service="admin-api"';
 
     expect(valueOf(text, `http_requests_total{${labels}}`)).toBe(2);
     expect(
       valueOf(
         text,
-        'http_requests_total{method="GET",route="/api/v1/api-keys/:id",status="404",service="admin-api"}',
+        'http_requests_total{method="GET",route="/api/v1/api-keys/:id",status="404",gatehouse_service="admin-api"}',
       ),
     ).toBe(1);
     expect(valueOf(text, `http_request_duration_seconds_count{${labels}}`)).toBe(2);
@@ -94,7 +106,7 @@ describe('GatehouseMetrics', () => {
     const series = (policy: string, decision: string, store: string) =>
       valueOf(
         text,
-        `gatehouse_rate_limit_decisions_total{policy="${policy}",decision="${decision}",store="${store}",service="api-gateway"}`,
+        `gatehouse_rate_limit_decisions_total{policy="${policy}",decision="${decision}",store="${store}",gatehouse_service="api-gateway"}`,
       );
     expect(series('authenticate', 'allowed', 'shared')).toBe(0);
     expect(series('authenticate', 'rejected', 'local')).toBe(0);
@@ -112,13 +124,16 @@ describe('GatehouseMetrics', () => {
     expect(metrics.revocations).toBe(metrics.revocations);
     expect(metrics.usageFlushes).toBe(metrics.usageFlushes);
     const after = await metrics.expose();
-    expect(valueOf(after, 'gatehouse_tokens_issued_total{service="auth-service"}')).toBe(0);
-    expect(valueOf(after, 'gatehouse_authentications_total{outcome="success",service="auth-service"}')).toBe(
-      0,
-    );
+    expect(valueOf(after, 'gatehouse_tokens_issued_total{gatehouse_service="auth-service"}')).toBe(0);
+    expect(
+      valueOf(after, 'gatehouse_authentications_total{outcome="success",gatehouse_service="auth-service"}'),
+    ).toBe(0);
     for (const type of ['key_revoked', 'secret_retired']) {
       expect(
-        valueOf(after, `gatehouse_revocations_applied_total{type="${type}",service="auth-service"}`),
+        valueOf(
+          after,
+          `gatehouse_revocations_applied_total{type="${type}",gatehouse_service="auth-service"}`,
+        ),
       ).toBe(0);
     }
     for (const batch of ['last_used', 'usage_log']) {
@@ -126,7 +141,7 @@ describe('GatehouseMetrics', () => {
         expect(
           valueOf(
             after,
-            `gatehouse_usage_flush_total{batch="${batch}",result="${result}",service="auth-service"}`,
+            `gatehouse_usage_flush_total{batch="${batch}",result="${result}",gatehouse_service="auth-service"}`,
           ),
         ).toBe(0);
       }
@@ -140,10 +155,16 @@ describe('GatehouseMetrics', () => {
     metrics.recordUsageFlush('last_used', 'failure');
     const text = await metrics.expose();
     expect(
-      valueOf(text, 'gatehouse_usage_flush_total{batch="usage_log",result="success",service="auth-service"}'),
+      valueOf(
+        text,
+        'gatehouse_usage_flush_total{batch="usage_log",result="success",gatehouse_service="auth-service"}',
+      ),
     ).toBe(2);
     expect(
-      valueOf(text, 'gatehouse_usage_flush_total{batch="last_used",result="failure",service="auth-service"}'),
+      valueOf(
+        text,
+        'gatehouse_usage_flush_total{batch="last_used",result="failure",gatehouse_service="auth-service"}',
+      ),
     ).toBe(1);
   });
 
@@ -152,7 +173,7 @@ describe('GatehouseMetrics', () => {
     const sizes = { key_revoked: 2, secret_retired: 1 };
     metrics.revocations.watchSetSize(() => sizes);
     const series = (type: string) =>
-      `gatehouse_revocation_set_size{type="${type}",service="findings-service"}`;
+      `gatehouse_revocation_set_size{type="${type}",gatehouse_service="findings-service"}`;
 
     let text = await metrics.expose();
     expect(valueOf(text, series('key_revoked'))).toBe(2);
@@ -172,10 +193,10 @@ describe('GatehouseMetrics', () => {
 
     const firstText = await first.expose();
     const secondText = await second.expose();
-    expect(valueOf(firstText, 'gatehouse_tokens_issued_total{service="auth-service"}')).toBe(1);
+    expect(valueOf(firstText, 'gatehouse_tokens_issued_total{gatehouse_service="auth-service"}')).toBe(1);
     expect(secondText).not.toContain('gatehouse_tokens_issued_total');
-    expect(firstText).toContain('process_cpu_user_seconds_total{service="auth-service"}');
-    expect(secondText).toContain('nodejs_heap_size_used_bytes{service="auth-service"}');
+    expect(firstText).toContain('process_cpu_user_seconds_total{gatehouse_service="auth-service"}');
+    expect(secondText).toContain('nodejs_heap_size_used_bytes{gatehouse_service="auth-service"}');
   });
 
   it('serves the text exposition format', () => {
@@ -259,7 +280,7 @@ describe('instrumentHttp and serveMetrics', () => {
   });
 
   const count = async (labels: string) =>
-    valueOf(await metrics.expose(), `http_requests_total{${labels},service="api-gateway"}`);
+    valueOf(await metrics.expose(), `http_requests_total{${labels},gatehouse_service="api-gateway"}`);
 
   it('labels with the route pattern, not the URL', async () => {
     await fastify.inject({ method: 'GET', url: '/api/v1/api-keys/5f0c7a4e-0000-4000-8000-000000000001' });

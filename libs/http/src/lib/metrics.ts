@@ -2,12 +2,30 @@ import type { INestApplicationContext } from '@nestjs/common';
 import { ModulesContainer } from '@nestjs/core';
 import type { FastifyInstance, onResponseHookHandler } from 'fastify';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { GATEHOUSE_VERSION } from '@gatehouse/contracts';
 
 /** Where every app serves its metrics, outside `/api` so that the gateway never forwards it. */
 export const METRICS_PATH = '/metrics';
 
 /** Injection token of the service's name (`auth-service`, …), provided by `createLoggerModule`. */
 export const SERVICE_NAME = 'GATEHOUSE_SERVICE_NAME';
+
+/**
+ * The label naming the app on every series. Not `service`: Prometheus' Kubernetes discovery gives every target a
+ * `service` label of its own (the Kubernetes Service), and a scraped label of that name would be renamed
+ * `exported_service`.
+ */
+export const SERVICE_LABEL = 'gatehouse_service';
+
+/**
+ * prom-client's gauges named like counters (`_total`), which `promtool check metrics` refuses; the same counts
+ * stay as `nodejs_active_handles`, `nodejs_active_requests` and `nodejs_active_resources`, by type.
+ */
+const MISNAMED_DEFAULT_METRICS = [
+  'nodejs_active_handles_total',
+  'nodejs_active_requests_total',
+  'nodejs_active_resources_total',
+];
 
 /** The route label of requests that matched no route, so that scanners cannot create one series per URL. */
 export const UNMATCHED_ROUTE = 'unmatched';
@@ -44,7 +62,7 @@ export interface RevocationMetrics {
 
 /**
  * One Prometheus registry per app (never prom-client's global one, so that several apps in one test process do
- * not collide), with the `service` label on every series. HTTP metrics exist on every app; the domain groups are registered the first time a component asks for them, so that a service only
+ * not collide), with the {@link SERVICE_LABEL} label on every series, and `gatehouse_build_info`. HTTP metrics exist on every app; the domain groups are registered the first time a component asks for them, so that a service only
  * exposes the series it can move.
  */
 export class GatehouseMetrics {
@@ -58,8 +76,14 @@ export class GatehouseMetrics {
   private rateLimitCounter: Counter<'policy' | 'decision' | 'store'> | undefined;
 
   constructor(readonly service: string) {
-    this.registry.setDefaultLabels({ service });
+    this.registry.setDefaultLabels({ [SERVICE_LABEL]: service });
     const registers = [this.registry];
+    new Gauge({
+      name: 'gatehouse_build_info',
+      help: 'Always 1: the release of Gatehouse and the Node.js version this app runs',
+      labelNames: ['version', 'node_version'],
+      registers,
+    }).set({ version: GATEHOUSE_VERSION, node_version: process.versions.node }, 1);
     this.httpRequests = new Counter({
       name: 'http_requests_total',
       help: 'HTTP requests answered, by method, route pattern and status code',
@@ -80,6 +104,7 @@ export class GatehouseMetrics {
     if (this.defaultMetrics) return;
     this.defaultMetrics = true;
     collectDefaultMetrics({ register: this.registry });
+    for (const name of MISNAMED_DEFAULT_METRICS) this.registry.removeSingleMetric(name);
   }
 
   /** Hot path: one labels object, two updates. */
