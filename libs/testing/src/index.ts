@@ -7,3 +7,4 @@ export * from './lib/suite';
 export * from './lib/test-database';
 export * from './lib/redis';
 export * from './lib/manual-clock';
+export * from './lib/pgbouncer';

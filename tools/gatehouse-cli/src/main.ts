@@ -144,10 +144,10 @@ async function main(argv: string[]): Promise<void> {
   }
   if (isStandaloneEnvironment()) return standalone(commandLine);
   const config = loadConfig(CliConfig);
-  const database = { url: config.DATABASE_URL, applicationName: 'gatehouse-cli' };
+  const database = { url: config.migrationUrl, applicationName: 'gatehouse-cli' };
   switch (commandLine.command) {
     case 'migrate': {
-      if (await createDatabaseIfMissing(config.DATABASE_URL)) log('created the database');
+      if (await createDatabaseIfMissing(config.migrationUrl)) log('created the database');
       const applied = await runMigrations(database);
       log(applied.length ? `applied: ${applied.join(', ')}` : 'database is up to date');
       return;

@@ -68,6 +68,10 @@ export class FindingsServiceConfig extends UserTokenVerifierConfig {
   @Max(60_000)
   SCAN_WORKER_POLL_MS: number = 1000;
 
+  /** False behind PgBouncer < 1.21 in transaction mode (see FindingsOptions.preparedStatements). */
+  @IsIn(['true', 'false'], { message: 'DATABASE_PREPARED_STATEMENTS must be true or false' })
+  DATABASE_PREPARED_STATEMENTS: string = 'true';
+
   @IsInt()
   @Min(1)
   @Max(100)
@@ -77,6 +81,7 @@ export class FindingsServiceConfig extends UserTokenVerifierConfig {
     return {
       maxUploadBytes: this.SCAN_MAX_UPLOAD_BYTES,
       syncMaxBytes: this.SCAN_SYNC_MAX_BYTES,
+      preparedStatements: this.DATABASE_PREPARED_STATEMENTS === 'true',
       limits: {
         decompressedBytes: this.SCAN_MAX_DECOMPRESSED_BYTES,
         runs: this.SCAN_MAX_RUNS,

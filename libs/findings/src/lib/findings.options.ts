@@ -7,6 +7,12 @@ export interface FindingsOptions {
   limits: UploadLimits;
   /** Larger uploads (decompressed, see {@link decompressedSizeOf}) are stored and answered 202, SCAN_SYNC_MAX_BYTES. */
   syncMaxBytes: number;
+  /**
+   * DATABASE_PREPARED_STATEMENTS: the group commit's statements are prepared by name on each connection. False
+   * behind a pooler in transaction mode that cannot carry them from one transaction to the next (PgBouncer before
+   * 1.21, or without max_prepared_statements).
+   */
+  preparedStatements: boolean;
   worker: {
     /** False: this instance never processes stored uploads (another one must). */
     enabled: boolean;

@@ -102,7 +102,13 @@ export class ScanBatcher {
   constructor(
     private readonly dataSource: DataSource,
     private readonly now: () => Date,
+    /** Statements prepared by name per connection (see FindingsOptions.preparedStatements). */
+    private readonly preparedStatements = true,
   ) {}
+
+  private statementName(name: string): string | undefined {
+    return this.preparedStatements ? name : undefined;
+  }
 
   submit(upload: BatchedUpload): Promise<ScanOutcome> {
     const context = { ...contextOf(upload.runs), staleTools: new Set<string>() };
@@ -188,7 +194,7 @@ export class ScanBatcher {
     const locks = [...new Set(group.map((entry) => entry.stream))].sort();
     await runPrepared(
       manager,
-      'gatehouse_batch_lock',
+      this.statementName('gatehouse_batch_lock'),
       `SELECT pg_advisory_xact_lock(hashtextextended(stream, 0)) FROM unnest($1::text[]) AS stream`,
       [locks],
     );
@@ -203,7 +209,7 @@ export class ScanBatcher {
     if (history.length > 0) {
       await runPrepared(
         manager,
-        'gatehouse_batch_history',
+        this.statementName('gatehouse_batch_history'),
         `INSERT INTO finding_history (finding_id, scan_id, event, at)
          SELECT h.finding_id, h.scan_id, h.event, h.at
            FROM jsonb_to_recordset($1::jsonb) AS h(finding_id uuid, scan_id uuid, event varchar, at timestamptz)`,
@@ -238,7 +244,7 @@ export class ScanBatcher {
       last_received_at: Date | null;
     }> = await runPrepared(
       manager,
-      'gatehouse_batch_streams',
+      this.statementName('gatehouse_batch_streams'),
       `INSERT INTO scan_streams (organization_id, repository, ref, tool)
        SELECT s.organization_id, s.repository, s.ref, s.tool
          FROM jsonb_to_recordset($1::jsonb) AS s(organization_id uuid, repository varchar, ref varchar, tool varchar)
@@ -290,7 +296,7 @@ export class ScanBatcher {
     if (rules.size === 0) return;
     await runPrepared(
       manager,
-      'gatehouse_batch_rules',
+      this.statementName('gatehouse_batch_rules'),
       `INSERT INTO finding_rules (organization_id, tool, rule_id, name, help, help_uri, updated_at)
        SELECT r.organization_id, r.tool, r.rule_id, r.name, r.help, r.help_uri, r.updated_at
          FROM jsonb_to_recordset($1::jsonb) AS r(organization_id uuid, tool varchar, rule_id varchar, name varchar,
@@ -322,7 +328,7 @@ export class ScanBatcher {
     const columns = [0, 1, 2, 3].map((column) => [...wanted.values()].map((tuple) => tuple[column]));
     const rows: KnownRow[] = await runPrepared(
       manager,
-      'gatehouse_batch_lookup',
+      this.statementName('gatehouse_batch_lookup'),
       `SELECT f.id, f.organization_id, f.repository, f.ref, f.identity, f.state, f.tool
          FROM unnest($1::uuid[], $2::varchar[], $3::varchar[], $4::varchar[]) AS w(o, r, f, i)
         CROSS JOIN LATERAL (
@@ -437,7 +443,7 @@ export class ScanBatcher {
     if (created.length > 0) {
       const inserted: Array<{ id: string }> = await runPrepared(
         manager,
-        'gatehouse_batch_insert',
+        this.statementName('gatehouse_batch_insert'),
         `INSERT INTO findings (id, organization_id, repository, ref, api_key_id, client_id, first_scan_id,
                                last_scan_id, first_seen_at, last_seen_at, state, occurrences, identity,
                                identity_source, tool, rule_id, tags, cwe, title, severity, location, description,
@@ -460,7 +466,7 @@ export class ScanBatcher {
     if (updated.length > 0) {
       await runPrepared(
         manager,
-        'gatehouse_batch_update',
+        this.statementName('gatehouse_batch_update'),
         `UPDATE findings f
             SET occurrences = f.occurrences + u.sightings,
                 last_seen_at = GREATEST(f.last_seen_at, u.last_seen_at),
@@ -499,7 +505,7 @@ export class ScanBatcher {
     if (closing.length === 0) return fixed;
     const rows: Array<{ scan_id: string; fixed: number }> = await runPrepared(
       manager,
-      'gatehouse_batch_close',
+      this.statementName('gatehouse_batch_close'),
       `WITH c AS (
          SELECT * FROM jsonb_to_recordset($1::jsonb)
            AS c(scan_id uuid, organization_id uuid, repository varchar, ref varchar, tools text[], at timestamptz)
@@ -535,7 +541,7 @@ export class ScanBatcher {
   ): Promise<void> {
     await runPrepared(
       manager,
-      'gatehouse_batch_scans',
+      this.statementName('gatehouse_batch_scans'),
       `INSERT INTO scans (id, organization_id, api_key_id, client_id, user_id, status, format, repository, ref,
                           commit_sha, tools, results, new_count, unchanged_count, fixed_count, reopened_count,
                           received_bytes, attempts, received_at, started_at, completed_at)

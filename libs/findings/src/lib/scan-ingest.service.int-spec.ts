@@ -17,6 +17,7 @@ const clock = new ManualClock(START);
 const OPTIONS: FindingsOptions = {
   maxUploadBytes: 10 * 1024 * 1024,
   syncMaxBytes: 512 * 1024,
+  preparedStatements: true,
   limits: { decompressedBytes: 8 * 1024 * 1024, runs: 5, resultsPerRun: 4000 },
   // The tests drive the worker themselves (drain), so that nothing runs behind their back.
   worker: { enabled: false, pollIntervalMs: 1000, maxAttempts: 2 },

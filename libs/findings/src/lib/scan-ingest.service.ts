@@ -140,7 +140,7 @@ export class ScanIngestService implements MetricsAware {
     @Inject(FINDINGS_OPTIONS) private readonly options: FindingsOptions,
     @Inject(CLOCK) private readonly clock: Clock,
   ) {
-    this.batcher = new ScanBatcher(dataSource, () => clock.now());
+    this.batcher = new ScanBatcher(dataSource, () => clock.now(), options.preparedStatements);
   }
 
   [BIND_METRICS](metrics: GatehouseMetrics): void {

@@ -19,6 +19,11 @@ export interface SuiteOptions {
   findingsEnv?: Record<string, string>;
   /** Variables for the gateway only (e.g. its rate limits), on top of `env`. */
   gatewayEnv?: Record<string, string>;
+  /**
+   * The DATABASE_URL the apps and the CLI get, from the test database's direct URL (e.g. through a pooler); the
+   * migration then runs with DATABASE_MIGRATION_URL set to the direct URL, as an operator runs it.
+   */
+  databaseUrl?: (directUrl: string) => string;
 }
 
 export interface BootstrapOutput {
@@ -61,12 +66,17 @@ export async function startSuite(options: SuiteOptions = {}): Promise<RunningSui
   const database = await createTestDatabase({
     // Migrated the way an operator does it: with the built CLI.
     migrate: async (url) => {
-      const result = await runCli(['migrate'], { DATABASE_URL: url });
+      const result = await runCli(
+        ['migrate'],
+        options.databaseUrl
+          ? { DATABASE_URL: options.databaseUrl(url), DATABASE_MIGRATION_URL: url }
+          : { DATABASE_URL: url },
+      );
       if (result.code !== 0) throw new Error(`migrate failed (${result.code}): ${result.stderr}`);
     },
   });
   const env: Record<string, string> = {
-    DATABASE_URL: database.url,
+    DATABASE_URL: options.databaseUrl ? options.databaseUrl(database.url) : database.url,
     REDIS_URL: TEST_REDIS_URL,
     REVOCATION_CHANNEL: uniqueChannel(),
     JWT_ISSUER: 'gatehouse-test',
