@@ -39,7 +39,7 @@ describe('key lifecycle through the gateway', () => {
       body: { findings: [{ rule_id: 'R', title: 't', severity: 'low', location: { path: 'a' } }] },
     });
 
-  const eventually = async (check: () => Promise<boolean>, deadlineMs = 5000): Promise<boolean> => {
+  const eventually = async (check: () => Promise<boolean>, deadlineMs = 15_000): Promise<boolean> => {
     const until = Date.now() + deadlineMs;
     do {
       if (await check()) return true;

@@ -8,3 +8,4 @@ export * from './lib/test-database';
 export * from './lib/redis';
 export * from './lib/manual-clock';
 export * from './lib/pgbouncer';
+export * from './lib/redis-topologies';

@@ -23,7 +23,7 @@ export class AdminApiModule {
           applicationName: 'gatehouse-admin-api',
         }),
         RevocationModule.forRoot({
-          redisUrl: config.REDIS_URL,
+          redis: config.redisConnection,
           channel: config.REVOCATION_CHANNEL,
           reconcileIntervalMs: config.REVOCATION_RECONCILE_MS,
           clockToleranceSeconds: config.JWT_CLOCK_TOLERANCE_SECONDS,

@@ -13,7 +13,7 @@ export class ApiGatewayModule {
         createLoggerModule('api-gateway', config),
         HealthModule.forRoot(),
         GatewayAccessModule.forRoot({
-          redisUrl: config.REDIS_URL,
+          redis: config.redisConnection,
           channel: config.REVOCATION_CHANNEL,
           keyPrefix: config.RATE_LIMIT_KEY_PREFIX,
           redisTimeoutMs: config.RATE_LIMIT_REDIS_TIMEOUT_MS,

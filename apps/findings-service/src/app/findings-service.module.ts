@@ -22,7 +22,7 @@ export class FindingsServiceModule {
           applicationName: 'gatehouse-findings-service',
         }),
         RevocationModule.forRoot({
-          redisUrl: config.REDIS_URL,
+          redis: config.redisConnection,
           channel: config.REVOCATION_CHANNEL,
           reconcileIntervalMs: config.REVOCATION_RECONCILE_MS,
           clockToleranceSeconds: config.JWT_CLOCK_TOLERANCE_SECONDS,

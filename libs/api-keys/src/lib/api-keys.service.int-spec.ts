@@ -94,7 +94,7 @@ describe('ApiKeysService (PostgreSQL, Redis)', () => {
         HealthModule.forRoot(),
         PersistenceModule.forRoot({ url: database.url, poolSize: 4 }),
         RevocationModule.forRoot({
-          redisUrl: TEST_REDIS_URL,
+          redis: TEST_REDIS_URL,
           channel,
           reconcileIntervalMs: 60_000,
           clockToleranceSeconds: 5,
@@ -556,7 +556,7 @@ describe('ApiKeysService (PostgreSQL, Redis)', () => {
     });
 
     it("revoking marks the key revoked in the module's registry and broadcasts it", async () => {
-      const listener = new RedisRevocationBus({ url: TEST_REDIS_URL, channel });
+      const listener = new RedisRevocationBus({ redis: TEST_REDIS_URL, channel });
       const received: RevocationEvent[] = [];
       try {
         await listener.subscribe(
@@ -791,7 +791,7 @@ describe('ApiKeysService (PostgreSQL, Redis)', () => {
     });
 
     it('finishes a running rotation: the previous secret and its tokens stop now', async () => {
-      const listener = new RedisRevocationBus({ url: TEST_REDIS_URL, channel });
+      const listener = new RedisRevocationBus({ redis: TEST_REDIS_URL, channel });
       const received: RevocationEvent[] = [];
       try {
         await listener.subscribe(
@@ -1011,7 +1011,7 @@ describe('ApiKeysService (PostgreSQL, Redis)', () => {
       act: () => Promise<unknown>,
       expected: number,
     ): Promise<RevocationEvent[]> {
-      const listener = new RedisRevocationBus({ url: TEST_REDIS_URL, channel });
+      const listener = new RedisRevocationBus({ redis: TEST_REDIS_URL, channel });
       const received: RevocationEvent[] = [];
       try {
         await listener.subscribe(
@@ -1313,7 +1313,7 @@ describe('ApiKeysService (PostgreSQL, Redis)', () => {
 
     /** Subscribes like another node would, runs `act`, and returns every event heard meanwhile. */
     async function eventsDuring(act: () => Promise<unknown>, expected: number): Promise<RevocationEvent[]> {
-      const listener = new RedisRevocationBus({ url: TEST_REDIS_URL, channel });
+      const listener = new RedisRevocationBus({ redis: TEST_REDIS_URL, channel });
       const received: RevocationEvent[] = [];
       try {
         await listener.subscribe(

@@ -64,7 +64,7 @@ describe('AuditService and the audit trail of ApiKeysService (PostgreSQL)', () =
         HealthModule.forRoot(),
         PersistenceModule.forRoot({ url: database.url, poolSize: 4 }),
         RevocationModule.forRoot({
-          redisUrl: TEST_REDIS_URL,
+          redis: TEST_REDIS_URL,
           channel: uniqueChannel(),
           reconcileIntervalMs: 60_000,
           clockToleranceSeconds: 5,

@@ -68,7 +68,7 @@ describe('LeakedKeysService (PostgreSQL, Redis)', () => {
         HealthModule.forRoot(),
         PersistenceModule.forRoot({ url: database.url, poolSize: 4 }),
         RevocationModule.forRoot({
-          redisUrl: TEST_REDIS_URL,
+          redis: TEST_REDIS_URL,
           channel,
           reconcileIntervalMs: 60_000,
           clockToleranceSeconds: 5,
@@ -139,7 +139,7 @@ describe('LeakedKeysService (PostgreSQL, Redis)', () => {
     const bystander = await newOrganization();
     const key = await newKey(owner);
     const untouched = await newKey(bystander);
-    const listener = new RedisRevocationBus({ url: TEST_REDIS_URL, channel });
+    const listener = new RedisRevocationBus({ redis: TEST_REDIS_URL, channel });
     const heard: RevocationEvent[] = [];
     try {
       await listener.subscribe(

@@ -110,6 +110,42 @@ export function isStandaloneEnvironment(environment: Environment = process.env):
   return !isSet('DATABASE_URL') && !isSet('REDIS_URL');
 }
 
+/** One `host:port` of REDIS_SENTINELS or REDIS_CLUSTER_NODES. */
+export interface RedisNode {
+  host: string;
+  port: number;
+}
+
+/** Credentials and TLS of the Redis nodes (and Sentinels) of the sentinel and cluster modes. */
+export interface RedisAuth {
+  username?: string;
+  password?: string;
+  tls: boolean;
+}
+
+/**
+ * The Redis an app connects to, as its configuration chose it (REDIS_MODE): one node by URL, a Sentinel-monitored
+ * primary, or a Redis Cluster.
+ */
+export type RedisConnection =
+  | { mode: 'standalone'; url: string }
+  | ({ mode: 'sentinel'; sentinels: RedisNode[]; name: string; sentinelPassword?: string } & RedisAuth)
+  | ({ mode: 'cluster'; nodes: RedisNode[] } & RedisAuth);
+
+export const REDIS_MODES = ['standalone', 'sentinel', 'cluster'] as const;
+
+/** `host:port,host:port`: names or IPv4 addresses (IPv6 in brackets), ports 1–65535. */
+const NODE_LIST =
+  /^(?:(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]):\d{1,5})(?:,(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]):\d{1,5})*$/;
+
+function parseNodes(list: string): RedisNode[] {
+  return list.split(',').map((entry) => {
+    const at = entry.lastIndexOf(':');
+    const host = entry.slice(0, at).replace(/^\[(.*)\]$/, '$1');
+    return { host, port: Number(entry.slice(at + 1)) };
+  });
+}
+
 /**
  * Variables every app of one deployment agrees on: the Redis that carries the bus (and the gateway's rate-limit
  * counters) and the issuer, audience and clock tolerance of its tokens. The gateway verifies tokens too, to charge
@@ -120,6 +156,72 @@ export class ClusterServiceConfig extends HttpServiceConfig {
   @Sensitive()
   @Matches(/^rediss?:\/\//, { message: 'REDIS_URL must be a redis:// or rediss:// URL' })
   REDIS_URL: string = DEFAULT_REDIS_URL;
+
+  /** standalone: REDIS_URL. sentinel: REDIS_SENTINELS + REDIS_SENTINEL_NAME. cluster: REDIS_CLUSTER_NODES. */
+  @IsIn(REDIS_MODES, { message: `REDIS_MODE must be one of ${REDIS_MODES.join(', ')}` })
+  REDIS_MODE: (typeof REDIS_MODES)[number] = 'standalone';
+
+  /** `host:port,…` of the Sentinels (REDIS_MODE=sentinel). */
+  @ValidateIf((config: ClusterServiceConfig) => config.REDIS_MODE === 'sentinel')
+  @Matches(NODE_LIST, { message: 'REDIS_SENTINELS must be host:port[,host:port…] with REDIS_MODE=sentinel' })
+  REDIS_SENTINELS: string = '';
+
+  /** The primary's name the Sentinels monitor (REDIS_MODE=sentinel). */
+  @ValidateIf((config: ClusterServiceConfig) => config.REDIS_MODE === 'sentinel')
+  @Matches(/^[A-Za-z0-9._-]{1,100}$/, {
+    message: 'REDIS_SENTINEL_NAME must be the monitored name (1–100 of A-Za-z0-9._-)',
+  })
+  REDIS_SENTINEL_NAME: string = 'mymaster';
+
+  /** `host:port,…` of some of the cluster's nodes; the rest is discovered (REDIS_MODE=cluster). */
+  @ValidateIf((config: ClusterServiceConfig) => config.REDIS_MODE === 'cluster')
+  @Matches(NODE_LIST, {
+    message: 'REDIS_CLUSTER_NODES must be host:port[,host:port…] with REDIS_MODE=cluster',
+  })
+  REDIS_CLUSTER_NODES: string = '';
+
+  /** ACL user and password of the Redis nodes, in the sentinel and cluster modes (REDIS_URL carries its own). */
+  @IsString()
+  @Length(0, 200)
+  REDIS_USERNAME: string = '';
+
+  @Sensitive()
+  @IsString()
+  @Length(0, 500)
+  REDIS_PASSWORD: string = '';
+
+  /** The Sentinels' own password, when they have one. */
+  @Sensitive()
+  @IsString()
+  @Length(0, 500)
+  REDIS_SENTINEL_PASSWORD: string = '';
+
+  /** TLS to the Redis nodes (and Sentinels), in the sentinel and cluster modes; `rediss://` in REDIS_URL otherwise. */
+  @IsIn(['true', 'false'], { message: 'REDIS_TLS must be true or false' })
+  REDIS_TLS: string = 'false';
+
+  /** The Redis this app connects to, as REDIS_MODE chose it. */
+  get redisConnection(): RedisConnection {
+    const auth: RedisAuth = {
+      ...(this.REDIS_USERNAME ? { username: this.REDIS_USERNAME } : {}),
+      ...(this.REDIS_PASSWORD ? { password: this.REDIS_PASSWORD } : {}),
+      tls: this.REDIS_TLS === 'true',
+    };
+    switch (this.REDIS_MODE) {
+      case 'standalone':
+        return { mode: 'standalone', url: this.REDIS_URL };
+      case 'sentinel':
+        return {
+          mode: 'sentinel',
+          sentinels: parseNodes(this.REDIS_SENTINELS),
+          name: this.REDIS_SENTINEL_NAME,
+          ...(this.REDIS_SENTINEL_PASSWORD ? { sentinelPassword: this.REDIS_SENTINEL_PASSWORD } : {}),
+          ...auth,
+        };
+      case 'cluster':
+        return { mode: 'cluster', nodes: parseNodes(this.REDIS_CLUSTER_NODES), ...auth };
+    }
+  }
 
   /** Redis pub/sub channel for revocations; separate deployments sharing one Redis use distinct names. */
   @Matches(/^[A-Za-z0-9:._-]{1,100}$/)

@@ -1,3 +1,4 @@
+import type { RedisConnection } from '@gatehouse/config';
 import {
   Logger,
   Module,
@@ -23,7 +24,8 @@ import { RateLimitOverrides } from './rate-limit-overrides';
 
 export interface GatewayAccessSettings {
   /** Redis for the shared limiter counters and the bus; unused in standalone mode. */
-  redisUrl: string;
+  /** A `redis://` URL, or the connection REDIS_MODE chose. */
+  redis: string | RedisConnection;
   /** Bus channel carrying `rate_limit_changed` (the revocation channel). */
   channel: string;
   keyPrefix: string;
@@ -66,7 +68,12 @@ export class GatewayAccess implements OnModuleInit, OnApplicationShutdown, Metri
       store: standalone
         ? new MemoryRateLimitStore()
         : new RedisRateLimitStore(
-            createRateLimitRedisClient(settings.redisUrl, { commandTimeoutMs: settings.redisTimeoutMs }),
+            createRateLimitRedisClient(
+              typeof settings.redis === 'string'
+                ? { mode: 'standalone', url: settings.redis }
+                : settings.redis,
+              { commandTimeoutMs: settings.redisTimeoutMs },
+            ),
           ),
       keyPrefix: settings.keyPrefix,
       leaseDivisor: settings.leaseDivisor,
@@ -85,7 +92,7 @@ export class GatewayAccess implements OnModuleInit, OnApplicationShutdown, Metri
     });
     this.bus = standalone
       ? new InProcessRevocationBus({ channel: settings.channel })
-      : new RedisRevocationBus({ url: settings.redisUrl, channel: settings.channel });
+      : new RedisRevocationBus({ redis: settings.redis, channel: settings.channel });
     this.inspector = new AccessTokenInspector({
       jwksUrl: settings.jwksUrl,
       issuer: settings.issuer,

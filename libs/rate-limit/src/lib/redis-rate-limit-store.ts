@@ -1,4 +1,6 @@
-import Redis from 'ioredis';
+import type { RedisConnection } from '@gatehouse/config';
+import type Redis from 'ioredis';
+import { createRedisClient, isFailFast, type RedisClient } from '@gatehouse/redis';
 import { RateLimiterRedis, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import { RateLimitStore, type StoreLimiterOptions } from './rate-limit-store';
 
@@ -26,35 +28,47 @@ function positive(name: string, value: number): number {
  * at once, so a decision never waits on an unreachable Redis, and the client keeps reconnecting in the
  * background so that decisions go back to Redis by themselves.
  */
-export function createRateLimitRedisClient(url: string, options: RateLimitRedisClientOptions): Redis {
+export function createRateLimitRedisClient(url: string, options: RateLimitRedisClientOptions): Redis;
+export function createRateLimitRedisClient(
+  connection: RedisConnection,
+  options: RateLimitRedisClientOptions,
+): RedisClient;
+export function createRateLimitRedisClient(
+  target: string | RedisConnection,
+  options: RateLimitRedisClientOptions,
+): RedisClient {
   const commandTimeout = positive('commandTimeoutMs', options.commandTimeoutMs);
   const connectTimeout = positive('connectTimeoutMs', options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS);
   const maxDelay = positive(
     'maxReconnectDelayMs',
     options.maxReconnectDelayMs ?? DEFAULT_MAX_RECONNECT_DELAY_MS,
   );
-  const client = new Redis(url, {
+  const connection: RedisConnection =
+    typeof target === 'string' ? { mode: 'standalone', url: target } : target;
+  const client = createRedisClient(connection, {
     connectionName: 'gatehouse-rate-limit',
-    // Every request of the gateway makes one limiter call: the calls of one event-loop turn leave in one write
-    // instead of one write each, which is most of the limiter's CPU cost under load.
-    enableAutoPipelining: true,
-    // While disconnected, fail instead of queueing: a queued command is a request waiting for Redis.
-    enableOfflineQueue: false,
-    // Commands in flight when the connection drops fail at once rather than wait for a reconnection...
-    maxRetriesPerRequest: 0,
-    // ...and are not sent again after it: the request they served was already decided locally.
-    autoResendUnfulfilledCommands: false,
-    commandTimeout,
-    connectTimeout,
-    // How long disconnect() leaves a socket to close before destroying it. ioredis arms this timer even when
-    // the socket is already gone (Redis down), and it then holds the process open for the default 2 s.
-    disconnectTimeout: commandTimeout,
-    // Never give up (returning a number keeps retrying); the cap bounds how long decisions stay local after
-    // Redis is back.
-    retryStrategy: (attempt: number) => Math.min(attempt * RECONNECT_STEP_MS, maxDelay),
-    // The ready check's INFO may be refused by a restricted ACL user, and ioredis then writes to the console;
-    // a Redis still loading its data answers LOADING, which fails the command and so decides locally anyway.
-    enableReadyCheck: false,
+    options: {
+      // Every request of the gateway makes one limiter call: the calls of one event-loop turn leave in one write
+      // instead of one write each, which is most of the limiter's CPU cost under load.
+      enableAutoPipelining: true,
+      // While disconnected, fail instead of queueing: a queued command is a request waiting for Redis.
+      enableOfflineQueue: false,
+      // Commands in flight when the connection drops fail at once rather than wait for a reconnection...
+      maxRetriesPerRequest: 0,
+      // ...and are not sent again after it: the request they served was already decided locally.
+      autoResendUnfulfilledCommands: false,
+      commandTimeout,
+      connectTimeout,
+      // How long disconnect() leaves a socket to close before destroying it. ioredis arms this timer even when
+      // the socket is already gone (Redis down), and it then holds the process open for the default 2 s.
+      disconnectTimeout: commandTimeout,
+      // Never give up (returning a number keeps retrying); the cap bounds how long decisions stay local after
+      // Redis is back.
+      retryStrategy: (attempt: number) => Math.min(attempt * RECONNECT_STEP_MS, maxDelay),
+      // The ready check's INFO may be refused by a restricted ACL user, and ioredis then writes to the console;
+      // a Redis still loading its data answers LOADING, which fails the command and so decides locally anyway.
+      enableReadyCheck: false,
+    },
   });
   // Without a listener ioredis prints every connection error to stderr. Failures reach the owner through
   // RateLimiter's onStoreChange instead, once per change rather than once per reconnection attempt; the owner
@@ -70,10 +84,10 @@ export function createRateLimitRedisClient(url: string, options: RateLimitRedisC
 export class RedisRateLimitStore extends RateLimitStore {
   readonly kind = 'shared';
 
-  constructor(private readonly client: Redis) {
+  constructor(private readonly client: RedisClient) {
     super();
     // A client that queues offline or waits without limit would make requests hang while Redis is down.
-    if (client.options.enableOfflineQueue !== false || typeof client.options.commandTimeout !== 'number') {
+    if (!isFailFast(client)) {
       throw new Error(
         'RedisRateLimitStore needs a fail-fast Redis client (enableOfflineQueue: false and a commandTimeout); ' +
           'create it with createRateLimitRedisClient',

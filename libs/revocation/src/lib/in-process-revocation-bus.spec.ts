@@ -116,7 +116,7 @@ describe('resolveRevocationTransport', () => {
   const base = { channel: 'c', reconcileIntervalMs: 1000, clockToleranceSeconds: 5 };
 
   it('is Redis unless this process hosts the embedded database', () => {
-    expect(resolveRevocationTransport({ ...base, redisUrl: 'redis://127.0.0.1:6379' })).toBe('redis');
+    expect(resolveRevocationTransport({ ...base, redis: 'redis://127.0.0.1:6379' })).toBe('redis');
   });
 
   it('takes an explicit transport as given', () => {

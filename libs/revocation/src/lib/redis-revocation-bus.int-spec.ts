@@ -44,7 +44,7 @@ describe('RedisRevocationBus (Redis)', () => {
   let warn: jest.SpyInstance;
 
   function newBus(channel: string, url = TEST_REDIS_URL): RedisRevocationBus {
-    const bus = new RedisRevocationBus({ url, channel });
+    const bus = new RedisRevocationBus({ redis: url, channel });
     buses.push(bus);
     return bus;
   }
@@ -131,7 +131,7 @@ describe('RedisRevocationBus (Redis)', () => {
     const channel = uniqueChannel();
     const receiver = newBus(channel);
     const listener = await listen(receiver);
-    const subscriber = receiver['subscriber']!;
+    const subscriber = receiver['subscriber'] as Redis;
     const admin = rawClient();
 
     // Kill exactly this subscriber's connection: other test files use the same connection name.

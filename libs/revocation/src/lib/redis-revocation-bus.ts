@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
-import Redis from 'ioredis';
+import type { RedisConnection } from '@gatehouse/config';
 import type { RevocationEvent } from '@gatehouse/contracts';
+import { createRedisClient, type RedisClient } from '@gatehouse/redis';
 import { parseRevocationEvent, RevocationBus, type RevocationHandler } from './revocation-bus';
 
 /** Longest start-up waits for the revocation subscription before going on without it. */
@@ -12,22 +13,31 @@ const SUBSCRIBE_WAIT_MS = 500;
 const PUBLISH_READY_WAIT_MS = 500;
 
 export interface RedisRevocationBusOptions {
-  url: string;
+  /** A `redis://` URL, or the connection REDIS_MODE chose. */
+  redis: string | RedisConnection;
   channel: string;
 }
 
 export class RedisRevocationBus extends RevocationBus {
   private readonly logger = new Logger(RedisRevocationBus.name);
-  private readonly publisher: Redis;
-  private subscriber: Redis | undefined;
+  private readonly connection: RedisConnection;
+  /**
+   * On a Redis Cluster the channel is a sharded one (SPUBLISH/SSUBSCRIBE, Redis 7): a message travels to the one
+   * shard that owns the channel's slot, instead of being broadcast over the whole cluster bus.
+   */
+  private readonly sharded: boolean;
+  private readonly publisher: RedisClient;
+  private subscriber: RedisClient | undefined;
 
   constructor(private readonly options: RedisRevocationBusOptions) {
     super();
+    this.connection =
+      typeof options.redis === 'string' ? { mode: 'standalone', url: options.redis } : options.redis;
+    this.sharded = this.connection.mode === 'cluster';
     // No offline queue: while Redis is down a publish fails at once instead of piling up in memory.
-    this.publisher = new Redis(options.url, {
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 1,
+    this.publisher = createRedisClient(this.connection, {
       connectionName: 'gatehouse-revocation-pub',
+      options: { enableOfflineQueue: false, maxRetriesPerRequest: 1 },
     });
     this.publisher.on('error', (error: Error) => this.logger.warn(`publisher: ${error.message}`));
   }
@@ -35,7 +45,9 @@ export class RedisRevocationBus extends RevocationBus {
   async publish(event: RevocationEvent): Promise<boolean> {
     try {
       await this.publisherReady();
-      await this.publisher.publish(this.options.channel, JSON.stringify(event));
+      const message = JSON.stringify(event);
+      if (this.sharded) await this.publisher.spublish(this.options.channel, message);
+      else await this.publisher.publish(this.options.channel, message);
       return true;
     } catch (error) {
       const fallback =
@@ -72,21 +84,25 @@ export class RedisRevocationBus extends RevocationBus {
   async subscribe(handler: RevocationHandler, onResync: () => void): Promise<void> {
     // Requests wait for the connection however long it takes (no per-request retry limit), so the SUBSCRIBE
     // below is sent as soon as Redis is reachable, and ioredis re-subscribes by itself after every reconnect.
-    const subscriber = new Redis(this.options.url, {
+    const subscriber = createRedisClient(this.connection, {
       connectionName: 'gatehouse-revocation-sub',
-      maxRetriesPerRequest: null,
+      options: { maxRetriesPerRequest: null },
+      shardedSubscribers: this.sharded,
     });
     this.subscriber = subscriber;
     subscriber.on('error', (error: Error) => this.logger.warn(`subscriber: ${error.message}`));
     // Messages published while this node was not connected are gone: every (re)connection resyncs.
     subscriber.on('ready', onResync);
-    subscriber.on('message', (channel: string, message: string) => {
+    subscriber.on(this.sharded ? 'smessage' : 'message', (channel: string, message: string) => {
       if (channel !== this.options.channel) return;
       const event = parseRevocationEvent(message);
       if (event) handler(event);
       else this.logger.warn('ignored a malformed revocation message');
     });
-    const subscribed = subscriber.subscribe(this.options.channel).then(
+    const subscribing = this.sharded
+      ? subscriber.ssubscribe(this.options.channel)
+      : subscriber.subscribe(this.options.channel);
+    const subscribed = subscribing.then(
       () => true,
       (error: Error) => {
         this.logger.warn(`not subscribed (${error.message}); relying on reconcile`);

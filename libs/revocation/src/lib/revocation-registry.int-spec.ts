@@ -106,7 +106,7 @@ describe('RevocationRegistry (PostgreSQL source, Redis bus)', () => {
   async function startRegistry(
     channel: string,
   ): Promise<{ registry: RevocationRegistry; bus: RedisRevocationBus }> {
-    const bus = new RedisRevocationBus({ url: TEST_REDIS_URL, channel });
+    const bus = new RedisRevocationBus({ redis: TEST_REDIS_URL, channel });
     const registry = new RevocationRegistry(
       createPostgresRevocationSource(dataSource.getRepository(ApiKeyEntity)),
       bus,

@@ -1,3 +1,4 @@
+import type { RedisConnection } from '@gatehouse/config';
 import {
   Injectable,
   Module,
@@ -24,8 +25,8 @@ export interface RevocationModuleOptions {
    * in one process), Redis otherwise.
    */
   transport?: RevocationTransport;
-  /** Required with the Redis transport. */
-  redisUrl?: string;
+  /** Required with the Redis transport: a `redis://` URL, or the connection REDIS_MODE chose. */
+  redis?: string | RedisConnection;
   channel: string;
   reconcileIntervalMs: number;
   clockToleranceSeconds: number;
@@ -76,8 +77,8 @@ function createRevocationBus(options: RevocationModuleOptions): RevocationBus {
     case 'in-process':
       return new InProcessRevocationBus({ channel: options.channel });
     case 'redis':
-      if (!options.redisUrl) throw new Error('the Redis revocation bus needs redisUrl');
-      return new RedisRevocationBus({ url: options.redisUrl, channel: options.channel });
+      if (!options.redis) throw new Error('the Redis revocation bus needs a Redis connection');
+      return new RedisRevocationBus({ redis: options.redis, channel: options.channel });
   }
 }
 

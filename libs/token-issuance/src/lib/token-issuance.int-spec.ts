@@ -66,7 +66,7 @@ describe('TokenIssuanceService (PostgreSQL, Redis)', () => {
         HealthModule.forRoot(),
         PersistenceModule.forRoot({ url: database.url, poolSize: 4 }),
         RevocationModule.forRoot({
-          redisUrl: TEST_REDIS_URL,
+          redis: TEST_REDIS_URL,
           channel,
           reconcileIntervalMs: 60_000,
           clockToleranceSeconds: 5,
@@ -251,7 +251,7 @@ describe('TokenIssuanceService (PostgreSQL, Redis)', () => {
   it('refuses a cached key once another node broadcasts its revocation', async () => {
     const key = await newKey();
     await authenticate(key);
-    const otherNode = new RedisRevocationBus({ url: TEST_REDIS_URL, channel });
+    const otherNode = new RedisRevocationBus({ redis: TEST_REDIS_URL, channel });
     try {
       const publisher = otherNode['publisher'];
       if (publisher.status !== 'ready') await once(publisher, 'ready');
@@ -488,7 +488,7 @@ describe('TokenIssuanceService (PostgreSQL, Redis)', () => {
       );
       expect(await rateLimitOf(key)).toEqual(PRO);
 
-      const otherNode = new RedisRevocationBus({ url: TEST_REDIS_URL, channel });
+      const otherNode = new RedisRevocationBus({ redis: TEST_REDIS_URL, channel });
       try {
         const publisher = otherNode['publisher'];
         if (publisher.status !== 'ready') await once(publisher, 'ready');
