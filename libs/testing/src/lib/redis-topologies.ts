@@ -150,7 +150,8 @@ export async function startRedisSentinel(): Promise<RedisSentinelUnderTest> {
     return Number(reply[1]);
   };
   try {
-    started.push(startNode(primaryPort, ['--port', String(primaryPort), ...BASE_ARGS]));
+    // --dir: a replica's full sync writes an RDB file, which belongs in the topology's own directory.
+    started.push(startNode(primaryPort, ['--port', String(primaryPort), '--dir', dir, ...BASE_ARGS]));
     started.push(
       startNode(replicaPort, [
         '--port',
@@ -158,6 +159,8 @@ export async function startRedisSentinel(): Promise<RedisSentinelUnderTest> {
         '--replicaof',
         '127.0.0.1',
         String(primaryPort),
+        '--dir',
+        dir,
         ...BASE_ARGS,
       ]),
     );

@@ -18,7 +18,7 @@ export class CliModule {
           applicationName: 'gatehouse-cli',
         }),
         RevocationModule.forRoot({
-          redisUrl: config.REDIS_URL,
+          redis: config.redisConnection,
           channel: config.REVOCATION_CHANNEL,
           reconcileIntervalMs: config.REVOCATION_RECONCILE_MS,
           clockToleranceSeconds: config.JWT_CLOCK_TOLERANCE_SECONDS,
