@@ -52,7 +52,13 @@ const NOT_WIRED = {
 /** Secrets an overlay references but does not render: created in the cluster by its operators (docs/KUBERNETES.md). */
 const EXTERNAL_SECRETS = {
   prod: {
-    'gatehouse-datastores': ['DATABASE_URL', 'REDIS_URL'],
+    'gatehouse-datastores': [
+      'DATABASE_URL',
+      'REDIS_URL',
+      'DATABASE_MIGRATION_URL',
+      'REDIS_PASSWORD',
+      'REDIS_SENTINEL_PASSWORD',
+    ],
     'gatehouse-gateway-secret': ['GATEWAY_SECRET'],
     'gatehouse-jwt-signing-key': [
       'jwt-signing-key.pem',
