@@ -7,7 +7,7 @@ import {
   rewriteToNormalizedUrl,
   SECURITY_HEADERS,
 } from '@gatehouse/gateway';
-import { createHttpApp, exitOnStartupError } from '@gatehouse/http';
+import { createHttpApp, exitOnStartupError, GatehouseMetrics } from '@gatehouse/http';
 import { ApiGatewayConfig } from './app/api-gateway.config';
 import { ApiGatewayModule } from './app/api-gateway.module';
 import { API_PREFIXES, AUTHENTICATE_PATH, CREDENTIAL_PREFIXES, upstreamRoutes } from './app/routes';
@@ -32,6 +32,7 @@ async function main(): Promise<void> {
         routeBodyLimits: config.routeBodyLimits(),
         corsOrigins: config.corsOrigins(),
         gatewaySecret: config.GATEWAY_SECRET,
+        metrics: app.get(GatehouseMetrics, { strict: false }),
         guards: [
           (scope) => registerGatewayAccess(scope, { ...access, credentialPrefixes: CREDENTIAL_PREFIXES }),
         ],

@@ -192,6 +192,21 @@ describe('operations: metrics, request ids, graceful shutdown', () => {
       },
     );
 
+    it('exposes the PostgreSQL pool of every service and the upstream pools of the gateway', async () => {
+      for (const service of [suite.auth, suite.admin, suite.findings[0]]) {
+        const text = await scrape(service);
+        expect(sample(text, 'gatehouse_db_pool_connections', { state: 'total' })).toBeGreaterThanOrEqual(1);
+        expect(sample(text, 'gatehouse_db_pool_connections', { state: 'waiting' })).toBe(0);
+      }
+      // A request through the gateway leaves a connection open to auth-service's pool.
+      await request(`${suite.gateway.url}/api/v1/auth/jwks`);
+      const gateway = await scrape(suite.gateway);
+      expect(
+        sample(gateway, 'gatehouse_upstream_connections', { upstream: '/api/v1/auth', state: 'connected' }),
+      ).toBeGreaterThanOrEqual(1);
+      expect(gateway).not.toContain('gatehouse_db_pool_connections');
+    });
+
     it('exposes the revocation metrics on every node with a revocation set, and not on the gateway', async () => {
       for (const service of [suite.auth, suite.admin, suite.findings[0]]) {
         const text = await scrape(service);

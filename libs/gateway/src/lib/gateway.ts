@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import type { GatehouseMetrics } from '@gatehouse/http';
 import { registerApiDocs, type OpenApiInfo } from './api-docs';
 import type { DocumentedAccess } from './api-docs-access';
 import type { RouteBodyLimit } from './body-limit';
@@ -24,6 +25,8 @@ export interface GatewayOptions {
   apiDocs: { info: OpenApiInfo; access?: DocumentedAccess };
   /** GATEWAY_SECRET, sent to the services with every forwarded request; unset: they believe no client address. */
   gatewaySecret?: string;
+  /** The app's metrics: the upstream pools' gauges join them. */
+  metrics?: GatehouseMetrics;
 }
 
 /**
@@ -50,6 +53,7 @@ export async function registerGateway(fastify: FastifyInstance, options: Gateway
     routeBodyLimits: options.routeBodyLimits,
     guards: options.guards,
     gatewaySecret: options.gatewaySecret,
+    metrics: options.metrics,
   });
   await registerApiDocs(fastify, {
     routes: options.routes,

@@ -9,7 +9,8 @@ import type {
 } from 'fastify';
 import { Pool, errors as undiciErrors, type Dispatcher } from 'undici';
 import { GatehouseError } from '@gatehouse/contracts';
-import { toErrorResponse } from '@gatehouse/http';
+import { Gauge } from 'prom-client';
+import { toErrorResponse, type GatehouseMetrics } from '@gatehouse/http';
 import { bodyLimitLookup, receiveWhole, registerBodyLimit, type RouteBodyLimit } from './body-limit';
 import { clientResponseHeaders, forwardedRequestHeaders, withGatewaySecret } from './forwarding-headers';
 
@@ -40,7 +41,12 @@ export interface UpstreamProxyOptions {
   guards?: ProxyGuard[];
   /** Sent in `X-Gatehouse-Gateway-Secret` with every forwarded request: the services' proof it comes from here. */
   gatewaySecret?: string;
+  /** Where the upstream pools' gauges are registered (`gatehouse_upstream_connections`). */
+  metrics?: GatehouseMetrics;
 }
+
+/** Pool states of `gatehouse_upstream_connections`: undici's counts of one upstream's pool. */
+const UPSTREAM_STATES = ['connected', 'free', 'pending', 'running'] as const;
 
 /**
  * Methods forwarded. Not OPTIONS: the services speak no CORS, so the gateway answers preflights itself (with
@@ -156,9 +162,30 @@ class Upstream {
     return reply.status(statusCode).headers(clientResponseHeaders(answerHeaders)).send(body);
   }
 
+  /** undici's counts: connections open and free, requests queued for a connection and in flight. */
+  stats(): Record<(typeof UPSTREAM_STATES)[number], number> {
+    const { connected, free, pending, running } = this.pool.stats;
+    return { connected, free, pending, running };
+  }
+
   close(): Promise<void> {
     return this.pool.close();
   }
+}
+
+function registerUpstreamMetrics(metrics: GatehouseMetrics, upstreams: Map<string, Upstream>): void {
+  const gauge: Gauge<'upstream' | 'state'> = new Gauge({
+    name: 'gatehouse_upstream_connections',
+    help: "The gateway's connection pool to each upstream (by route prefix): connections open and free, requests pending and running",
+    labelNames: ['upstream', 'state'],
+    registers: [metrics.registry],
+    collect: () => {
+      for (const [upstream, pool] of upstreams) {
+        const stats = pool.stats();
+        for (const state of UPSTREAM_STATES) gauge.set({ upstream, state }, stats[state]);
+      }
+    },
+  });
 }
 
 /**
@@ -198,13 +225,16 @@ export async function registerUpstreamProxy(
       );
     });
 
+    const upstreams = new Map<string, Upstream>();
     for (const route of options.routes) {
       const upstream = new Upstream(route.upstream, options);
+      upstreams.set(route.prefix, upstream);
       scope.addHook('onClose', () => upstream.close());
       const handler = (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> =>
         upstream.forward(request, reply);
       scope.route({ method: PROXIED_METHODS, url: route.prefix, handler });
       scope.route({ method: PROXIED_METHODS, url: `${route.prefix}/*`, handler });
     }
+    if (options.metrics) registerUpstreamMetrics(options.metrics, upstreams);
   });
 }

@@ -1,7 +1,8 @@
 import { Injectable, Module, type DynamicModule, type OnModuleInit } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import { ReadinessRegistry } from '@gatehouse/http';
+import { Gauge } from 'prom-client';
+import { BIND_METRICS, ReadinessRegistry, type GatehouseMetrics, type MetricsAware } from '@gatehouse/http';
 import {
   createDataSourceOptions,
   ENTITIES,
@@ -20,6 +21,42 @@ class DatabaseReadiness implements OnModuleInit {
   onModuleInit(): void {
     this.readiness.register('postgres', async () => {
       await this.dataSource.query('SELECT 1');
+    });
+  }
+}
+
+/** What node-postgres' pool counts (TypeORM's postgres driver keeps it as `master`). */
+interface PoolCounts {
+  totalCount: number;
+  idleCount: number;
+  waitingCount: number;
+}
+
+function poolOf(dataSource: DataSource): PoolCounts | undefined {
+  const pool = (dataSource.driver as { master?: Partial<PoolCounts> }).master;
+  return typeof pool?.totalCount === 'number' ? (pool as PoolCounts) : undefined;
+}
+
+/**
+ * `gatehouse_db_pool_connections{state}`, read at every scrape: `total` connections open, `idle` ones, and
+ * `waiting` queries with no connection to run on (a pool too small for the load, or PostgreSQL not answering).
+ */
+@Injectable()
+class DatabasePoolMetrics implements MetricsAware {
+  constructor(private readonly dataSource: DataSource) {}
+
+  [BIND_METRICS](metrics: GatehouseMetrics): void {
+    const gauge: Gauge<'state'> = new Gauge({
+      name: 'gatehouse_db_pool_connections',
+      help: 'PostgreSQL pool of this process: connections open (total), idle, and queries waiting for one',
+      labelNames: ['state'],
+      registers: [metrics.registry],
+      collect: () => {
+        const pool = poolOf(this.dataSource);
+        gauge.set({ state: 'total' }, pool?.totalCount ?? 0);
+        gauge.set({ state: 'idle' }, pool?.idleCount ?? 0);
+        gauge.set({ state: 'waiting' }, pool?.waitingCount ?? 0);
+      },
     });
   }
 }
@@ -52,7 +89,7 @@ export class PersistenceModule {
         }),
         TypeOrmModule.forFeature(ENTITIES),
       ],
-      providers: [DatabaseReadiness],
+      providers: [DatabaseReadiness, DatabasePoolMetrics],
       exports: [TypeOrmModule],
     };
   }
