@@ -1,7 +1,22 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import type { ScanFormat } from './findings.constants';
+import { SCAN_FORMATS, type ScanFormat } from './findings.constants';
 
 type ScanLabel = 'outcome' | 'format' | 'mode';
+
+/**
+ * Every series of `gatehouse_scans_total` the service can move, exposed at 0 from the start so that a rate or an
+ * alert on any of them has a series to read: a scan completes in either format and mode; a failure, a replay or a
+ * queued upload is counted before its format is known.
+ */
+const SCAN_SERIES: Record<ScanLabel, string>[] = [
+  ...SCAN_FORMATS.flatMap((format) =>
+    ['sync', 'async'].map((mode) => ({ outcome: 'completed', format, mode })),
+  ),
+  { outcome: 'failed', format: 'unknown', mode: 'async' },
+  { outcome: 'replayed', format: 'unknown', mode: 'sync' },
+  { outcome: 'replayed', format: 'unknown', mode: 'async' },
+  { outcome: 'queued', format: 'unknown', mode: 'async' },
+];
 
 /** The findings slice's series, registered in the app's registry (GatehouseMetrics.registry). */
 export class FindingsMetrics {
@@ -27,6 +42,8 @@ export class FindingsMetrics {
       labelNames: ['format'],
       registers,
     });
+    for (const series of SCAN_SERIES) this.scans.inc(series, 0);
+    for (const format of SCAN_FORMATS) this.results.inc({ format }, 0);
     this.processingSeconds = new Histogram({
       name: 'gatehouse_scan_processing_seconds',
       help: 'Time to read and store a scan, by mode',
