@@ -9,3 +9,4 @@ export * from './lib/redis';
 export * from './lib/manual-clock';
 export * from './lib/pgbouncer';
 export * from './lib/redis-topologies';
+export * from './lib/free-port';

@@ -1,8 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
-import { createServer, type AddressInfo } from 'node:net';
 import Redis from 'ioredis';
+import { freePort } from '@gatehouse/testing';
 import type { RateLimitDecision, RateLimitRule, RateLimitStoreKind } from './rate-limit-rule';
 import { RateLimiter } from './rate-limiter';
 import { createRateLimitRedisClient, RedisRateLimitStore } from './redis-rate-limit-store';
@@ -15,15 +15,6 @@ const COMMAND_TIMEOUT_MS = 200;
 /** A decision taken while Redis is down or stalled must come well under a second. */
 const FAST_MS = 600;
 const RECOVERY_TIMEOUT_MS = 10_000;
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve, reject) => server.close((error) => (error ? reject(error) : resolve())));
-  return port;
-}
 
 async function sleep(ms: number): Promise<void> {
   await new Promise((resolve) => setTimeout(resolve, ms));

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer, type AddressInfo } from 'node:net';
 import Redis from 'ioredis';
 import { TEST_REDIS_URL } from './test-database';
+import { freePort } from './free-port';
 
 /**
  * Resolves once Redis counts at least `count` subscribers on `channel`. Subscribing is asynchronous by design
@@ -30,14 +30,6 @@ export interface RedisServer {
   kill(): Promise<void>;
   /** Starts it again on the same port, empty, and resolves once it answers PING. */
   restart(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 /**
