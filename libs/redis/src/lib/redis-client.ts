@@ -63,8 +63,8 @@ export function createRedisClient(connection: RedisConnection, request: RedisCli
 
 /** Whether commands on `client` fail at once while it is disconnected (no offline queue) and have a timeout. */
 export function isFailFast(client: RedisClient): boolean {
-  const options = client instanceof Cluster ? client.options : client.options;
+  // A cluster keeps the offline queue at its own level and the command timeout in its nodes' options.
   const commandTimeout =
     client instanceof Cluster ? client.options.redisOptions?.commandTimeout : client.options.commandTimeout;
-  return options.enableOfflineQueue === false && typeof commandTimeout === 'number';
+  return client.options.enableOfflineQueue === false && typeof commandTimeout === 'number';
 }
