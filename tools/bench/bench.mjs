@@ -871,7 +871,7 @@ async function main() {
     ...process.env,
     DATABASE_URL,
     REDIS_URL,
-    REVOCATION_CHANNEL,
+    KEY_EVENTS_CHANNEL: REVOCATION_CHANNEL,
     LOG_LEVEL,
     NODE_ENV: 'production',
   };

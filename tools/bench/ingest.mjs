@@ -1186,7 +1186,7 @@ async function main() {
     ...process.env,
     DATABASE_URL,
     REDIS_URL,
-    REVOCATION_CHANNEL: revocationChannel,
+    KEY_EVENTS_CHANNEL: revocationChannel,
     LOG_LEVEL,
     NODE_ENV: 'production',
   };

@@ -37,7 +37,7 @@ const env = {
   PORT: '0',
   DATABASE_URL: databaseUrl,
   REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
-  REVOCATION_CHANNEL: `gatehouse-bench:${randomBytes(4).toString('hex')}`,
+  KEY_EVENTS_CHANNEL: `gatehouse-bench:${randomBytes(4).toString('hex')}`,
   GATEWAY_SECRET: randomBytes(32).toString('base64url'),
 };
 const children = [];

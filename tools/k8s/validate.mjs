@@ -43,10 +43,27 @@ const APPS = {
 const CLI = 'gatehouse-cli';
 
 /** Configuration-table variables an app deliberately does not get as an environment variable, and why. */
+/** Chosen by the standalone suite for the apps in its one process; a deployment keeps the defaults (servers). */
+const STANDALONE_ONLY = {
+  KEY_EVENTS_BUS: 'its only other value (in-process) is for the standalone suite: a deployment keeps redis',
+  REVOCATION_CHANNEL: 'it is the deprecated name of KEY_EVENTS_CHANNEL, which the manifests set',
+};
+const DATA_SERVICE_STANDALONE_ONLY = {
+  ...STANDALONE_ONLY,
+  DATABASE_DRIVER: 'its only other value (embedded) is for the standalone suite: a deployment keeps postgres',
+};
 const NOT_WIRED = {
+  'api-gateway': {
+    ...STANDALONE_ONLY,
+    RATE_LIMIT_STORE: 'replicas share their counters in Redis (the default); memory is for the standalone suite',
+  },
   'auth-service': {
+    ...DATA_SERVICE_STANDALONE_ONLY,
     JWT_SIGNING_KEY: 'the key is a file mounted from a Secret, named by JWT_SIGNING_KEY_FILE',
   },
+  'findings-service': DATA_SERVICE_STANDALONE_ONLY,
+  'admin-api': DATA_SERVICE_STANDALONE_ONLY,
+  [CLI]: { REVOCATION_CHANNEL: STANDALONE_ONLY.REVOCATION_CHANNEL },
 };
 
 /** Secrets an overlay references but does not render: created in the cluster by its operators (docs/KUBERNETES.md). */
@@ -557,7 +574,10 @@ function checkOverlay(overlay, objects, variables) {
     const env = environment(container, index, report);
     for (const variable of variables.filter(({ apps }) => apps.includes(CLI))) {
       const wired = env.get(variable.name);
-      if (!wired) {
+      const reason = NOT_WIRED[CLI]?.[variable.name];
+      if (reason) {
+        if (wired) report(`${variable.name} is set, but ${reason}`);
+      } else if (!wired) {
         report(`${variable.name} (README.md, configuration table) is not wired`);
       } else if (variable.sensitive && wired.from !== 'secret') {
         report(`${variable.name} must come from a Secret`);

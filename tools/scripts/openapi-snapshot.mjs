@@ -64,7 +64,7 @@ async function fetchDocument() {
     await freePort(),
   ];
   const env = { ...process.env };
-  // Standalone mode: the embedded database and revocation bus, whatever this shell points at.
+  // Standalone mode: the embedded database and key-event bus, whatever this shell points at.
   delete env.DATABASE_URL;
   delete env.REDIS_URL;
   const suite = spawn(process.execPath, [standalone], {

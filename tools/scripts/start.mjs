@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Runs the whole suite from one command (after `nx run-many -t build`), in one of two modes:
 // - standalone (neither DATABASE_URL nor REDIS_URL set): the four apps in one process on an embedded PostgreSQL
-//   (PGlite) under GATEHOUSE_DATA_DIR (default .data/) and an in-process revocation bus; nothing else to install;
+//   (PGlite) under GATEHOUSE_DATA_DIR (default .data/) and an in-process key-event bus; nothing else to install;
 // - servers (either variable set): applies pending migrations, then starts the four built apps as separate
 //   processes (as they run in production) on that PostgreSQL and Redis, the one not set at its default, with their
 //   output prefixed, and stops them all together.

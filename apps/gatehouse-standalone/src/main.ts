@@ -16,9 +16,9 @@ import { SuiteLifecycle } from './app/suite-lifecycle';
 /**
  * The whole suite in this one process (standalone mode, the default `npm start`): an embedded PostgreSQL
  * (PGlite) under the data directory, migrated at start, then the four apps' own bundles loaded side by side, each
- * on its usual port, with the in-process revocation bus between them, and a control channel for gatehouse-cli.
- * The apps' code is the same as in their own processes: their persistence and revocation modules use the embedded
- * database and the in-process bus because this process hosts them.
+ * on its usual port, with the in-process key-event bus between them, and a control channel for gatehouse-cli.
+ * The apps' code is the same as in their own processes: this process sets their DATABASE_DRIVER, KEY_EVENTS_BUS
+ * and RATE_LIMIT_STORE so that each chooses the embedded database, the in-process bus and in-memory limits.
  */
 
 /** This bundle is dist/apps/gatehouse-standalone/main.js, next to the apps' bundles. */
@@ -116,7 +116,7 @@ function useGatewaySecret(): void {
 async function main(lifecycle: SuiteLifecycle): Promise<void> {
   if (!isStandaloneEnvironment()) {
     throw new Error(
-      'standalone mode embeds PostgreSQL and the revocation bus: unset DATABASE_URL and REDIS_URL, or run the ' +
+      'standalone mode embeds PostgreSQL and the key-event bus: unset DATABASE_URL and REDIS_URL, or run the ' +
         'four services against those servers (npm start does when either is set)',
     );
   }
@@ -171,8 +171,12 @@ async function main(lifecycle: SuiteLifecycle): Promise<void> {
   useKeptSigningKey(database.dataDir);
   useGatewaySecret();
 
-  // The apps find each other here whatever these variables said.
+  // The apps find each other here whatever these variables said, and each is told which drivers to use: the
+  // database opened above, the in-process bus, and the gateway's limiter in memory (one gateway serves everything).
   Object.assign(process.env, {
+    DATABASE_DRIVER: 'embedded',
+    KEY_EVENTS_BUS: 'in-process',
+    RATE_LIMIT_STORE: 'memory',
     JWKS_URL: `${urls['auth-service']}/api/v1/auth/jwks`,
     AUTH_SERVICE_URL: urls['auth-service'],
     FINDINGS_SERVICE_URL: urls['findings-service'],

@@ -5,7 +5,7 @@ export * from './lib/gatehouse-error';
 export * from './lib/ip-allowlist';
 export * from './lib/permissions';
 export * from './lib/rate-limits';
-export * from './lib/revocation-event';
+export * from './lib/key-event';
 export * from './lib/organization';
 export * from './lib/page';
 export * from './lib/version';

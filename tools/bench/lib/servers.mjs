@@ -153,7 +153,7 @@ export function appEnvironments({
     LOG_LEVEL: logLevel,
     DATABASE_URL: databaseUrl,
     REDIS_URL: redisUrl,
-    REVOCATION_CHANNEL: revocationChannel,
+    KEY_EVENTS_CHANNEL: revocationChannel,
     // Required with NODE_ENV=production: the services believe the gateway (and answer its exchanges) with it.
     GATEWAY_SECRET: randomBytes(32).toString('base64url'),
   };

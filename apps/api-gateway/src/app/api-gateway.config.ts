@@ -1,6 +1,11 @@
 import { IsIn, IsInt, Matches, Max, Min, ValidateBy, type ValidationOptions } from 'class-validator';
 import { ClusterServiceConfig } from '@gatehouse/config';
-import { isExactOrigin, parseOriginList, type RouteBodyLimit } from '@gatehouse/gateway';
+import {
+  isExactOrigin,
+  parseOriginList,
+  type RateLimitStoreChoice,
+  type RouteBodyLimit,
+} from '@gatehouse/gateway';
 
 const HTTP_URL = /^https?:\/\/[^/]+$/;
 const URL_MESSAGE = (name: string) => ({ message: `${name} must be an http(s) origin without a path` });
@@ -34,7 +39,7 @@ function IsOriginList(options?: ValidationOptions): PropertyDecorator {
   );
 }
 
-/** Besides its own variables, the gateway takes REDIS_URL, REVOCATION_CHANNEL and JWT_* like every app. */
+/** Besides its own variables, the gateway takes REDIS_*, KEY_EVENTS_* and JWT_* like every app. */
 export class ApiGatewayConfig extends ClusterServiceConfig {
   override PORT: number = 8080;
 
@@ -97,6 +102,13 @@ export class ApiGatewayConfig extends ClusterServiceConfig {
   /** `false` turns every limit off (to measure the limiter's cost); direct key authentication still works. */
   @IsIn(['true', 'false'], { message: 'RATE_LIMIT_ENABLED must be true or false' })
   RATE_LIMIT_ENABLED: string = 'true';
+
+  /**
+   * Where the limiter counts: `redis`, shared by every replica (each falls back to its own counters while Redis is
+   * unreachable), or `memory`, this process alone (the standalone suite, where one gateway serves everything).
+   */
+  @IsIn(['redis', 'memory'], { message: 'RATE_LIMIT_STORE must be redis or memory' })
+  RATE_LIMIT_STORE: RateLimitStoreChoice = 'redis';
 
   /** Prefix of the limiter's Redis keys; deployments sharing one Redis use distinct ones. */
   @Matches(/^[A-Za-z0-9:._-]{1,100}$/)

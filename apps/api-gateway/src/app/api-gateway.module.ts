@@ -14,7 +14,9 @@ export class ApiGatewayModule {
         HealthModule.forRoot(),
         GatewayAccessModule.forRoot({
           redis: config.redisConnection,
-          channel: config.REVOCATION_CHANNEL,
+          rateLimitStore: config.RATE_LIMIT_STORE,
+          keyEventsTransport: config.KEY_EVENTS_BUS,
+          channel: config.keyEventsChannel,
           keyPrefix: config.RATE_LIMIT_KEY_PREFIX,
           redisTimeoutMs: config.RATE_LIMIT_REDIS_TIMEOUT_MS,
           leaseDivisor: config.RATE_LIMIT_LEASE_DIVISOR,

@@ -17,13 +17,15 @@ export class AuthServiceModule {
         createLoggerModule('auth-service', config),
         HealthModule.forRoot(),
         PersistenceModule.forRoot({
+          driver: config.DATABASE_DRIVER,
           url: config.DATABASE_URL,
           poolSize: config.DATABASE_POOL_SIZE,
           applicationName: 'gatehouse-auth-service',
         }),
         RevocationModule.forRoot({
           redis: config.redisConnection,
-          channel: config.REVOCATION_CHANNEL,
+          transport: config.KEY_EVENTS_BUS,
+          channel: config.keyEventsChannel,
           reconcileIntervalMs: config.REVOCATION_RECONCILE_MS,
           clockToleranceSeconds: config.JWT_CLOCK_TOLERANCE_SECONDS,
         }),

@@ -16,7 +16,7 @@ export class ControlModule {
         PersistenceModule.forRoot({ embedded: database, applicationName: 'gatehouse-standalone' }),
         RevocationModule.forRoot({
           transport: 'in-process',
-          channel: config.REVOCATION_CHANNEL,
+          channel: config.keyEventsChannel,
           reconcileIntervalMs: config.REVOCATION_RECONCILE_MS,
           clockToleranceSeconds: config.JWT_CLOCK_TOLERANCE_SECONDS,
         }),

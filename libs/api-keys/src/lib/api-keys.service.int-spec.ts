@@ -8,12 +8,12 @@ import {
   type ErrorCode,
   type Permission,
   type RateLimitChangedEvent,
-  type RevocationEvent,
+  type KeyEvent,
 } from '@gatehouse/contracts';
 import { hashApiKey } from '@gatehouse/crypto';
 import { HealthModule } from '@gatehouse/http';
 import { PersistenceModule, runMigrations, type Plan } from '@gatehouse/persistence';
-import { RedisRevocationBus, RevocationModule, RevocationRegistry } from '@gatehouse/revocation';
+import { RedisKeyEventBus, RevocationModule, RevocationRegistry } from '@gatehouse/revocation';
 import {
   createTestDatabase,
   TEST_REDIS_URL,
@@ -94,6 +94,7 @@ describe('ApiKeysService (PostgreSQL, Redis)', () => {
         HealthModule.forRoot(),
         PersistenceModule.forRoot({ url: database.url, poolSize: 4 }),
         RevocationModule.forRoot({
+          transport: 'redis',
           redis: TEST_REDIS_URL,
           channel,
           reconcileIntervalMs: 60_000,
@@ -556,8 +557,8 @@ describe('ApiKeysService (PostgreSQL, Redis)', () => {
     });
 
     it("revoking marks the key revoked in the module's registry and broadcasts it", async () => {
-      const listener = new RedisRevocationBus({ redis: TEST_REDIS_URL, channel });
-      const received: RevocationEvent[] = [];
+      const listener = new RedisKeyEventBus({ redis: TEST_REDIS_URL, channel });
+      const received: KeyEvent[] = [];
       try {
         await listener.subscribe(
           (event) => received.push(event),
@@ -791,8 +792,8 @@ describe('ApiKeysService (PostgreSQL, Redis)', () => {
     });
 
     it('finishes a running rotation: the previous secret and its tokens stop now', async () => {
-      const listener = new RedisRevocationBus({ redis: TEST_REDIS_URL, channel });
-      const received: RevocationEvent[] = [];
+      const listener = new RedisKeyEventBus({ redis: TEST_REDIS_URL, channel });
+      const received: KeyEvent[] = [];
       try {
         await listener.subscribe(
           (event) => received.push(event),
@@ -1007,12 +1008,9 @@ describe('ApiKeysService (PostgreSQL, Redis)', () => {
     const PRO = { requests_per_minute: 300, burst: 50, source: 'plan' };
 
     /** Subscribes like another node would, runs `act`, and returns the rate limit changes heard meanwhile. */
-    async function broadcastsDuring(
-      act: () => Promise<unknown>,
-      expected: number,
-    ): Promise<RevocationEvent[]> {
-      const listener = new RedisRevocationBus({ redis: TEST_REDIS_URL, channel });
-      const received: RevocationEvent[] = [];
+    async function broadcastsDuring(act: () => Promise<unknown>, expected: number): Promise<KeyEvent[]> {
+      const listener = new RedisKeyEventBus({ redis: TEST_REDIS_URL, channel });
+      const received: KeyEvent[] = [];
       try {
         await listener.subscribe(
           (event) => received.push(event),
@@ -1312,9 +1310,9 @@ describe('ApiKeysService (PostgreSQL, Redis)', () => {
     const WRITE_KEYS_ONLY: Permission[] = ['write:keys'];
 
     /** Subscribes like another node would, runs `act`, and returns every event heard meanwhile. */
-    async function eventsDuring(act: () => Promise<unknown>, expected: number): Promise<RevocationEvent[]> {
-      const listener = new RedisRevocationBus({ redis: TEST_REDIS_URL, channel });
-      const received: RevocationEvent[] = [];
+    async function eventsDuring(act: () => Promise<unknown>, expected: number): Promise<KeyEvent[]> {
+      const listener = new RedisKeyEventBus({ redis: TEST_REDIS_URL, channel });
+      const received: KeyEvent[] = [];
       try {
         await listener.subscribe(
           (event) => received.push(event),

@@ -64,6 +64,7 @@ describe('AuditService and the audit trail of ApiKeysService (PostgreSQL)', () =
         HealthModule.forRoot(),
         PersistenceModule.forRoot({ url: database.url, poolSize: 4 }),
         RevocationModule.forRoot({
+          transport: 'redis',
           redis: TEST_REDIS_URL,
           channel: uniqueChannel(),
           reconcileIntervalMs: 60_000,

@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { Test, type TestingModule } from '@nestjs/testing';
 import { DataSource } from 'typeorm';
-import { CLOCK, PERMISSIONS, type RevocationEvent } from '@gatehouse/contracts';
+import { CLOCK, PERMISSIONS, type KeyEvent } from '@gatehouse/contracts';
 import { generateApiKey } from '@gatehouse/crypto';
 import { HealthModule } from '@gatehouse/http';
 import { PersistenceModule, runMigrations } from '@gatehouse/persistence';
-import { RedisRevocationBus, RevocationModule, RevocationRegistry } from '@gatehouse/revocation';
+import { RedisKeyEventBus, RevocationModule, RevocationRegistry } from '@gatehouse/revocation';
 import {
   createTestDatabase,
   ManualClock,
@@ -68,6 +68,7 @@ describe('LeakedKeysService (PostgreSQL, Redis)', () => {
         HealthModule.forRoot(),
         PersistenceModule.forRoot({ url: database.url, poolSize: 4 }),
         RevocationModule.forRoot({
+          transport: 'redis',
           redis: TEST_REDIS_URL,
           channel,
           reconcileIntervalMs: 60_000,
@@ -139,8 +140,8 @@ describe('LeakedKeysService (PostgreSQL, Redis)', () => {
     const bystander = await newOrganization();
     const key = await newKey(owner);
     const untouched = await newKey(bystander);
-    const listener = new RedisRevocationBus({ redis: TEST_REDIS_URL, channel });
-    const heard: RevocationEvent[] = [];
+    const listener = new RedisKeyEventBus({ redis: TEST_REDIS_URL, channel });
+    const heard: KeyEvent[] = [];
     try {
       await listener.subscribe(
         (event) => heard.push(event),

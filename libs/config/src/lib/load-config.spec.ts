@@ -180,7 +180,7 @@ describe('redactConfig', () => {
       PORT: 3000,
       REGION: 'us-east-2',
       JWT_ISSUER: 'gatehouse',
-      REVOCATION_CHANNEL: 'gatehouse:revocations',
+      KEY_EVENTS_BUS: 'redis',
     });
   });
 

@@ -101,7 +101,8 @@ type Environment = Record<string, string | undefined>;
 
 /**
  * Both DATABASE_URL and REDIS_URL are optional. With neither set, `npm start` and the CLI work in standalone mode:
- * the whole suite in one process on an embedded PostgreSQL (PGlite) and an in-process revocation bus. With either
+ * the whole suite in one process on an embedded PostgreSQL (PGlite) and an in-process key-event bus (the standalone
+ * suite then sets DATABASE_DRIVER=embedded and KEY_EVENTS_BUS=in-process for the apps it hosts). With either
  * set, they use the servers: the one given, and the default above for the other. A service started on its own
  * always uses the servers (the defaults above when unset).
  */
@@ -133,6 +134,17 @@ export type RedisConnection =
   | ({ mode: 'cluster'; nodes: RedisNode[] } & RedisAuth);
 
 export const REDIS_MODES = ['standalone', 'sentinel', 'cluster'] as const;
+
+/** KEY_EVENTS_BUS: Redis pub/sub between processes, or a channel inside one process (the standalone suite). */
+export const KEY_EVENTS_TRANSPORTS = ['redis', 'in-process'] as const;
+export type KeyEventsTransport = (typeof KEY_EVENTS_TRANSPORTS)[number];
+
+/** DATABASE_DRIVER: a PostgreSQL server, or the embedded PGlite database of the standalone suite. */
+export const DATABASE_DRIVERS = ['postgres', 'embedded'] as const;
+export type DatabaseDriver = (typeof DATABASE_DRIVERS)[number];
+
+export const DEFAULT_KEY_EVENTS_CHANNEL = 'gatehouse:key-events';
+const CHANNEL_NAME = /^[A-Za-z0-9:._-]{1,100}$/;
 
 /** `host:port,host:port`: names or IPv4 addresses (IPv6 in brackets), ports 1–65535. */
 const NODE_LIST =
@@ -223,9 +235,30 @@ export class ClusterServiceConfig extends HttpServiceConfig {
     }
   }
 
-  /** Redis pub/sub channel for revocations; separate deployments sharing one Redis use distinct names. */
-  @Matches(/^[A-Za-z0-9:._-]{1,100}$/)
-  REVOCATION_CHANNEL: string = 'gatehouse:revocations';
+  /**
+   * How this app exchanges key events (revocations, disables, rate-limit and allowlist changes) with the others:
+   * `redis` pub/sub between processes (REDIS_MODE says which Redis), or `in-process` when the four apps share one
+   * process (the standalone suite sets it). Chosen here, never guessed from what the process happens to hold.
+   */
+  @IsIn(KEY_EVENTS_TRANSPORTS, {
+    message: `KEY_EVENTS_BUS must be one of ${KEY_EVENTS_TRANSPORTS.join(', ')}`,
+  })
+  KEY_EVENTS_BUS: KeyEventsTransport = 'redis';
+
+  /** Pub/sub channel of the key events; separate deployments sharing one Redis use distinct names. */
+  @ValidateIf((config: ClusterServiceConfig) => config.KEY_EVENTS_CHANNEL !== '')
+  @Matches(CHANNEL_NAME, { message: 'KEY_EVENTS_CHANNEL must be 1–100 of A-Za-z0-9:._-' })
+  KEY_EVENTS_CHANNEL: string = '';
+
+  /** The earlier name of KEY_EVENTS_CHANNEL, still read when that is unset, so that existing manifests keep working. */
+  @ValidateIf((config: ClusterServiceConfig) => config.REVOCATION_CHANNEL !== '')
+  @Matches(CHANNEL_NAME, { message: 'REVOCATION_CHANNEL must be 1–100 of A-Za-z0-9:._-' })
+  REVOCATION_CHANNEL: string = '';
+
+  /** KEY_EVENTS_CHANNEL, else the deprecated REVOCATION_CHANNEL, else {@link DEFAULT_KEY_EVENTS_CHANNEL}. */
+  get keyEventsChannel(): string {
+    return this.KEY_EVENTS_CHANNEL || this.REVOCATION_CHANNEL || DEFAULT_KEY_EVENTS_CHANNEL;
+  }
 
   @IsString()
   @Length(1, 200)
@@ -242,8 +275,15 @@ export class ClusterServiceConfig extends HttpServiceConfig {
   JWT_CLOCK_TOLERANCE_SECONDS: number = 5;
 }
 
-/** Variables of services that read PostgreSQL and listen to the revocation bus on Redis. */
+/** Variables of services that read PostgreSQL and listen to the key-event bus on Redis. */
 export class DataServiceConfig extends ClusterServiceConfig {
+  /**
+   * `postgres`: the server of DATABASE_URL. `embedded`: the PGlite database the standalone suite opened in this
+   * process (it sets this for the apps it hosts); an app started on its own with it refuses to start.
+   */
+  @IsIn(DATABASE_DRIVERS, { message: `DATABASE_DRIVER must be one of ${DATABASE_DRIVERS.join(', ')}` })
+  DATABASE_DRIVER: DatabaseDriver = 'postgres';
+
   /** Optional: see {@link isStandaloneEnvironment}. */
   @Sensitive()
   @Matches(/^postgres(ql)?:\/\//, { message: 'DATABASE_URL must be a postgres:// URL' })

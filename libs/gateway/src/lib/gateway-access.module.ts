@@ -6,9 +6,8 @@ import {
   type OnApplicationShutdown,
   type OnModuleInit,
 } from '@nestjs/common';
-import { PLAN_RATE_LIMITS, type RevocationEvent } from '@gatehouse/contracts';
+import { PLAN_RATE_LIMITS, type KeyEvent } from '@gatehouse/contracts';
 import { BIND_METRICS, type GatehouseMetrics, type MetricsAware } from '@gatehouse/http';
-import { hostedEmbeddedDatabase } from '@gatehouse/persistence';
 import {
   createRateLimitRedisClient,
   MemoryRateLimitStore,
@@ -16,17 +15,27 @@ import {
   RedisRateLimitStore,
   type RateLimitDecision,
 } from '@gatehouse/rate-limit';
-import { InProcessRevocationBus, RedisRevocationBus, type RevocationBus } from '@gatehouse/revocation';
+import {
+  InProcessKeyEventBus,
+  RedisKeyEventBus,
+  type KeyEventBus,
+  type KeyEventTransport,
+} from '@gatehouse/revocation';
 import { AccessTokenInspector } from './access-token-inspector';
 import { KeyExchange } from './key-exchange';
 import { RATE_LIMIT_POLICIES, type GatewayAccessOptions } from './gateway-access.hook';
 import { RateLimitOverrides } from './rate-limit-overrides';
 
+/** RATE_LIMIT_STORE: counters shared by every replica in Redis, or this process's memory alone. */
+export type RateLimitStoreChoice = 'redis' | 'memory';
+
 export interface GatewayAccessSettings {
-  /** Redis for the shared limiter counters and the bus; unused in standalone mode. */
-  /** A `redis://` URL, or the connection REDIS_MODE chose. */
+  /** Redis for the shared limiter counters and the bus, when they use it: a `redis://` URL, or what REDIS_MODE chose. */
   redis: string | RedisConnection;
-  /** Bus channel carrying `rate_limit_changed` (the revocation channel). */
+  rateLimitStore: RateLimitStoreChoice;
+  /** KEY_EVENTS_BUS: how `rate_limit_changed` reaches this gateway. */
+  keyEventsTransport: KeyEventTransport;
+  /** Bus channel carrying `rate_limit_changed` (KEY_EVENTS_CHANNEL). */
   channel: string;
   keyPrefix: string;
   redisTimeoutMs: number;
@@ -50,31 +59,31 @@ export interface GatewayAccessSettings {
 
 /**
  * Builds and owns what the gateway's access hook needs: the limiter (Redis, with an in-memory fallback; memory
- * alone in standalone mode, where the whole suite is one process), the token inspector, the key exchange and the
+ * alone with RATE_LIMIT_STORE=memory, as in the standalone suite), the token inspector, the key exchange and the
  * per-key overrides fed by the bus.
  */
 export class GatewayAccess implements OnModuleInit, OnApplicationShutdown, MetricsAware {
   private readonly logger = new Logger(GatewayAccess.name);
   private readonly limiter: RateLimiter;
-  private readonly bus: RevocationBus;
+  private readonly bus: KeyEventBus;
   private readonly overrides = new RateLimitOverrides();
   private readonly inspector: AccessTokenInspector;
   private metrics: GatehouseMetrics | undefined;
   readonly options: GatewayAccessOptions;
 
   constructor(settings: GatewayAccessSettings) {
-    const standalone = hostedEmbeddedDatabase() !== undefined;
     this.limiter = new RateLimiter({
-      store: standalone
-        ? new MemoryRateLimitStore()
-        : new RedisRateLimitStore(
-            createRateLimitRedisClient(
-              typeof settings.redis === 'string'
-                ? { mode: 'standalone', url: settings.redis }
-                : settings.redis,
-              { commandTimeoutMs: settings.redisTimeoutMs },
+      store:
+        settings.rateLimitStore === 'memory'
+          ? new MemoryRateLimitStore()
+          : new RedisRateLimitStore(
+              createRateLimitRedisClient(
+                typeof settings.redis === 'string'
+                  ? { mode: 'standalone', url: settings.redis }
+                  : settings.redis,
+                { commandTimeoutMs: settings.redisTimeoutMs },
+              ),
             ),
-          ),
       keyPrefix: settings.keyPrefix,
       leaseDivisor: settings.leaseDivisor,
       onDecision: (bucket, decision) => this.count(bucket, decision),
@@ -90,9 +99,10 @@ export class GatewayAccess implements OnModuleInit, OnApplicationShutdown, Metri
         }
       },
     });
-    this.bus = standalone
-      ? new InProcessRevocationBus({ channel: settings.channel })
-      : new RedisRevocationBus({ redis: settings.redis, channel: settings.channel });
+    this.bus =
+      settings.keyEventsTransport === 'in-process'
+        ? new InProcessKeyEventBus({ channel: settings.channel })
+        : new RedisKeyEventBus({ redis: settings.redis, channel: settings.channel });
     this.inspector = new AccessTokenInspector({
       jwksUrl: settings.jwksUrl,
       issuer: settings.issuer,
@@ -149,7 +159,7 @@ export class GatewayAccess implements OnModuleInit, OnApplicationShutdown, Metri
     await Promise.all([this.bus.close(), this.limiter.close()]);
   }
 
-  private onEvent(event: RevocationEvent): void {
+  private onEvent(event: KeyEvent): void {
     switch (event.type) {
       case 'rate_limit_changed':
         this.overrides.apply(

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { RedisConnection } from '@gatehouse/config';
-import type { KeyRevokedEvent, RevocationEvent } from '@gatehouse/contracts';
+import type { KeyRevokedEvent, KeyEvent } from '@gatehouse/contracts';
 import {
   createRateLimitRedisClient,
   RateLimiter,
@@ -8,7 +8,7 @@ import {
   type RateLimitDecision,
   type RateLimitRule,
 } from '@gatehouse/rate-limit';
-import { RedisRevocationBus } from '@gatehouse/revocation';
+import { RedisKeyEventBus } from '@gatehouse/revocation';
 import {
   startRedisCluster,
   startRedisSentinel,
@@ -43,7 +43,7 @@ async function eventually(check: () => Promise<boolean> | boolean, what: string,
 /** A deployment's nodes on one Redis: gateway replicas (limiters) and nodes listening to the bus. */
 function deployment(connection: RedisConnection) {
   const limiters: RateLimiter[] = [];
-  const buses: RedisRevocationBus[] = [];
+  const buses: RedisKeyEventBus[] = [];
   const keyPrefix = `gatehouse-test:topology:${randomUUID()}`;
   const channel = `gatehouse-test:topology:${randomUUID()}`;
   return {
@@ -55,10 +55,10 @@ function deployment(connection: RedisConnection) {
       limiters.push(limiter);
       return limiter;
     },
-    async listener(): Promise<{ bus: RedisRevocationBus; received: RevocationEvent[]; resyncs: number }> {
-      const bus = new RedisRevocationBus({ redis: connection, channel });
+    async listener(): Promise<{ bus: RedisKeyEventBus; received: KeyEvent[]; resyncs: number }> {
+      const bus = new RedisKeyEventBus({ redis: connection, channel });
       buses.push(bus);
-      const node = { bus, received: [] as RevocationEvent[], resyncs: 0 };
+      const node = { bus, received: [] as KeyEvent[], resyncs: 0 };
       await bus.subscribe(
         (event) => node.received.push(event),
         () => (node.resyncs += 1),
@@ -66,7 +66,7 @@ function deployment(connection: RedisConnection) {
       return node;
     },
     /** Publishes from `from` until every listener heard it (a subscription is asynchronous by design). */
-    async broadcast(from: RedisRevocationBus, listeners: { received: RevocationEvent[] }[]): Promise<string> {
+    async broadcast(from: RedisKeyEventBus, listeners: { received: KeyEvent[] }[]): Promise<string> {
       const apiKeyId = randomUUID();
       await eventually(async () => {
         await from.publish(revoked(apiKeyId));

@@ -134,8 +134,8 @@ export function openEmbeddedDatabase(dataDir: string): Promise<EmbeddedDatabase>
 }
 
 /**
- * The embedded database this process hosts, if any. A process that hosts one is the standalone suite: every app in
- * it uses that database (and the in-process revocation bus) whatever its DATABASE_URL says.
+ * The embedded database this process hosts, if any: what DATABASE_DRIVER=embedded resolves to (the standalone suite
+ * opens it, then loads the apps with that setting). Nothing decides a mode by looking here.
  */
 export function hostedEmbeddedDatabase(): Promise<EmbeddedDatabase> | undefined {
   return processSlots[HOSTED]?.opening;

@@ -3,11 +3,12 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { Gauge } from 'prom-client';
 import { BIND_METRICS, ReadinessRegistry, type GatehouseMetrics, type MetricsAware } from '@gatehouse/http';
+import type { DatabaseDriver } from '@gatehouse/config';
 import {
   createDataSourceOptions,
   ENTITIES,
-  isEmbeddedDatabaseOptions,
   type DatabaseOptions,
+  type ServerDatabaseOptions,
 } from './data-source';
 import { hostedEmbeddedDatabase } from './embedded-database';
 
@@ -62,25 +63,53 @@ class DatabasePoolMetrics implements MetricsAware {
 }
 
 /**
- * The server named by the options, except in a process that hosts the embedded database (the standalone suite):
- * there every app uses that one, so that the apps' modules are the same in both modes.
+ * What an app's configuration chose: DATABASE_DRIVER `postgres` (the server of `url`) or `embedded` (the PGlite
+ * database the standalone suite opened in this process before loading the app).
  */
-async function resolveDatabase(options: DatabaseOptions): Promise<DatabaseOptions> {
-  if (isEmbeddedDatabaseOptions(options)) return options;
+export interface ConfiguredDatabaseOptions extends ServerDatabaseOptions {
+  driver: DatabaseDriver;
+}
+
+/** Thrown at module registration, before anything starts: the app then exits naming the variable. */
+export class EmbeddedDatabaseNotHostedError extends Error {
+  constructor() {
+    super(
+      'DATABASE_DRIVER=embedded, but this process hosts no embedded database: only the standalone suite (npm start ' +
+        'without DATABASE_URL and REDIS_URL) does; set DATABASE_DRIVER=postgres and DATABASE_URL',
+    );
+    this.name = 'EmbeddedDatabaseNotHostedError';
+  }
+}
+
+function isConfigured(
+  options: DatabaseOptions | ConfiguredDatabaseOptions,
+): options is ConfiguredDatabaseOptions {
+  return 'driver' in options;
+}
+
+/** Options as given, or the embedded database a configuration asked for (a promise while it opens). */
+function chosenDatabase(
+  options: DatabaseOptions | ConfiguredDatabaseOptions,
+): DatabaseOptions | Promise<DatabaseOptions> {
+  if (!isConfigured(options)) return options;
+  const { driver, ...server } = options;
+  if (driver === 'postgres') return server;
   const hosted = hostedEmbeddedDatabase();
-  return hosted ? { embedded: await hosted, applicationName: options.applicationName } : options;
+  if (!hosted) throw new EmbeddedDatabaseNotHostedError();
+  return hosted.then((embedded) => ({ embedded, applicationName: options.applicationName }));
 }
 
 @Module({})
 export class PersistenceModule {
-  static forRoot(options: DatabaseOptions): DynamicModule {
+  static forRoot(options: DatabaseOptions | ConfiguredDatabaseOptions): DynamicModule {
+    const database = chosenDatabase(options);
     return {
       module: PersistenceModule,
       global: true,
       imports: [
         TypeOrmModule.forRootAsync({
           useFactory: async () => ({
-            ...createDataSourceOptions(await resolveDatabase(options)),
+            ...createDataSourceOptions(await database),
             // Feature libraries' entities (e.g. libs/findings) join through their own TypeOrmModule.forFeature.
             autoLoadEntities: true,
             retryAttempts: 3,

@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Logger } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import type { Clock, RateLimitChangedEvent, RevocationEvent } from '@gatehouse/contracts';
+import type { Clock, RateLimitChangedEvent, KeyEvent } from '@gatehouse/contracts';
 import { ApiKeyEntity, createDataSourceOptions, runMigrations } from '@gatehouse/persistence';
 import {
   createTestDatabase,
@@ -11,7 +11,7 @@ import {
   waitForSubscribers,
   type TestDatabase,
 } from '@gatehouse/testing';
-import { RedisRevocationBus } from './redis-revocation-bus';
+import { RedisKeyEventBus } from './redis-key-event-bus';
 import { createPostgresRevocationSource } from './revocation.module';
 import { RevocationRegistry } from './revocation-registry';
 
@@ -105,8 +105,8 @@ describe('RevocationRegistry (PostgreSQL source, Redis bus)', () => {
 
   async function startRegistry(
     channel: string,
-  ): Promise<{ registry: RevocationRegistry; bus: RedisRevocationBus }> {
-    const bus = new RedisRevocationBus({ redis: TEST_REDIS_URL, channel });
+  ): Promise<{ registry: RevocationRegistry; bus: RedisKeyEventBus }> {
+    const bus = new RedisKeyEventBus({ redis: TEST_REDIS_URL, channel });
     const registry = new RevocationRegistry(
       createPostgresRevocationSource(dataSource.getRepository(ApiKeyEntity)),
       bus,
@@ -166,7 +166,7 @@ describe('RevocationRegistry (PostgreSQL source, Redis bus)', () => {
     const publisher = bus['publisher'];
     if (publisher.status !== 'ready') await once(publisher, 'ready');
 
-    const event: RevocationEvent = {
+    const event: KeyEvent = {
       type: 'key_revoked',
       apiKeyId: id,
       organizationId,

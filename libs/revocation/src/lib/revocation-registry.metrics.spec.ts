@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
-import type { Clock, RevocationEvent } from '@gatehouse/contracts';
+import type { Clock, KeyEvent } from '@gatehouse/contracts';
 import { BIND_METRICS, GatehouseMetrics } from '@gatehouse/http';
-import { RevocationBus, type RevocationHandler } from './revocation-bus';
+import { KeyEventBus, type KeyEventHandler } from './key-event-bus';
 import { RevocationRegistry, type RevokedKey } from './revocation-registry';
 
 const KEY_A = '11111111-1111-4111-8111-111111111111';
@@ -9,12 +9,12 @@ const KEY_B = '22222222-2222-4222-8222-222222222222';
 const ORG = '0f5d3c4e-1a2b-4c3d-8e9f-001122334455';
 const NOW = new Date('2030-01-01T12:00:00.000Z');
 
-class FakeBus extends RevocationBus {
-  handler: RevocationHandler | undefined;
+class FakeBus extends KeyEventBus {
+  handler: KeyEventHandler | undefined;
   async publish(): Promise<boolean> {
     return true;
   }
-  async subscribe(handler: RevocationHandler): Promise<void> {
+  async subscribe(handler: KeyEventHandler): Promise<void> {
     this.handler = handler;
   }
   async close(): Promise<void> {
@@ -22,7 +22,7 @@ class FakeBus extends RevocationBus {
   }
 }
 
-const revoked = (apiKeyId: string): RevocationEvent => ({
+const revoked = (apiKeyId: string): KeyEvent => ({
   type: 'key_revoked',
   apiKeyId,
   organizationId: ORG,
@@ -30,7 +30,7 @@ const revoked = (apiKeyId: string): RevocationEvent => ({
   reason: 'revoked',
 });
 
-const retired = (apiKeyId: string, currentVersion: number): RevocationEvent => ({
+const retired = (apiKeyId: string, currentVersion: number): KeyEvent => ({
   type: 'secret_retired',
   apiKeyId,
   organizationId: ORG,

@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
-import type { RateLimitChangedEvent, RevocationEvent } from '@gatehouse/contracts';
+import type { RateLimitChangedEvent, KeyEvent } from '@gatehouse/contracts';
 import { ManualClock } from '@gatehouse/testing';
-import { RevocationBus, type RevocationHandler } from './revocation-bus';
+import { KeyEventBus, type KeyEventHandler } from './key-event-bus';
 import {
   RevocationRegistry,
   type DisabledKey,
@@ -19,20 +19,20 @@ const START = new Date('2030-01-01T12:00:00.000Z');
 const RETENTION_MS = 60 * 60_000;
 const INTERVAL_MS = 5_000;
 
-class FakeBus extends RevocationBus {
-  handler: RevocationHandler | undefined;
+class FakeBus extends KeyEventBus {
+  handler: KeyEventHandler | undefined;
   onResync: (() => void) | undefined;
-  readonly published: RevocationEvent[] = [];
+  readonly published: KeyEvent[] = [];
   publishResult = true;
   subscribeCalls = 0;
   closed = false;
 
-  async publish(event: RevocationEvent): Promise<boolean> {
+  async publish(event: KeyEvent): Promise<boolean> {
     this.published.push(event);
     return this.publishResult;
   }
 
-  async subscribe(handler: RevocationHandler, onResync: () => void): Promise<void> {
+  async subscribe(handler: KeyEventHandler, onResync: () => void): Promise<void> {
     this.subscribeCalls += 1;
     this.handler = handler;
     this.onResync = onResync;
@@ -42,7 +42,7 @@ class FakeBus extends RevocationBus {
     this.closed = true;
   }
 
-  deliver(event: RevocationEvent): void {
+  deliver(event: KeyEvent): void {
     if (!this.handler) throw new Error('nobody subscribed');
     this.handler(event);
   }
@@ -91,15 +91,11 @@ class FakeSource implements RevocationSource {
   }
 }
 
-function event(
-  apiKeyId: string,
-  revokedAt: Date,
-  reason: 'revoked' | 'deleted' = 'revoked',
-): RevocationEvent {
+function event(apiKeyId: string, revokedAt: Date, reason: 'revoked' | 'deleted' = 'revoked'): KeyEvent {
   return { type: 'key_revoked', apiKeyId, organizationId: ORG, revokedAt: revokedAt.toISOString(), reason };
 }
 
-function retired(apiKeyId: string, currentVersion: number, retiredAt: Date): RevocationEvent {
+function retired(apiKeyId: string, currentVersion: number, retiredAt: Date): KeyEvent {
   return {
     type: 'secret_retired',
     apiKeyId,
@@ -121,7 +117,7 @@ function rateLimitChanged(apiKeyId: string, requestsPerMinute: number, burst: nu
   };
 }
 
-function keyState(apiKeyId: string, disabled: boolean, changedAt: Date): RevocationEvent {
+function keyState(apiKeyId: string, disabled: boolean, changedAt: Date): KeyEvent {
   return {
     type: disabled ? 'key_disabled' : 'key_enabled',
     apiKeyId,

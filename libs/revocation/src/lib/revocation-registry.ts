@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
-import type { Clock, RateLimitChangedEvent, RevocationEvent } from '@gatehouse/contracts';
+import type { Clock, RateLimitChangedEvent, KeyEvent } from '@gatehouse/contracts';
 import { BIND_METRICS, type GatehouseMetrics, type MetricsAware } from '@gatehouse/http';
-import { RevocationBus } from './revocation-bus';
+import { KeyEventBus } from './key-event-bus';
 
 export interface RevokedKey {
   apiKeyId: string;
@@ -63,7 +63,7 @@ export class RevocationRegistry implements MetricsAware {
 
   constructor(
     private readonly source: RevocationSource,
-    private readonly bus: RevocationBus,
+    private readonly bus: KeyEventBus,
     private readonly clock: Clock,
     private readonly options: RevocationRegistryOptions,
   ) {}
@@ -147,7 +147,7 @@ export class RevocationRegistry implements MetricsAware {
   }
 
   /** Records a revocation, or a disable or enable, made on this node and tells the others. */
-  async revoke(event: RevocationEvent): Promise<boolean> {
+  async revoke(event: KeyEvent): Promise<boolean> {
     this.apply(event);
     return this.bus.publish(event);
   }
@@ -161,7 +161,7 @@ export class RevocationRegistry implements MetricsAware {
     return this.bus.publish(event);
   }
 
-  apply(event: RevocationEvent): void {
+  apply(event: KeyEvent): void {
     switch (event.type) {
       case 'key_revoked':
         this.remember(event.apiKeyId, new Date(event.revokedAt));

@@ -10,21 +10,18 @@ import { getRepositoryToken } from '@nestjs/typeorm';
 import { IsNull, MoreThan, Not, type Repository } from 'typeorm';
 import { ACCESS_TOKEN_TTL_SECONDS, CLOCK, systemClock, type Clock } from '@gatehouse/contracts';
 import { ReadinessRegistry } from '@gatehouse/http';
-import { ApiKeyEntity, hostedEmbeddedDatabase } from '@gatehouse/persistence';
-import { InProcessRevocationBus } from './in-process-revocation-bus';
-import { RedisRevocationBus } from './redis-revocation-bus';
-import { RevocationBus } from './revocation-bus';
+import { ApiKeyEntity } from '@gatehouse/persistence';
+import { InProcessKeyEventBus } from './in-process-key-event-bus';
+import { RedisKeyEventBus } from './redis-key-event-bus';
+import { KeyEventBus } from './key-event-bus';
 import { RevocationRegistry, type RevocationSource } from './revocation-registry';
 
 /** Redis pub/sub between processes, or an in-process channel between apps that share one process. */
-export type RevocationTransport = 'redis' | 'in-process';
+export type KeyEventTransport = 'redis' | 'in-process';
 
 export interface RevocationModuleOptions {
-  /**
-   * Unset: in-process when this process hosts the embedded database (the standalone suite, where every app runs
-   * in one process), Redis otherwise.
-   */
-  transport?: RevocationTransport;
+  /** The app's KEY_EVENTS_BUS: `in-process` only where every app runs in this one process (the standalone suite). */
+  transport: KeyEventTransport;
   /** Required with the Redis transport: a `redis://` URL, or the connection REDIS_MODE chose. */
   redis?: string | RedisConnection;
   channel: string;
@@ -67,18 +64,14 @@ export function createPostgresRevocationSource(repository: Repository<ApiKeyEnti
   };
 }
 
-export function resolveRevocationTransport(options: RevocationModuleOptions): RevocationTransport {
-  return options.transport ?? (hostedEmbeddedDatabase() ? 'in-process' : 'redis');
-}
-
-function createRevocationBus(options: RevocationModuleOptions): RevocationBus {
-  const transport = resolveRevocationTransport(options);
-  switch (transport) {
+/** The bus KEY_EVENTS_BUS names. */
+export function createKeyEventBus(options: RevocationModuleOptions): KeyEventBus {
+  switch (options.transport) {
     case 'in-process':
-      return new InProcessRevocationBus({ channel: options.channel });
+      return new InProcessKeyEventBus({ channel: options.channel });
     case 'redis':
-      if (!options.redis) throw new Error('the Redis revocation bus needs a Redis connection');
-      return new RedisRevocationBus({ redis: options.redis, channel: options.channel });
+      if (!options.redis) throw new Error('the Redis key-event bus needs a Redis connection');
+      return new RedisKeyEventBus({ redis: options.redis, channel: options.channel });
   }
 }
 
@@ -111,11 +104,11 @@ export class RevocationModule {
       providers: [
         RevocationLifecycle,
         { provide: CLOCK, useValue: systemClock },
-        { provide: RevocationBus, useFactory: () => createRevocationBus(options) },
+        { provide: KeyEventBus, useFactory: () => createKeyEventBus(options) },
         {
           provide: RevocationRegistry,
-          inject: [getRepositoryToken(ApiKeyEntity), RevocationBus, CLOCK],
-          useFactory: (repository: Repository<ApiKeyEntity>, bus: RevocationBus, clock: Clock) =>
+          inject: [getRepositoryToken(ApiKeyEntity), KeyEventBus, CLOCK],
+          useFactory: (repository: Repository<ApiKeyEntity>, bus: KeyEventBus, clock: Clock) =>
             new RevocationRegistry(createPostgresRevocationSource(repository), bus, clock, {
               reconcileIntervalMs: options.reconcileIntervalMs,
               retentionMs:
@@ -123,7 +116,7 @@ export class RevocationModule {
             }),
         },
       ],
-      exports: [RevocationRegistry, RevocationBus, CLOCK],
+      exports: [RevocationRegistry, KeyEventBus, CLOCK],
     };
   }
 }

@@ -78,7 +78,7 @@ export async function startSuite(options: SuiteOptions = {}): Promise<RunningSui
   const env: Record<string, string> = {
     DATABASE_URL: options.databaseUrl ? options.databaseUrl(database.url) : database.url,
     REDIS_URL: TEST_REDIS_URL,
-    REVOCATION_CHANNEL: uniqueChannel(),
+    KEY_EVENTS_CHANNEL: uniqueChannel(),
     JWT_ISSUER: 'gatehouse-test',
     JWT_AUDIENCE: 'gatehouse-test-api',
     DATABASE_POOL_SIZE: '4',

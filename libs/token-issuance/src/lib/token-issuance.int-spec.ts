@@ -16,7 +16,7 @@ import {
 import { generateDevelopmentKeyPem, loadSigningKey, toJwks } from '@gatehouse/crypto';
 import { HealthModule } from '@gatehouse/http';
 import { PersistenceModule, runMigrations } from '@gatehouse/persistence';
-import { RedisRevocationBus, RevocationModule, RevocationRegistry } from '@gatehouse/revocation';
+import { RedisKeyEventBus, RevocationModule, RevocationRegistry } from '@gatehouse/revocation';
 import {
   createTestDatabase,
   TEST_REDIS_URL,
@@ -66,6 +66,7 @@ describe('TokenIssuanceService (PostgreSQL, Redis)', () => {
         HealthModule.forRoot(),
         PersistenceModule.forRoot({ url: database.url, poolSize: 4 }),
         RevocationModule.forRoot({
+          transport: 'redis',
           redis: TEST_REDIS_URL,
           channel,
           reconcileIntervalMs: 60_000,
@@ -251,7 +252,7 @@ describe('TokenIssuanceService (PostgreSQL, Redis)', () => {
   it('refuses a cached key once another node broadcasts its revocation', async () => {
     const key = await newKey();
     await authenticate(key);
-    const otherNode = new RedisRevocationBus({ redis: TEST_REDIS_URL, channel });
+    const otherNode = new RedisKeyEventBus({ redis: TEST_REDIS_URL, channel });
     try {
       const publisher = otherNode['publisher'];
       if (publisher.status !== 'ready') await once(publisher, 'ready');
@@ -488,7 +489,7 @@ describe('TokenIssuanceService (PostgreSQL, Redis)', () => {
       );
       expect(await rateLimitOf(key)).toEqual(PRO);
 
-      const otherNode = new RedisRevocationBus({ redis: TEST_REDIS_URL, channel });
+      const otherNode = new RedisKeyEventBus({ redis: TEST_REDIS_URL, channel });
       try {
         const publisher = otherNode['publisher'];
         if (publisher.status !== 'ready') await once(publisher, 'ready');

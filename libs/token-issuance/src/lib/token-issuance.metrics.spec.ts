@@ -9,7 +9,7 @@ import {
 } from '@gatehouse/crypto';
 import { BIND_METRICS, GatehouseMetrics } from '@gatehouse/http';
 import type { ApiKeyEntity } from '@gatehouse/persistence';
-import { RevocationBus, RevocationRegistry } from '@gatehouse/revocation';
+import { KeyEventBus, RevocationRegistry } from '@gatehouse/revocation';
 import { ApiKeyCache } from './api-key-cache';
 import { TokenIssuanceService } from './token-issuance.service';
 import type { UsageLog } from './usage-log';
@@ -18,7 +18,7 @@ import type { UsageRecorder } from './usage-recorder';
 const NOW = new Date('2030-01-01T12:00:00.000Z');
 const CLIENT_ID = 'ci-runner';
 
-class SilentBus extends RevocationBus {
+class SilentBus extends KeyEventBus {
   async publish(): Promise<boolean> {
     return true;
   }

@@ -18,7 +18,7 @@ import {
   type SigningKey,
 } from '@gatehouse/crypto';
 import { OrganizationEntity, type ApiKeyEntity } from '@gatehouse/persistence';
-import { RevocationBus, RevocationRegistry, type RevocationSource } from '@gatehouse/revocation';
+import { KeyEventBus, RevocationRegistry, type RevocationSource } from '@gatehouse/revocation';
 import { ApiKeyCache } from './api-key-cache';
 import { TokenIssuanceService, type AuthenticateRequest } from './token-issuance.service';
 import type { UsageAttempt, UsageLog } from './usage-log';
@@ -34,7 +34,7 @@ const CLIENT_ID = 'ci-runner';
 const IP = '203.0.113.7';
 const PERMISSIONS: Permission[] = ['read:findings', 'write:findings'];
 
-class SilentBus extends RevocationBus {
+class SilentBus extends KeyEventBus {
   async publish(): Promise<boolean> {
     return true;
   }

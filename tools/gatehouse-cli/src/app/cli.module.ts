@@ -19,7 +19,8 @@ export class CliModule {
         }),
         RevocationModule.forRoot({
           redis: config.redisConnection,
-          channel: config.REVOCATION_CHANNEL,
+          transport: 'redis',
+          channel: config.keyEventsChannel,
           reconcileIntervalMs: config.REVOCATION_RECONCILE_MS,
           clockToleranceSeconds: config.JWT_CLOCK_TOLERANCE_SECONDS,
         }),

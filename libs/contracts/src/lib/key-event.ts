@@ -26,7 +26,7 @@ export interface SecretRetiredEvent {
 
 /**
  * Broadcast when a key's effective rate limit changes: an override set (`source: 'override'`) or cleared (back
- * to the organization plan's, `source: 'plan'`). It rides the revocation bus but revokes nothing. Delivery is
+ * to the organization plan's, `source: 'plan'`). It rides the key-event bus but revokes nothing. Delivery is
  * best effort and nothing reconciles it: a node that misses it keeps the old limit until it sees a newer token of
  * the key, since every token issued after the change carries the new limit in its `rate_limit` claim. So a missed
  * message is bounded by the access token lifetime (plus auth-service's key cache lifetime). For the same key,
@@ -70,8 +70,8 @@ export interface AllowedIpsChangedEvent {
   changedAt: string;
 }
 
-/** Everything the revocation bus carries. Consumers must ignore types they do not act on. */
-export type RevocationEvent =
+/** Everything the key-event bus carries. Consumers must ignore types they do not act on. */
+export type KeyEvent =
   | KeyRevokedEvent
   | SecretRetiredEvent
   | RateLimitChangedEvent

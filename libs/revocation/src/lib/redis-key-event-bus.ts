@@ -1,8 +1,8 @@
 import { Logger } from '@nestjs/common';
 import type { RedisConnection } from '@gatehouse/config';
-import type { RevocationEvent } from '@gatehouse/contracts';
+import type { KeyEvent } from '@gatehouse/contracts';
 import { createRedisClient, type RedisClient } from '@gatehouse/redis';
-import { parseRevocationEvent, RevocationBus, type RevocationHandler } from './revocation-bus';
+import { parseKeyEvent, KeyEventBus, type KeyEventHandler } from './key-event-bus';
 
 /** Longest start-up waits for the revocation subscription before going on without it. */
 const SUBSCRIBE_WAIT_MS = 500;
@@ -12,14 +12,14 @@ const SUBSCRIBE_WAIT_MS = 500;
  */
 const PUBLISH_READY_WAIT_MS = 500;
 
-export interface RedisRevocationBusOptions {
+export interface RedisKeyEventBusOptions {
   /** A `redis://` URL, or the connection REDIS_MODE chose. */
   redis: string | RedisConnection;
   channel: string;
 }
 
-export class RedisRevocationBus extends RevocationBus {
-  private readonly logger = new Logger(RedisRevocationBus.name);
+export class RedisKeyEventBus extends KeyEventBus {
+  private readonly logger = new Logger(RedisKeyEventBus.name);
   private readonly connection: RedisConnection;
   /**
    * On a Redis Cluster the channel is a sharded one (SPUBLISH/SSUBSCRIBE, Redis 7): a message travels to the one
@@ -29,7 +29,7 @@ export class RedisRevocationBus extends RevocationBus {
   private readonly publisher: RedisClient;
   private subscriber: RedisClient | undefined;
 
-  constructor(private readonly options: RedisRevocationBusOptions) {
+  constructor(private readonly options: RedisKeyEventBusOptions) {
     super();
     this.connection =
       typeof options.redis === 'string' ? { mode: 'standalone', url: options.redis } : options.redis;
@@ -42,7 +42,7 @@ export class RedisRevocationBus extends RevocationBus {
     this.publisher.on('error', (error: Error) => this.logger.warn(`publisher: ${error.message}`));
   }
 
-  async publish(event: RevocationEvent): Promise<boolean> {
+  async publish(event: KeyEvent): Promise<boolean> {
     try {
       await this.publisherReady();
       const message = JSON.stringify(event);
@@ -81,7 +81,7 @@ export class RedisRevocationBus extends RevocationBus {
     });
   }
 
-  async subscribe(handler: RevocationHandler, onResync: () => void): Promise<void> {
+  async subscribe(handler: KeyEventHandler, onResync: () => void): Promise<void> {
     // Requests wait for the connection however long it takes (no per-request retry limit), so the SUBSCRIBE
     // below is sent as soon as Redis is reachable, and ioredis re-subscribes by itself after every reconnect.
     const subscriber = createRedisClient(this.connection, {
@@ -95,7 +95,7 @@ export class RedisRevocationBus extends RevocationBus {
     subscriber.on('ready', onResync);
     subscriber.on(this.sharded ? 'smessage' : 'message', (channel: string, message: string) => {
       if (channel !== this.options.channel) return;
-      const event = parseRevocationEvent(message);
+      const event = parseKeyEvent(message);
       if (event) handler(event);
       else this.logger.warn('ignored a malformed revocation message');
     });

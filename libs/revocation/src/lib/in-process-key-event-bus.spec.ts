@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
-import type { KeyRevokedEvent, RateLimitChangedEvent, RevocationEvent } from '@gatehouse/contracts';
-import { InProcessRevocationBus } from './in-process-revocation-bus';
-import { resolveRevocationTransport } from './revocation.module';
+import type { KeyRevokedEvent, RateLimitChangedEvent, KeyEvent } from '@gatehouse/contracts';
+import { InProcessKeyEventBus } from './in-process-key-event-bus';
+import { createKeyEventBus } from './revocation.module';
 
 const EVENT: KeyRevokedEvent = {
   type: 'key_revoked',
@@ -11,11 +11,11 @@ const EVENT: KeyRevokedEvent = {
   reason: 'revoked',
 };
 
-describe('InProcessRevocationBus', () => {
-  const buses: InProcessRevocationBus[] = [];
+describe('InProcessKeyEventBus', () => {
+  const buses: InProcessKeyEventBus[] = [];
   let warn: jest.SpyInstance;
   const bus = (channel = 'test:revocations') => {
-    const created = new InProcessRevocationBus({ channel });
+    const created = new InProcessKeyEventBus({ channel });
     buses.push(created);
     return created;
   };
@@ -31,7 +31,7 @@ describe('InProcessRevocationBus', () => {
 
   it('delivers a publish to every subscriber of the channel, the publisher included, before resolving', async () => {
     const [admin, findings, auth] = [bus(), bus(), bus()];
-    const received: Record<string, RevocationEvent[]> = { admin: [], findings: [], auth: [] };
+    const received: Record<string, KeyEvent[]> = { admin: [], findings: [], auth: [] };
     await admin.subscribe((event) => received['admin'].push(event), jest.fn());
     await findings.subscribe((event) => received['findings'].push(event), jest.fn());
     await auth.subscribe((event) => received['auth'].push(event), jest.fn());
@@ -45,7 +45,7 @@ describe('InProcessRevocationBus', () => {
 
   it('carries rate limit changes on the same channel, as in the standalone suite', async () => {
     const [admin, gateway] = [bus(), bus()];
-    const received: RevocationEvent[] = [];
+    const received: KeyEvent[] = [];
     await gateway.subscribe((event) => received.push(event), jest.fn());
     const change: RateLimitChangedEvent = {
       type: 'rate_limit_changed',
@@ -112,14 +112,18 @@ describe('InProcessRevocationBus', () => {
   });
 });
 
-describe('resolveRevocationTransport', () => {
+describe('createKeyEventBus', () => {
   const base = { channel: 'c', reconcileIntervalMs: 1000, clockToleranceSeconds: 5 };
 
-  it('is Redis unless this process hosts the embedded database', () => {
-    expect(resolveRevocationTransport({ ...base, redis: 'redis://127.0.0.1:6379' })).toBe('redis');
+  it('builds the transport the configuration names, whatever this process holds', async () => {
+    const bus = createKeyEventBus({ ...base, transport: 'in-process' });
+    expect(bus).toBeInstanceOf(InProcessKeyEventBus);
+    await bus.close();
   });
 
-  it('takes an explicit transport as given', () => {
-    expect(resolveRevocationTransport({ ...base, transport: 'in-process' })).toBe('in-process');
+  it('refuses the Redis transport without a Redis connection instead of guessing another', () => {
+    expect(() => createKeyEventBus({ ...base, transport: 'redis' })).toThrow(
+      'the Redis key-event bus needs a Redis connection',
+    );
   });
 });

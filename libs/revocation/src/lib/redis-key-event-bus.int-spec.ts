@@ -1,14 +1,14 @@
 import { once } from 'node:events';
 import { Logger } from '@nestjs/common';
 import Redis from 'ioredis';
-import type { RevocationEvent, KeyRevokedEvent } from '@gatehouse/contracts';
+import type { KeyEvent, KeyRevokedEvent } from '@gatehouse/contracts';
 import { TEST_REDIS_URL, uniqueChannel, waitForSubscribers } from '@gatehouse/testing';
-import { RedisRevocationBus } from './redis-revocation-bus';
+import { RedisKeyEventBus } from './redis-key-event-bus';
 
 const POLL_TIMEOUT_MS = 5_000;
 const POLL_INTERVAL_MS = 10;
 
-function event(apiKeyId: string, reason: KeyRevokedEvent['reason'] = 'revoked'): RevocationEvent {
+function event(apiKeyId: string, reason: KeyRevokedEvent['reason'] = 'revoked'): KeyEvent {
   return {
     type: 'key_revoked',
     apiKeyId,
@@ -28,28 +28,28 @@ async function waitFor(check: () => boolean, what: string): Promise<void> {
 }
 
 /** The publisher connects in the background and, without an offline queue, refuses commands until then. */
-async function publisherReady(bus: RedisRevocationBus): Promise<void> {
+async function publisherReady(bus: RedisKeyEventBus): Promise<void> {
   const publisher = bus['publisher'];
   if (publisher.status !== 'ready') await once(publisher, 'ready');
 }
 
 interface Listener {
-  received: RevocationEvent[];
+  received: KeyEvent[];
   resyncs: number;
 }
 
-describe('RedisRevocationBus (Redis)', () => {
-  const buses: RedisRevocationBus[] = [];
+describe('RedisKeyEventBus (Redis)', () => {
+  const buses: RedisKeyEventBus[] = [];
   const clients: Redis[] = [];
   let warn: jest.SpyInstance;
 
-  function newBus(channel: string, url = TEST_REDIS_URL): RedisRevocationBus {
-    const bus = new RedisRevocationBus({ redis: url, channel });
+  function newBus(channel: string, url = TEST_REDIS_URL): RedisKeyEventBus {
+    const bus = new RedisKeyEventBus({ redis: url, channel });
     buses.push(bus);
     return bus;
   }
 
-  async function listen(bus: RedisRevocationBus): Promise<Listener> {
+  async function listen(bus: RedisKeyEventBus): Promise<Listener> {
     const listener: Listener = { received: [], resyncs: 0 };
     await bus.subscribe(
       (received) => listener.received.push(received),

@@ -1,6 +1,6 @@
-import { isValidRateLimit, type RevocationEvent } from '@gatehouse/contracts';
+import { isValidRateLimit, type KeyEvent } from '@gatehouse/contracts';
 
-export type RevocationHandler = (event: RevocationEvent) => void;
+export type KeyEventHandler = (event: KeyEvent) => void;
 
 /**
  * Carries revocations between nodes. Delivery is best effort by design: PostgreSQL is the source of truth and
@@ -8,14 +8,14 @@ export type RevocationHandler = (event: RevocationEvent) => void;
  * reconcile interval. It also
  * carries rate limit changes, which are not reconciled: new tokens carry the new limit, which bounds a lost one.
  */
-export abstract class RevocationBus {
+export abstract class KeyEventBus {
   /** Resolves to false when the message could not be sent; it never throws. */
-  abstract publish(event: RevocationEvent): Promise<boolean>;
+  abstract publish(event: KeyEvent): Promise<boolean>;
 
   /**
    * @param onResync called whenever messages may have been missed (a reconnect), so the caller reconciles.
    */
-  abstract subscribe(handler: RevocationHandler, onResync: () => void): Promise<void>;
+  abstract subscribe(handler: KeyEventHandler, onResync: () => void): Promise<void>;
 
   abstract close(): Promise<void>;
 }
@@ -23,7 +23,7 @@ export abstract class RevocationBus {
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Messages come from the network: anything not shaped like an event is dropped. */
-export function parseRevocationEvent(message: string): RevocationEvent | null {
+export function parseKeyEvent(message: string): KeyEvent | null {
   let value: unknown;
   try {
     value = JSON.parse(message);

@@ -1,5 +1,5 @@
 import type { KeyRevokedEvent, RateLimitChangedEvent, SecretRetiredEvent } from '@gatehouse/contracts';
-import { parseRevocationEvent } from './revocation-bus';
+import { parseKeyEvent } from './key-event-bus';
 
 const VALID: KeyRevokedEvent = {
   type: 'key_revoked',
@@ -13,14 +13,14 @@ function message(overrides: Record<string, unknown>): string {
   return JSON.stringify({ ...VALID, ...overrides });
 }
 
-describe('parseRevocationEvent', () => {
+describe('parseKeyEvent', () => {
   it('accepts a valid event', () => {
-    expect(parseRevocationEvent(JSON.stringify(VALID))).toEqual(VALID);
+    expect(parseKeyEvent(JSON.stringify(VALID))).toEqual(VALID);
   });
 
   it('accepts the deleted reason and an upper-case uuid', () => {
     const id = VALID.apiKeyId.toUpperCase();
-    expect(parseRevocationEvent(message({ reason: 'deleted', apiKeyId: id }))).toEqual({
+    expect(parseKeyEvent(message({ reason: 'deleted', apiKeyId: id }))).toEqual({
       ...VALID,
       reason: 'deleted',
       apiKeyId: id,
@@ -28,27 +28,27 @@ describe('parseRevocationEvent', () => {
   });
 
   it('drops fields that are not part of the event', () => {
-    const parsed = parseRevocationEvent(message({ extra: 'x' }));
+    const parsed = parseKeyEvent(message({ extra: 'x' }));
     expect(parsed).toEqual(VALID);
     expect(parsed).not.toHaveProperty('extra');
   });
 
   it.each(['', 'not json', '{"type":"key_revoked"', 'undefined'])('rejects malformed JSON %p', (text) => {
-    expect(parseRevocationEvent(text)).toBeNull();
+    expect(parseKeyEvent(text)).toBeNull();
   });
 
   it.each(['null', '42', '"key_revoked"', 'true'])('rejects the non-object JSON %s', (text) => {
-    expect(parseRevocationEvent(text)).toBeNull();
+    expect(parseKeyEvent(text)).toBeNull();
   });
 
   it('rejects an array even if it looks like an event', () => {
-    expect(parseRevocationEvent(JSON.stringify([VALID]))).toBeNull();
+    expect(parseKeyEvent(JSON.stringify([VALID]))).toBeNull();
   });
 
   it.each([{ type: 'key_restored' }, { type: undefined }, { type: 'KEY_REVOKED' }])(
     'rejects a wrong type %p',
     (overrides) => {
-      expect(parseRevocationEvent(message(overrides))).toBeNull();
+      expect(parseKeyEvent(message(overrides))).toBeNull();
     },
   );
 
@@ -60,23 +60,23 @@ describe('parseRevocationEvent', () => {
     ' 7b0c9d1e-2f3a-4b5c-9d6e-aabbccddeeff',
     42,
   ])('rejects the apiKeyId %p', (apiKeyId) => {
-    expect(parseRevocationEvent(message({ apiKeyId }))).toBeNull();
+    expect(parseKeyEvent(message({ apiKeyId }))).toBeNull();
   });
 
   it('rejects a missing or non-string organizationId', () => {
-    expect(parseRevocationEvent(message({ organizationId: undefined }))).toBeNull();
-    expect(parseRevocationEvent(message({ organizationId: 7 }))).toBeNull();
+    expect(parseKeyEvent(message({ organizationId: undefined }))).toBeNull();
+    expect(parseKeyEvent(message({ organizationId: 7 }))).toBeNull();
   });
 
   it.each(['yesterday', '', '2030-13-45T99:99:99Z', 1893499200000, null])(
     'rejects the revokedAt %p',
     (revokedAt) => {
-      expect(parseRevocationEvent(message({ revokedAt }))).toBeNull();
+      expect(parseKeyEvent(message({ revokedAt }))).toBeNull();
     },
   );
 
   it.each(['expired', 'REVOKED', '', undefined, 1])('rejects the reason %p', (reason) => {
-    expect(parseRevocationEvent(message({ reason }))).toBeNull();
+    expect(parseKeyEvent(message({ reason }))).toBeNull();
   });
 
   describe('secret_retired', () => {
@@ -93,13 +93,11 @@ describe('parseRevocationEvent', () => {
     }
 
     it('accepts a valid event', () => {
-      expect(parseRevocationEvent(JSON.stringify(RETIRED))).toEqual(RETIRED);
+      expect(parseKeyEvent(JSON.stringify(RETIRED))).toEqual(RETIRED);
     });
 
     it('accepts any later version and keeps only the fields of the event', () => {
-      const parsed = parseRevocationEvent(
-        retiredMessage({ currentVersion: 17, reason: 'revoked', extra: 1 }),
-      );
+      const parsed = parseKeyEvent(retiredMessage({ currentVersion: 17, reason: 'revoked', extra: 1 }));
       expect(parsed).toEqual({ ...RETIRED, currentVersion: 17 });
       expect(parsed).not.toHaveProperty('reason');
       expect(parsed).not.toHaveProperty('extra');
@@ -108,23 +106,23 @@ describe('parseRevocationEvent', () => {
     it.each([1, 0, -2, 2.5, '2', null, undefined, Number.NaN])(
       'rejects the currentVersion %p',
       (currentVersion) => {
-        expect(parseRevocationEvent(retiredMessage({ currentVersion }))).toBeNull();
+        expect(parseKeyEvent(retiredMessage({ currentVersion }))).toBeNull();
       },
     );
 
     it.each(['tomorrow', '', 1893585600000, null, undefined])('rejects the retiredAt %p', (retiredAt) => {
-      expect(parseRevocationEvent(retiredMessage({ retiredAt }))).toBeNull();
+      expect(parseKeyEvent(retiredMessage({ retiredAt }))).toBeNull();
     });
 
     it('rejects a bad apiKeyId or organizationId as for key_revoked', () => {
-      expect(parseRevocationEvent(retiredMessage({ apiKeyId: 'not-a-uuid' }))).toBeNull();
-      expect(parseRevocationEvent(retiredMessage({ organizationId: 3 }))).toBeNull();
+      expect(parseKeyEvent(retiredMessage({ apiKeyId: 'not-a-uuid' }))).toBeNull();
+      expect(parseKeyEvent(retiredMessage({ organizationId: 3 }))).toBeNull();
     });
 
     it('does not take the fields of one event type for the other', () => {
       // A key_revoked carrying retirement fields is still judged as key_revoked: it lacks revokedAt.
-      expect(parseRevocationEvent(retiredMessage({ type: 'key_revoked' }))).toBeNull();
-      expect(parseRevocationEvent(message({ type: 'secret_retired' }))).toBeNull();
+      expect(parseKeyEvent(retiredMessage({ type: 'key_revoked' }))).toBeNull();
+      expect(parseKeyEvent(message({ type: 'secret_retired' }))).toBeNull();
     });
   });
 
@@ -144,19 +142,19 @@ describe('parseRevocationEvent', () => {
     }
 
     it('accepts an override and a return to the plan', () => {
-      expect(parseRevocationEvent(JSON.stringify(CHANGED))).toEqual(CHANGED);
+      expect(parseKeyEvent(JSON.stringify(CHANGED))).toEqual(CHANGED);
       const plan = { ...CHANGED, requestsPerMinute: 300, burst: 50, source: 'plan' };
-      expect(parseRevocationEvent(JSON.stringify(plan))).toEqual(plan);
+      expect(parseKeyEvent(JSON.stringify(plan))).toEqual(plan);
     });
 
     it('accepts the bounds of an override and keeps only the fields of the event', () => {
-      const parsed = parseRevocationEvent(
+      const parsed = parseKeyEvent(
         changedMessage({ requestsPerMinute: 100_000, burst: 0, reason: 'revoked', extra: 1 }),
       );
       expect(parsed).toEqual({ ...CHANGED, requestsPerMinute: 100_000, burst: 0 });
       expect(parsed).not.toHaveProperty('reason');
       expect(parsed).not.toHaveProperty('extra');
-      expect(parseRevocationEvent(changedMessage({ requestsPerMinute: 1, burst: 10_000 }))).toMatchObject({
+      expect(parseKeyEvent(changedMessage({ requestsPerMinute: 1, burst: 10_000 }))).toMatchObject({
         requestsPerMinute: 1,
         burst: 10_000,
       });
@@ -165,31 +163,31 @@ describe('parseRevocationEvent', () => {
     it.each([0, -1, 100_001, 1.5, '120', null, undefined, Number.NaN])(
       'rejects the requestsPerMinute %p',
       (requestsPerMinute) => {
-        expect(parseRevocationEvent(changedMessage({ requestsPerMinute }))).toBeNull();
+        expect(parseKeyEvent(changedMessage({ requestsPerMinute }))).toBeNull();
       },
     );
 
     it.each([-1, 10_001, 2.5, '20', null, undefined])('rejects the burst %p', (burst) => {
-      expect(parseRevocationEvent(changedMessage({ burst }))).toBeNull();
+      expect(parseKeyEvent(changedMessage({ burst }))).toBeNull();
     });
 
     it.each(['OVERRIDE', 'tier', '', null, undefined])('rejects the source %p', (source) => {
-      expect(parseRevocationEvent(changedMessage({ source }))).toBeNull();
+      expect(parseKeyEvent(changedMessage({ source }))).toBeNull();
     });
 
     it.each(['now', '', 1893585600000, null, undefined])('rejects the changedAt %p', (changedAt) => {
-      expect(parseRevocationEvent(changedMessage({ changedAt }))).toBeNull();
+      expect(parseKeyEvent(changedMessage({ changedAt }))).toBeNull();
     });
 
     it('rejects a bad apiKeyId or organizationId as for the other events', () => {
-      expect(parseRevocationEvent(changedMessage({ apiKeyId: 'not-a-uuid' }))).toBeNull();
-      expect(parseRevocationEvent(changedMessage({ organizationId: 3 }))).toBeNull();
+      expect(parseKeyEvent(changedMessage({ apiKeyId: 'not-a-uuid' }))).toBeNull();
+      expect(parseKeyEvent(changedMessage({ organizationId: 3 }))).toBeNull();
     });
 
     it('is never taken for a revocation, nor a revocation for it', () => {
-      expect(parseRevocationEvent(changedMessage({ type: 'key_revoked' }))).toBeNull();
-      expect(parseRevocationEvent(changedMessage({ type: 'secret_retired' }))).toBeNull();
-      expect(parseRevocationEvent(message({ type: 'rate_limit_changed' }))).toBeNull();
+      expect(parseKeyEvent(changedMessage({ type: 'key_revoked' }))).toBeNull();
+      expect(parseKeyEvent(changedMessage({ type: 'secret_retired' }))).toBeNull();
+      expect(parseKeyEvent(message({ type: 'rate_limit_changed' }))).toBeNull();
     });
   });
 
@@ -204,21 +202,21 @@ describe('parseRevocationEvent', () => {
       JSON.stringify({ ...event, ...overrides });
 
     it('accepts a valid event and keeps only its fields', () => {
-      expect(parseRevocationEvent(eventMessage({ revokedAt: VALID.revokedAt, extra: 1 }))).toEqual(event);
+      expect(parseKeyEvent(eventMessage({ revokedAt: VALID.revokedAt, extra: 1 }))).toEqual(event);
     });
 
     it.each(['now', '', 1893585600000, null, undefined])('rejects the changedAt %p', (changedAt) => {
-      expect(parseRevocationEvent(eventMessage({ changedAt }))).toBeNull();
+      expect(parseKeyEvent(eventMessage({ changedAt }))).toBeNull();
     });
 
     it('rejects a bad apiKeyId or organizationId as for the other events', () => {
-      expect(parseRevocationEvent(eventMessage({ apiKeyId: 'not-a-uuid' }))).toBeNull();
-      expect(parseRevocationEvent(eventMessage({ organizationId: 3 }))).toBeNull();
+      expect(parseKeyEvent(eventMessage({ apiKeyId: 'not-a-uuid' }))).toBeNull();
+      expect(parseKeyEvent(eventMessage({ organizationId: 3 }))).toBeNull();
     });
 
     it('is never taken for a revocation, nor a revocation for it', () => {
-      expect(parseRevocationEvent(eventMessage({ type: 'key_revoked' }))).toBeNull();
-      expect(parseRevocationEvent(message({ type }))).toBeNull();
+      expect(parseKeyEvent(eventMessage({ type: 'key_revoked' }))).toBeNull();
+      expect(parseKeyEvent(message({ type }))).toBeNull();
     });
   });
 });

@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
-import type { RevocationEvent } from '@gatehouse/contracts';
-import { parseRevocationEvent, RevocationBus, type RevocationHandler } from './revocation-bus';
+import type { KeyEvent } from '@gatehouse/contracts';
+import { parseKeyEvent, KeyEventBus, type KeyEventHandler } from './key-event-bus';
 
 type Subscriber = (message: string) => void;
 
@@ -14,24 +14,24 @@ function channels(): Map<string, Set<Subscriber>> {
   return processChannels[CHANNELS];
 }
 
-export interface InProcessRevocationBusOptions {
+export interface InProcessKeyEventBusOptions {
   channel: string;
 }
 
 /**
- * The revocation bus between apps that run in one process (standalone mode), in place of Redis pub/sub: a publish
+ * The key-event bus between apps that run in one process (standalone mode), in place of Redis pub/sub: a publish
  * reaches every subscriber of the channel in this process, its own included, before `publish` resolves. Messages
  * travel as the same JSON as on Redis and are parsed the same way, so subscribers never share an object.
  */
-export class InProcessRevocationBus extends RevocationBus {
-  private readonly logger = new Logger(InProcessRevocationBus.name);
+export class InProcessKeyEventBus extends KeyEventBus {
+  private readonly logger = new Logger(InProcessKeyEventBus.name);
   private subscriber: Subscriber | undefined;
 
-  constructor(private readonly options: InProcessRevocationBusOptions) {
+  constructor(private readonly options: InProcessKeyEventBusOptions) {
     super();
   }
 
-  publish(event: RevocationEvent): Promise<boolean> {
+  publish(event: KeyEvent): Promise<boolean> {
     const message = JSON.stringify(event);
     for (const subscriber of [...(channels().get(this.options.channel) ?? [])]) {
       try {
@@ -44,10 +44,10 @@ export class InProcessRevocationBus extends RevocationBus {
   }
 
   /** Nothing is ever missed in-process, so `onResync` is not needed: the caller's initial load suffices. */
-  subscribe(handler: RevocationHandler, _onResync: () => void): Promise<void> {
-    if (this.subscriber) return Promise.reject(new Error('this revocation bus is subscribed already'));
+  subscribe(handler: KeyEventHandler, _onResync: () => void): Promise<void> {
+    if (this.subscriber) return Promise.reject(new Error('this key-event bus is subscribed already'));
     this.subscriber = (message: string) => {
-      const event = parseRevocationEvent(message);
+      const event = parseKeyEvent(message);
       if (event) handler(event);
       else this.logger.warn('ignored a malformed revocation message');
     };
