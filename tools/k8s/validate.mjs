@@ -55,7 +55,8 @@ const DATA_SERVICE_STANDALONE_ONLY = {
 const NOT_WIRED = {
   'api-gateway': {
     ...STANDALONE_ONLY,
-    RATE_LIMIT_STORE: 'replicas share their counters in Redis (the default); memory is for the standalone suite',
+    RATE_LIMIT_STORE:
+      'replicas share their counters in Redis (the default); memory is for the standalone suite',
   },
   'auth-service': {
     ...DATA_SERVICE_STANDALONE_ONLY,

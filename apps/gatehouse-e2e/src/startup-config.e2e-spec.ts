@@ -24,7 +24,11 @@ describe('start-up configuration', () => {
     ['admin-api', { KEY_EVENTS_BUS: 'kafka' }, 'KEY_EVENTS_BUS'],
     ['api-gateway', { RATE_LIMIT_STORE: 'disk' }, 'RATE_LIMIT_STORE'],
     // Only the standalone suite hosts an embedded database: a lone service never falls back to one, nor to a server.
-    ['findings-service', { DATABASE_DRIVER: 'embedded' }, 'DATABASE_DRIVER=embedded, but this process hosts no'],
+    [
+      'findings-service',
+      { DATABASE_DRIVER: 'embedded' },
+      'DATABASE_DRIVER=embedded, but this process hosts no',
+    ],
   ] as const)('%s refuses %j and names %s', async (name, env, variable) => {
     const message = await startFailure(name, env);
     expect(message).toContain('exited with 1 before listening');
