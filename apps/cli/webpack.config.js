@@ -55,7 +55,8 @@ module.exports = {
   externalsPresets: { node: true },
   resolve: {
     extensions: ['.ts', '.js', '.json'],
-    plugins: [new TsconfigPathsPlugin({ configFile: tsConfig })],
+    // The paths of tsconfig.base.json are relative to the workspace root (TypeScript 6 has no baseUrl).
+    plugins: [new TsconfigPathsPlugin({ configFile: tsConfig, baseUrl: workspaceRoot })],
   },
   module: {
     rules: [

@@ -24,7 +24,8 @@ function nodeAppConfig({ projectRoot, outputPath }) {
     externals: [nodeExternals({ modulesDir: join(workspaceRoot, 'node_modules') })],
     resolve: {
       extensions: ['.ts', '.js'],
-      plugins: [new TsconfigPathsPlugin({ configFile: tsConfig })],
+      // The paths of tsconfig.base.json are relative to the workspace root (TypeScript 6 has no baseUrl).
+      plugins: [new TsconfigPathsPlugin({ configFile: tsConfig, baseUrl: workspaceRoot })],
     },
     module: {
       rules: [

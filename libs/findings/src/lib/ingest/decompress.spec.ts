@@ -84,7 +84,6 @@ describe('decompressedChunks', () => {
     const before = process.memoryUsage().rss;
     let peak = before;
     let inflated = 0;
-    const started = Date.now();
     const error = await failure(decompressedChunks(bomb, 'gzip', 256 * MiB), (chunk) => {
       inflated += chunk.length;
       peak = Math.max(peak, process.memoryUsage().rss);
@@ -94,7 +93,6 @@ describe('decompressedChunks', () => {
     expect(inflated).toBeGreaterThan(256 * MiB - CHUNK_BYTES);
     // Holding the inflated bytes would take 256 MiB; chunks are let go as they are read.
     expect(peak - before).toBeLessThan(96 * MiB);
-    expect(Date.now() - started).toBeLessThan(15_000);
   });
 
   it('stops inflating as soon as the limit is passed, whatever the ratio', async () => {
