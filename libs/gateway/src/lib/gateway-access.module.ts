@@ -56,6 +56,8 @@ export interface GatewayAccessSettings {
 export class GatewayAccess implements OnModuleInit, OnApplicationShutdown, MetricsAware {
   private readonly logger = new Logger(GatewayAccess.name);
   private readonly limiter: RateLimiter;
+  /** The shared store, for its connection state; none in standalone mode. */
+  private readonly sharedStore: RedisRateLimitStore | undefined;
   private readonly bus: RevocationBus;
   private readonly overrides = new RateLimitOverrides();
   private readonly inspector: AccessTokenInspector;
@@ -64,17 +66,16 @@ export class GatewayAccess implements OnModuleInit, OnApplicationShutdown, Metri
 
   constructor(settings: GatewayAccessSettings) {
     const standalone = hostedEmbeddedDatabase() !== undefined;
-    this.limiter = new RateLimiter({
-      store: standalone
-        ? new MemoryRateLimitStore()
-        : new RedisRateLimitStore(
-            createRateLimitRedisClient(
-              typeof settings.redis === 'string'
-                ? { mode: 'standalone', url: settings.redis }
-                : settings.redis,
-              { commandTimeoutMs: settings.redisTimeoutMs },
-            ),
+    this.sharedStore = standalone
+      ? undefined
+      : new RedisRateLimitStore(
+          createRateLimitRedisClient(
+            typeof settings.redis === 'string' ? { mode: 'standalone', url: settings.redis } : settings.redis,
+            { commandTimeoutMs: settings.redisTimeoutMs },
           ),
+        );
+    this.limiter = new RateLimiter({
+      store: this.sharedStore ?? new MemoryRateLimitStore(),
       keyPrefix: settings.keyPrefix,
       leaseDivisor: settings.leaseDivisor,
       onDecision: (bucket, decision) => this.count(bucket, decision),
@@ -129,6 +130,11 @@ export class GatewayAccess implements OnModuleInit, OnApplicationShutdown, Metri
   [BIND_METRICS](metrics: GatehouseMetrics): void {
     this.metrics = metrics;
     metrics.rateLimitDecisions(RATE_LIMIT_POLICIES);
+    const store = this.sharedStore;
+    if (store) metrics.watchRedisConnection('rate_limit', () => store.connected);
+    for (const { client, connected } of this.bus.redisConnections()) {
+      metrics.watchRedisConnection(client, connected);
+    }
   }
 
   async onModuleInit(): Promise<void> {
