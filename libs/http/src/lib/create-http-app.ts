@@ -165,12 +165,20 @@ export async function createHttpApp(
   if (options.configure) await options.configure(app);
   // /metrics is served on a port of its own, never the public one (see startManagementServer). Closed with the
   // app, after the drain, so that a scrape during the drain still sees the last requests counted.
-  const management = await startManagementServer(metrics, config.managementHost, config.MANAGEMENT_PORT);
+  // A port refused here leaves nothing open behind it: the caller may be a test that goes on, not a process that exits.
+  const management = await startManagementServer(
+    metrics,
+    config.managementHost,
+    config.MANAGEMENT_PORT,
+  ).catch(async (error: unknown) => {
+    await app.close();
+    throw error;
+  });
   fastify.addHook('onClose', () => management.close());
   try {
     await listen(app, config);
   } catch (error) {
-    await management.close();
+    await app.close();
     throw error;
   }
   const url = await app.getUrl();
