@@ -225,6 +225,12 @@ async function startServers() {
     return probe.port;
   };
   const managementHost = process.env.MANAGEMENT_HOST || host;
+  const managementReachable =
+    managementHost === '0.0.0.0' || managementHost === '::'
+      ? '127.0.0.1'
+      : managementHost.includes(':')
+        ? `[${managementHost}]`
+        : managementHost;
   const ports = {};
   const managementPorts = {};
   for (const app of apps) {
@@ -315,6 +321,9 @@ async function startServers() {
     say('info', 'suite ready', {
       gateway: urls['api-gateway'],
       services: urls,
+      metrics: Object.fromEntries(
+        apps.map((app) => [app, `http://${managementReachable}:${managementPorts[app]}/metrics`]),
+      ),
       api_reference: `${urls['api-gateway']}/api/docs`,
       jwks: `${urls['api-gateway']}/api/v1/auth/jwks`,
       database: describeUrl(databaseUrl, 5432),
