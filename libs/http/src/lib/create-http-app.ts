@@ -164,8 +164,8 @@ export async function createHttpApp(
   if (options.openApi) serveOpenApiDocument(app, buildOpenApiDocument(app, options.openApi));
   if (options.configure) await options.configure(app);
   // /metrics is served on a port of its own, never the public one (see startManagementServer). Closed with the
-  // app, after the drain, so that a scrape during the drain still sees the last requests counted.
-  // A port refused here leaves nothing open behind it: the caller may be a test that goes on, not a process that exits.
+  // app, after the drain, so that a scrape during the drain still sees the last requests counted. A refused port
+  // leaves nothing open behind it: the caller may be a test (or the standalone host) that goes on.
   const management = await startManagementServer(
     metrics,
     config.managementHost,
