@@ -77,6 +77,7 @@ import {
   KEY_OVERRIDE,
   machineBusyPercent,
   machineFacts,
+  managementOrigin,
   numberFromEnv,
   redactUrl,
   requireBuild,
@@ -273,12 +274,14 @@ function cannon(options) {
 }
 
 /**
- * The gateway's limiter decisions so far (`gatehouse_rate_limit_decisions_total` on its /metrics), by
+ * The gateway's limiter decisions so far (`gatehouse_rate_limit_decisions_total` on its management port), by
  * "policy/decision/store"; null when they cannot be read.
  */
 async function limiterDecisions() {
   try {
-    const response = await fetch(`${GATEWAY}/metrics`, { signal: AbortSignal.timeout(5000) });
+    const response = await fetch(`${managementOrigin(PORTS['api-gateway'])}/metrics`, {
+      signal: AbortSignal.timeout(5000),
+    });
     if (response.status !== 200) return null;
     const counts = {};
     for (const line of (await response.text()).split('\n')) {

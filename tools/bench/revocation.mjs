@@ -35,6 +35,8 @@ const env = {
   TZ: 'UTC',
   LOG_LEVEL: 'warn',
   PORT: '0',
+  // Several findings-service nodes: each its own free management port, instead of all on the default.
+  MANAGEMENT_PORT: '0',
   DATABASE_URL: databaseUrl,
   REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
   KEY_EVENTS_CHANNEL: `gatehouse-bench:${randomBytes(4).toString('hex')}`,

@@ -6,8 +6,9 @@
 //    checked strictly here: a field the validator never looked at (a typo such as `readinesProbe`) is an error.
 // 2. against Gatehouse's own rules: probes, resources, non-root and read-only pods, rolling updates that keep
 //    capacity, one HPA and PDB per app, every variable of the configuration table (docs/CONFIGURATION.md) wired from a ConfigMap
-//    or (when sensitive) a Secret, the signing key mounted from a Secret, and NetworkPolicies under which only the
-//    gateway can be reached from outside.
+//    or (when sensitive) a Secret, the signing key mounted from a Secret, NetworkPolicies under which only the
+//    gateway can be reached from outside (and each app's management port only from the monitoring namespace), and
+//    PodMonitors whose selector and port names match the pods they scrape.
 //
 // Exits 1 on any problem. `--self-test` also breaks a rendered overlay in known ways and fails unless each break is
 // caught. Usage: node tools/k8s/validate.mjs [--self-test] [--help] [overlay ...]   (KUBECTL=/path/to/kubectl)
@@ -31,15 +32,30 @@ const KINDS = {
   'autoscaling/v2': ['HorizontalPodAutoscaler'],
   'policy/v1': ['PodDisruptionBudget'],
   'networking.k8s.io/v1': ['NetworkPolicy'],
+  // prometheus-operator's (deploy/components/monitoring); validated with @kubernetes-models/prometheus-operator.
+  'monitoring.coreos.com/v1': ['PodMonitor'],
 };
 
-/** The four services: their port, their name in the configuration table (docs/CONFIGURATION.md), and who may connect to them. */
+/** Where each group's compiled validators come from: kubernetes-models, or a package of CRD models. */
+const MODEL_PACKAGES = { 'monitoring.coreos.com/v1': '@kubernetes-models/prometheus-operator' };
+
+/**
+ * The four services: their port, their management port (GET /metrics, container port `management`), their name in
+ * the configuration table (docs/CONFIGURATION.md), and who may connect to them.
+ */
 const APPS = {
-  'api-gateway': { port: 8080, readme: 'gateway', callers: 'anywhere' },
-  'auth-service': { port: 3001, readme: 'auth', callers: ['admin-api', 'api-gateway', 'findings-service'] },
-  'findings-service': { port: 3002, readme: 'findings', callers: ['api-gateway'] },
-  'admin-api': { port: 3003, readme: 'admin', callers: ['api-gateway'] },
+  'api-gateway': { port: 8080, managementPort: 9080, readme: 'gateway', callers: 'anywhere' },
+  'auth-service': {
+    port: 3001,
+    managementPort: 9001,
+    readme: 'auth',
+    callers: ['admin-api', 'api-gateway', 'findings-service'],
+  },
+  'findings-service': { port: 3002, managementPort: 9002, readme: 'findings', callers: ['api-gateway'] },
+  'admin-api': { port: 3003, managementPort: 9003, readme: 'admin', callers: ['api-gateway'] },
 };
+/** The container port every app serves GET /metrics on, and that scrapes and their NetworkPolicy name. */
+const MANAGEMENT_PORT_NAME = 'management';
 const CLI = 'gatehouse-cli';
 
 /** Configuration-table variables an app deliberately does not get as an environment variable, and why. */
@@ -48,22 +64,25 @@ const STANDALONE_ONLY = {
   KEY_EVENTS_BUS: 'its only other value (in-process) is for the standalone suite: a deployment keeps redis',
   REVOCATION_CHANNEL: 'it is the deprecated name of KEY_EVENTS_CHANNEL, which the manifests set',
 };
-const DATA_SERVICE_STANDALONE_ONLY = {
-  ...STANDALONE_ONLY,
+const MANAGEMENT_HOST_UNSET =
+  'unset, the management listener takes HOST (0.0.0.0); the NetworkPolicy metrics-scrape-ingress decides who reaches it';
+const APP_NOT_WIRED = { ...STANDALONE_ONLY, MANAGEMENT_HOST: MANAGEMENT_HOST_UNSET };
+const DATA_SERVICE_NOT_WIRED = {
+  ...APP_NOT_WIRED,
   DATABASE_DRIVER: 'its only other value (embedded) is for the standalone suite: a deployment keeps postgres',
 };
 const NOT_WIRED = {
   'api-gateway': {
-    ...STANDALONE_ONLY,
+    ...APP_NOT_WIRED,
     RATE_LIMIT_STORE:
       'replicas share their counters in Redis (the default); memory is for the standalone suite',
   },
   'auth-service': {
-    ...DATA_SERVICE_STANDALONE_ONLY,
+    ...DATA_SERVICE_NOT_WIRED,
     JWT_SIGNING_KEY: 'the key is a file mounted from a Secret, named by JWT_SIGNING_KEY_FILE',
   },
-  'findings-service': DATA_SERVICE_STANDALONE_ONLY,
-  'admin-api': DATA_SERVICE_STANDALONE_ONLY,
+  'findings-service': DATA_SERVICE_NOT_WIRED,
+  'admin-api': DATA_SERVICE_NOT_WIRED,
   [CLI]: { REVOCATION_CHANNEL: STANDALONE_ONLY.REVOCATION_CHANNEL },
 };
 
@@ -155,7 +174,7 @@ async function loadModels(objects) {
   for (const { apiVersion, kind } of objects) {
     const key = `${apiVersion}/${kind}`;
     if (models.has(key) || !KINDS[apiVersion]?.includes(kind)) continue;
-    const module = await import(`kubernetes-models/${apiVersion}/${kind}`);
+    const module = await import(`${MODEL_PACKAGES[apiVersion] ?? 'kubernetes-models'}/${apiVersion}/${kind}`);
     models.set(key, module[kind]);
   }
 }
@@ -435,6 +454,10 @@ function checkOverlay(overlay, objects, variables) {
     }
     const httpPort = container.ports?.find((port) => port.name === 'http');
     if (httpPort?.containerPort !== spec.port) report(`container port "http" must be ${spec.port}`);
+    const managementPort = container.ports?.find((port) => port.name === MANAGEMENT_PORT_NAME);
+    if (managementPort?.containerPort !== spec.managementPort) {
+      report(`container port "${MANAGEMENT_PORT_NAME}" must be ${spec.managementPort} (MANAGEMENT_PORT)`);
+    }
     const probePort = (probe) =>
       probe.httpGet.port === 'http' ||
       probe.httpGet.port === spec.port ||
@@ -457,7 +480,8 @@ function checkOverlay(overlay, objects, variables) {
 
     // Configuration: fixed values, every README variable, secrets from Secrets.
     const env = environment(container, index, report);
-    for (const [name, value] of Object.entries({ ...FIXED_VALUES, PORT: `${spec.port}` })) {
+    const ports = { PORT: `${spec.port}`, MANAGEMENT_PORT: `${spec.managementPort}` };
+    for (const [name, value] of Object.entries({ ...FIXED_VALUES, ...ports })) {
       if (env.get(name)?.value !== value) report(`${name} must be ${value}`);
     }
     for (const variable of variables.filter(({ apps }) => apps.includes(app))) {
@@ -537,6 +561,12 @@ function checkOverlay(overlay, objects, variables) {
       if (!port || ![spec.port, 'http'].includes(port.targetPort ?? port.port)) {
         report(`Service ${app} must forward port ${spec.port} to the container's`);
       }
+      // Scrapes reach each pod through the PodMonitor: a Service port would put /metrics behind the public name.
+      for (const exposed of service.spec.ports ?? []) {
+        if ([spec.managementPort, MANAGEMENT_PORT_NAME].includes(exposed.targetPort ?? exposed.port)) {
+          report(`Service ${app} exposes the management port (${exposed.port}): /metrics stays off Services`);
+        }
+      }
     }
     const hpas = byKind('HorizontalPodAutoscaler').filter(
       (hpa) => hpa.spec.scaleTargetRef.kind === 'Deployment' && hpa.spec.scaleTargetRef.name === app,
@@ -610,7 +640,31 @@ function checkOverlay(overlay, objects, variables) {
     let fromAnywhere = false;
     const callers = new Set();
     const ports = new Set();
+    const scrapers = new Set();
+    const managementPort = APPS[group.name]?.managementPort;
+    const isManagement = (port) => port.port === MANAGEMENT_PORT_NAME || port.port === managementPort;
     for (const rule of selecting.flatMap((policy) => policy.spec.ingress ?? [])) {
+      // A rule for the management port alone: scrapes, from the monitoring namespace and nowhere else.
+      if ((rule.ports ?? []).length > 0 && rule.ports.every(isManagement)) {
+        const peers = rule.from ?? [];
+        if (peers.length === 0)
+          report('its management port is open to anyone: only a monitoring namespace may scrape');
+        for (const peer of peers) {
+          const namespaces = peer.namespaceSelector;
+          if (!namespaces || peer.ipBlock) {
+            report(
+              'its management port admits a peer that is not a namespaceSelector (the monitoring namespace)',
+            );
+          } else if (Object.keys(namespaces).length === 0) {
+            report('its management port is open to every namespace: name the monitoring one');
+          } else {
+            scrapers.add(
+              namespaces.matchLabels?.['kubernetes.io/metadata.name'] ?? JSON.stringify(namespaces),
+            );
+          }
+        }
+        continue;
+      }
       for (const port of rule.ports ?? [{ port: 'every port' }]) ports.add(`${port.port}`);
       const peers = rule.from ?? [];
       if (peers.length === 0) fromAnywhere = true;
@@ -639,6 +693,52 @@ function checkOverlay(overlay, objects, variables) {
     const extra = [...ports].filter((candidate) => candidate !== `${port}` && candidate !== 'http');
     if (extra.length > 0) {
       report(`ingress allowed on port ${extra.join(', ')}, not only on ${port ?? 'none'}`);
+    }
+    if (APPS[group.name] && scrapers.size === 0) {
+      report('no NetworkPolicy admits a monitoring namespace to its management port: it cannot be scraped');
+    }
+  }
+
+  // PodMonitors: each selects pods of this namespace that have the port it scrapes, and all of them are scraped.
+  const scraped = new Set();
+  for (const monitor of byKind('PodMonitor')) {
+    const report = problemFor(monitor);
+    const selected = groups.filter((group) => labelsMatch(monitor.spec.selector, group.labels));
+    const namespaceSelector = monitor.spec.namespaceSelector;
+    if (
+      namespaceSelector?.any ||
+      (namespaceSelector?.matchNames ?? [namespace]).some((name) => name !== namespace)
+    ) {
+      report(`must scrape its own namespace (${namespace}) only`);
+    }
+    if (selected.length === 0) report('its selector matches no pod of the overlay');
+    const endpoints = monitor.spec.podMetricsEndpoints ?? [];
+    if (endpoints.length === 0) report('has no podMetricsEndpoints');
+    for (const group of selected) {
+      const containers = [
+        ...(deployments.find((d) => d.metadata.name === group.name)?.spec.template.spec.containers ?? []),
+        ...(jobs.find((j) => `Job/${j.metadata.name}` === group.name)?.spec.template.spec.containers ?? []),
+      ];
+      const portNames = new Set(containers.flatMap((c) => (c.ports ?? []).map((p) => p.name)));
+      for (const endpoint of endpoints) {
+        if (!endpoint.port || !portNames.has(endpoint.port)) {
+          report(
+            `scrapes port "${endpoint.port ?? endpoint.targetPort}", which the pods of ${group.name} do not name`,
+          );
+        } else if (endpoint.port !== MANAGEMENT_PORT_NAME) {
+          report(
+            `scrapes ${group.name} on port "${endpoint.port}": metrics are on "${MANAGEMENT_PORT_NAME}" only`,
+          );
+        }
+        if ((endpoint.path ?? '/metrics') !== '/metrics')
+          report(`scrapes path ${endpoint.path}, not /metrics`);
+      }
+      scraped.add(group.name);
+    }
+  }
+  if (byKind('PodMonitor').length > 0) {
+    for (const app of Object.keys(APPS).filter((name) => !scraped.has(name))) {
+      problem(`no PodMonitor scrapes ${app}`);
     }
   }
 
@@ -726,6 +826,61 @@ const SELF_TEST = [
     'a wrong upstream port',
     (o) => (find(o, 'ConfigMap', /^api-gateway-/).data.AUTH_SERVICE_URL = 'http://auth-service:3002'),
     /does not listen on port 3002/,
+  ],
+  [
+    'dev',
+    'a management port that does not match MANAGEMENT_PORT',
+    (o) => (find(o, 'ConfigMap', /^findings-service-/).data.MANAGEMENT_PORT = '9999'),
+    /MANAGEMENT_PORT must be 9002/,
+  ],
+  [
+    'dev',
+    'the management port open to everyone',
+    (o) => delete find(o, 'NetworkPolicy', 'metrics-scrape-ingress').spec.ingress[0].from,
+    /management port is open to anyone/,
+  ],
+  [
+    'dev',
+    "the management port in the gateway's public rule",
+    (o) => find(o, 'NetworkPolicy', 'api-gateway-ingress').spec.ingress[0].ports.push({ port: 'management' }),
+    /api-gateway: ingress allowed on port management/,
+  ],
+  [
+    'dev',
+    'no monitoring namespace admitted',
+    (o) => o.splice(o.indexOf(find(o, 'NetworkPolicy', 'metrics-scrape-ingress')), 1),
+    /admin-api: no NetworkPolicy admits a monitoring namespace/,
+  ],
+  [
+    'dev',
+    '/metrics behind a Service',
+    (o) =>
+      find(o, 'Service', 'auth-service').spec.ports.push({ name: 'm', port: 9001, targetPort: 'management' }),
+    /Service auth-service exposes the management port/,
+  ],
+  [
+    'prod',
+    'a PodMonitor scraping a port the pods do not name',
+    (o) => (find(o, 'PodMonitor', 'gatehouse').spec.podMetricsEndpoints[0].port = 'metrics'),
+    /scrapes port "metrics", which the pods of api-gateway do not name/,
+  ],
+  [
+    'prod',
+    'a PodMonitor that misses an app',
+    (o) => find(o, 'PodMonitor', 'gatehouse').spec.selector.matchExpressions[0].values.pop(),
+    /no PodMonitor scrapes admin-api/,
+  ],
+  [
+    'prod',
+    'a misspelt PodMonitor field',
+    (o) => (find(o, 'PodMonitor', 'gatehouse').spec.podMetricsEndpoints[0].intervall = '30s'),
+    /unknown field .*intervall/,
+  ],
+  [
+    'prod',
+    'a PodMonitor of a wrong type',
+    (o) => (find(o, 'PodMonitor', 'gatehouse').spec.podMetricsEndpoints = 'management'),
+    /schema: .*podMetricsEndpoints must be array/,
   ],
   [
     'prod',

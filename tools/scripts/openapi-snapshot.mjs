@@ -79,6 +79,11 @@ async function fetchDocument() {
       AUTH_SERVICE_PORT: String(auth),
       FINDINGS_SERVICE_PORT: String(findings),
       ADMIN_API_PORT: String(admin),
+      // Metrics are not read here: free ports, so that a suite running on the default ones does not matter.
+      API_GATEWAY_MANAGEMENT_PORT: '0',
+      AUTH_SERVICE_MANAGEMENT_PORT: '0',
+      FINDINGS_SERVICE_MANAGEMENT_PORT: '0',
+      ADMIN_API_MANAGEMENT_PORT: '0',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

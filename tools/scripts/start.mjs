@@ -28,6 +28,9 @@ Variables (all optional):
   API_GATEWAY_PORT (or PORT)   the gateway's port, default 8080 (0 picks a free port)
   AUTH_SERVICE_PORT, FINDINGS_SERVICE_PORT, ADMIN_API_PORT
                                the services' ports, default 3001, 3002, 3003
+  API_GATEWAY_MANAGEMENT_PORT (or MANAGEMENT_PORT), AUTH_SERVICE_MANAGEMENT_PORT,
+  FINDINGS_SERVICE_MANAGEMENT_PORT, ADMIN_API_MANAGEMENT_PORT
+                               the apps' management ports (GET /metrics), default 9080, 9001, 9002, 9003
   LOG_FORMAT                   pretty (readable lines) or json; default pretty when the output is a terminal
                                and NODE_ENV is not production, json otherwise
   GATEHOUSE_DATA_DIR           standalone mode's data directory
@@ -192,17 +195,47 @@ async function startServers() {
       variable: 'API_GATEWAY_PORT (or PORT)',
     },
   };
+  // Each app's MANAGEMENT_PORT, moved by a variable of its own as PORT is, since all four share the environment.
+  const wantedManagement = {
+    'auth-service': {
+      port: portFrom(['AUTH_SERVICE_MANAGEMENT_PORT'], 9001),
+      variable: 'AUTH_SERVICE_MANAGEMENT_PORT',
+    },
+    'findings-service': {
+      port: portFrom(['FINDINGS_SERVICE_MANAGEMENT_PORT'], 9002),
+      variable: 'FINDINGS_SERVICE_MANAGEMENT_PORT',
+    },
+    'admin-api': {
+      port: portFrom(['ADMIN_API_MANAGEMENT_PORT'], 9003),
+      variable: 'ADMIN_API_MANAGEMENT_PORT',
+    },
+    'api-gateway': {
+      port: portFrom(['API_GATEWAY_MANAGEMENT_PORT', 'MANAGEMENT_PORT'], 9080),
+      variable: 'API_GATEWAY_MANAGEMENT_PORT (or MANAGEMENT_PORT)',
+    },
+  };
   // Before migrating and before any app starts: a port in use is the commonest failure, and each app would report
   // it naming PORT, which all four share here.
-  const ports = {};
-  for (const app of apps) {
-    const { port, variable } = wanted[app];
-    const probe = await probePort(host, port);
+  const probed = async ({ port, variable }, on) => {
+    const probe = await probePort(on, port);
     if (probe.problem === 'in use')
       fail(`port ${port} is in use: set ${variable} to a free port (0 picks one)`);
     if (probe.problem)
       fail(`port ${port} needs privileges this process lacks: set ${variable} to a port above 1023`);
-    ports[app] = probe.port;
+    return probe.port;
+  };
+  const managementHost = process.env.MANAGEMENT_HOST || host;
+  const managementReachable =
+    managementHost === '0.0.0.0' || managementHost === '::'
+      ? '127.0.0.1'
+      : managementHost.includes(':')
+        ? `[${managementHost}]`
+        : managementHost;
+  const ports = {};
+  const managementPorts = {};
+  for (const app of apps) {
+    ports[app] = await probed(wanted[app], host);
+    managementPorts[app] = await probed(wantedManagement[app], managementHost);
   }
   const urls = Object.fromEntries(apps.map((app) => [app, `http://${reachable}:${ports[app]}`]));
 
@@ -233,7 +266,7 @@ async function startServers() {
   };
   const children = apps.map((app) => {
     const child = spawn(process.execPath, [join(root, 'dist/apps', app, 'main.js')], {
-      env: { ...env, PORT: String(ports[app]) },
+      env: { ...env, PORT: String(ports[app]), MANAGEMENT_PORT: String(managementPorts[app]) },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const prefix = `${app.padEnd(16)} | `;
@@ -288,6 +321,9 @@ async function startServers() {
     say('info', 'suite ready', {
       gateway: urls['api-gateway'],
       services: urls,
+      metrics: Object.fromEntries(
+        apps.map((app) => [app, `http://${managementReachable}:${managementPorts[app]}/metrics`]),
+      ),
       api_reference: `${urls['api-gateway']}/api/docs`,
       jwks: `${urls['api-gateway']}/api/v1/auth/jwks`,
       database: describeUrl(databaseUrl, 5432),

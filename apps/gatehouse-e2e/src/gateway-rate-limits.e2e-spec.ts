@@ -51,7 +51,7 @@ function expectRateLimited(response: JsonResponse): number {
 }
 
 async function metric(service: ServiceProcess, series: string): Promise<number> {
-  const text = await (await fetch(`${service.url}/metrics`)).text();
+  const text = await (await fetch(`${service.managementUrl}/metrics`)).text();
   const line = text.split('\n').find((candidate) => candidate.startsWith(`${series} `));
   return line ? Number(line.slice(series.length + 1)) : Number.NaN;
 }

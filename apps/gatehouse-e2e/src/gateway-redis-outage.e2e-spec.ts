@@ -27,7 +27,7 @@ function listFindings(gateway: string, token: string): Promise<JsonResponse> {
 }
 
 async function decisions(gateway: ServiceProcess, store: 'shared' | 'local'): Promise<number> {
-  const text = await (await fetch(`${gateway.url}/metrics`)).text();
+  const text = await (await fetch(`${gateway.managementUrl}/metrics`)).text();
   let total = 0;
   for (const line of text.split('\n')) {
     if (line.startsWith('gatehouse_rate_limit_decisions_total{') && line.includes(`store="${store}"`)) {
@@ -35,6 +35,18 @@ async function decisions(gateway: ServiceProcess, store: 'shared' | 'local'): Pr
     }
   }
   return total;
+}
+
+/** `gatehouse_redis_connected{client}` as the app's management port reports it now. */
+async function redisConnected(service: ServiceProcess, client: string): Promise<number | undefined> {
+  const text = await (await fetch(`${service.managementUrl}/metrics`)).text();
+  const line = text
+    .split('\n')
+    .find(
+      (candidate) =>
+        candidate.startsWith('gatehouse_redis_connected{') && candidate.includes(`client="${client}"`),
+    );
+  return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
 }
 
 async function eventually(check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
@@ -69,6 +81,7 @@ describe('Redis outage', () => {
     const token = await tokenFor(suite.gateway.url, owner);
     expect((await listFindings(suite.gateway.url, token)).status).toBe(200);
     expect(await decisions(suite.gateway, 'shared')).toBeGreaterThan(0);
+    expect(await redisConnected(suite.gateway, 'rate_limit')).toBe(1);
 
     await redis.kill();
     const localBefore = await decisions(suite.gateway, 'local');
@@ -85,6 +98,8 @@ describe('Redis outage', () => {
     expect(await decisions(suite.gateway, 'local')).toBe(localBefore + STARTER_BUDGET + 10);
     // Failing over costs no waiting on a dead Redis.
     expect(elapsed).toBeLessThan(10_000);
+    await eventually(async () => (await redisConnected(suite.gateway, 'rate_limit')) === 0, 5000);
+    await eventually(async () => (await redisConnected(suite.auth, 'revocation_subscriber')) === 0, 5000);
 
     await redis.restart();
     const sharedBefore = await decisions(suite.gateway, 'shared');
@@ -92,6 +107,7 @@ describe('Redis outage', () => {
       await listFindings(suite.gateway.url, token);
       return (await decisions(suite.gateway, 'shared')) > sharedBefore;
     }, 15_000);
+    await eventually(async () => (await redisConnected(suite.auth, 'revocation_subscriber')) === 1, 15_000);
   });
 
   it('keeps enforcing revocations through the PostgreSQL reconcile while Redis is down', async () => {

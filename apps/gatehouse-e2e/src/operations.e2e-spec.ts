@@ -29,7 +29,7 @@ function sample(text: string, name: string, labels: Record<string, string> = {})
 }
 
 async function scrape(service: ServiceProcess): Promise<string> {
-  const response = await fetch(`${service.url}/metrics`);
+  const response = await fetch(`${service.managementUrl}/metrics`);
   expect(response.status).toBe(200);
   return response.text();
 }
@@ -149,11 +149,12 @@ describe('operations: metrics, request ids, graceful shutdown', () => {
 
   describe('GET /metrics', () => {
     it.each(['api-gateway', 'auth-service', 'admin-api', 'findings-service'] as const)(
-      '%s serves its HTTP and process metrics in the text format',
+      '%s serves its HTTP and process metrics in the text format on its management port',
       async (name) => {
         const service = services()[name];
+        expect(new URL(service.managementUrl).port).not.toBe(new URL(service.url).port);
         await request(`${service.url}/health/live`);
-        const response = await fetch(`${service.url}/metrics`);
+        const response = await fetch(`${service.managementUrl}/metrics`);
         expect(response.status).toBe(200);
         expect(response.headers.get('content-type')).toBe('text/plain; version=0.0.4; charset=utf-8');
         const text = await response.text();
@@ -180,7 +181,7 @@ describe('operations: metrics, request ids, graceful shutdown', () => {
     it.each(['api-gateway', 'auth-service', 'admin-api', 'findings-service'] as const)(
       "%s's metrics pass `promtool check metrics` (Prometheus' own linter) without a remark",
       async (name) => {
-        const text = await (await fetch(`${services()[name].url}/metrics`)).text();
+        const text = await (await fetch(`${services()[name].managementUrl}/metrics`)).text();
         const checked = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
         // promtool comes with Debian's prometheus package (.ci/run installs it).
         expect(checked.error).toBeUndefined();
@@ -219,13 +220,55 @@ describe('operations: metrics, request ids, graceful shutdown', () => {
       expect(gateway).not.toContain('gatehouse_tokens_issued_total');
     });
 
-    it('the gateway answers GET /metrics itself instead of proxying it', async () => {
+    it("the gateway's management port answers with the gateway's own metrics, never a service's", async () => {
       const text = await scrape(suite.gateway);
       expect(
         sample(text, 'process_cpu_user_seconds_total', { gatehouse_service: 'api-gateway' }),
       ).toBeGreaterThan(0);
       expect(text).not.toContain('gatehouse_service="auth-service"');
       expect(text).not.toContain('gatehouse_tokens_issued_total');
+    });
+
+    it.each(['api-gateway', 'auth-service', 'admin-api', 'findings-service'] as const)(
+      '%s answers GET /metrics on its public port with 404 in the error shape',
+      async (name) => {
+        const response = await request(`${services()[name].url}/metrics`);
+        expect(response.status).toBe(404);
+        expect(response.body).toMatchObject({ error: 'not_found', request_id: expect.any(String) });
+        expect(JSON.stringify(response.body)).not.toContain('http_requests_total');
+      },
+    );
+
+    it('the gateway forwards no spelling of /metrics to a service', async () => {
+      for (const path of ['/metrics', '/metrics/', '/METRICS', '/metrics?format=prometheus']) {
+        const response = await request(`${suite.gateway.url}${path}`);
+        expect({ path, status: response.status }).toEqual({ path, status: 404 });
+        expect(response.body).toMatchObject({ error: 'not_found' });
+        expect(JSON.stringify(response.body)).not.toContain('# TYPE');
+      }
+    });
+
+    it('the management port serves nothing else: 404 elsewhere, 405 for other methods, in the error shape', async () => {
+      const management = suite.auth.managementUrl;
+      const elsewhere = await request(`${management}/health/live`);
+      expect(elsewhere.status).toBe(404);
+      expect(elsewhere.body).toMatchObject({ error: 'not_found', request_id: expect.any(String) });
+      const posted = await request(`${management}/metrics`, { method: 'POST', body: {} });
+      expect(posted.status).toBe(405);
+      expect(posted.body).toMatchObject({ error: 'method_not_allowed' });
+      expect(posted.headers.get('allow')).toBe('GET, HEAD');
+    });
+
+    it('reports every Redis connection of each app as connected, from the first scrape on', async () => {
+      for (const service of [suite.auth, suite.admin, suite.findings[0]]) {
+        const text = await scrape(service);
+        expect(sample(text, 'gatehouse_redis_connected', { client: 'revocation_publisher' })).toBe(1);
+        expect(sample(text, 'gatehouse_redis_connected', { client: 'revocation_subscriber' })).toBe(1);
+        expect(sample(text, 'gatehouse_redis_connected', { client: 'rate_limit' })).toBeUndefined();
+      }
+      const gateway = await scrape(suite.gateway);
+      expect(sample(gateway, 'gatehouse_redis_connected', { client: 'rate_limit' })).toBe(1);
+      expect(sample(gateway, 'gatehouse_redis_connected', { client: 'revocation_subscriber' })).toBe(1);
     });
 
     it('counts issued tokens and authentication outcomes on auth-service', async () => {
@@ -365,6 +408,9 @@ describe('operations: metrics, request ids, graceful shutdown', () => {
       const requestId = uniqueId('quiet');
       await request(`${suite.auth.url}/metrics`, {
         headers: { 'x-request-id': `${requestId}-metrics` },
+      }).catch(() => undefined);
+      await request(`${suite.auth.managementUrl}/metrics`, {
+        headers: { 'x-request-id': `${requestId}-scrape` },
       }).catch(() => undefined);
       await request(`${suite.auth.url}/health/live`, { headers: { 'x-request-id': `${requestId}-live` } });
       const marker = uniqueId('marker');

@@ -99,6 +99,10 @@ describe('the first hour', () => {
         FINDINGS_SERVICE_PORT: '0',
         ADMIN_API_PORT: '0',
         API_GATEWAY_PORT: '0',
+        API_GATEWAY_MANAGEMENT_PORT: '0',
+        AUTH_SERVICE_MANAGEMENT_PORT: '0',
+        FINDINGS_SERVICE_MANAGEMENT_PORT: '0',
+        ADMIN_API_MANAGEMENT_PORT: '0',
       });
       expectOneLine(finished, `port ${port} is in use: set AUTH_SERVICE_PORT to a free port (0 picks one)`);
     });
@@ -115,6 +119,37 @@ describe('the first hour', () => {
       expect(failure).toContain(`api-gateway failed to start: port ${port} is in use on 127.0.0.1: set PORT`);
       expect(failure).not.toContain('EADDRINUSE');
       expect(failure).not.toMatch(/\n\s+at /);
+    });
+
+    it('names MANAGEMENT_PORT when the management port is the one in use', async () => {
+      const failure = await startService('api-gateway', { MANAGEMENT_PORT: String(port) }).then(
+        async (running) => {
+          await running.stop();
+          throw new Error('the gateway started on a management port in use');
+        },
+        (error: Error) => error.message,
+      );
+      expect(failure).toContain(
+        `api-gateway failed to start: port ${port} is in use on 127.0.0.1: set MANAGEMENT_PORT to a free port`,
+      );
+      expect(failure).not.toMatch(/\n\s+at /);
+    });
+
+    it("stops the standalone suite naming the app's management port variable", async () => {
+      const dataDir = createDataDir();
+      try {
+        const finished = await runScript(
+          'dist/apps/gatehouse-standalone/main.js',
+          [],
+          standaloneEnv(dataDir.path, { FINDINGS_SERVICE_MANAGEMENT_PORT: String(port) }),
+        );
+        expectOneLine(
+          finished,
+          `port ${port} is in use: set FINDINGS_SERVICE_MANAGEMENT_PORT to a free port (0 picks one)`,
+        );
+      } finally {
+        dataDir.remove();
+      }
     });
   });
 
@@ -162,7 +197,11 @@ describe('the first hour', () => {
       // The host's few steps and one line per app (its URL), not the ~85 lines JSON used to take.
       expect(beforeBanner.length).toBeLessThanOrEqual(12);
       expect(
-        beforeBanner.filter((line) => /INFO.*: listening on http:\/\/127\.0\.0\.1:\d+$/.test(line)),
+        beforeBanner.filter((line) =>
+          /INFO.*: listening on http:\/\/127\.0\.0\.1:\d+ \(metrics on http:\/\/127\.0\.0\.1:\d+\/metrics\)$/.test(
+            line,
+          ),
+        ),
       ).toHaveLength(4);
       expect(output.match(/Gatehouse is ready/g)).toHaveLength(1);
     });

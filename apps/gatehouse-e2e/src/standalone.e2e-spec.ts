@@ -27,6 +27,21 @@ describe('standalone mode', () => {
     dataDir.remove();
   });
 
+  it("serves each app's /metrics on a management port of its own, and none on the public ports", async () => {
+    const apps = ['api-gateway', 'auth-service', 'findings-service', 'admin-api'];
+    expect(Object.keys(suite.metrics).sort()).toEqual([...apps].sort());
+    expect(new Set(Object.values(suite.metrics)).size).toBe(4);
+    for (const app of apps) {
+      const response = await fetch(suite.metrics[app]);
+      expect({ app, status: response.status }).toEqual({ app, status: 200 });
+      expect(await response.text()).toMatch(
+        new RegExp(`gatehouse_build_info\\{[^}]*gatehouse_service="${app}"`),
+      );
+      const publicPort = await request(`${suite.services[app]}/metrics`);
+      expect({ app, status: publicPort.status }).toEqual({ app, status: 404 });
+    }
+  });
+
   it('keeps its files owner-only: the database directory 0700, the control socket 0600', () => {
     expect(statSync(join(dataDir.path, 'pgdata')).mode & 0o777).toBe(0o700);
     const socket = statSync(join(dataDir.path, 'control.sock'));

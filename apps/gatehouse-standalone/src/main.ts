@@ -37,6 +37,14 @@ const PORT_VARIABLES: Record<AppName, string> = {
   'api-gateway': 'API_GATEWAY_PORT (or PORT)',
 };
 
+/** The variable that moves each app's management port (`GET /metrics`). */
+const MANAGEMENT_PORT_VARIABLES: Record<AppName, string> = {
+  'auth-service': 'AUTH_SERVICE_MANAGEMENT_PORT',
+  'findings-service': 'FINDINGS_SERVICE_MANAGEMENT_PORT',
+  'admin-api': 'ADMIN_API_MANAGEMENT_PORT',
+  'api-gateway': 'API_GATEWAY_MANAGEMENT_PORT (or MANAGEMENT_PORT)',
+};
+
 const bundleOf = (app: AppName) => join(APPS_DIR, app, 'main.js');
 const loadBundle = createRequire(__filename);
 
@@ -75,18 +83,21 @@ const PER_APP_PACKAGES = [
 
 /**
  * Runs an app's bundle in this process. Its main() reads the configuration synchronously, before its first
- * await, so PORT set around the require is the one it gets; every other variable is shared by the four apps.
- * The previous app has finished starting by then, so its own lazy loads of the per-app packages are done.
+ * await, so PORT and MANAGEMENT_PORT set around the require are the ones it gets; every other variable is shared
+ * by the four apps. The previous app has finished starting by then, so its own lazy loads of the per-app packages
+ * are done.
  */
-function startApp(app: AppName, port: number): void {
+function startApp(app: AppName, port: number, managementPort: number): void {
   for (const path of Object.keys(loadBundle.cache)) {
     if (PER_APP_PACKAGES.some((pattern) => pattern.test(path))) delete loadBundle.cache[path];
   }
   process.env['PORT'] = String(port);
+  process.env['MANAGEMENT_PORT'] = String(managementPort);
   try {
     loadBundle(bundleOf(app));
   } finally {
     delete process.env['PORT'];
+    delete process.env['MANAGEMENT_PORT'];
   }
 }
 
@@ -141,10 +152,25 @@ async function main(lifecycle: SuiteLifecycle): Promise<void> {
   // Taken before the database opens (seconds on a first start) and kept until each app starts: a port in use is
   // the commonest failure, and each app would otherwise report it in its own words, naming PORT, which does not
   // move it here. Port 0 gets its free port here too.
+  const configuredManagementPorts: Record<AppName, number> = {
+    'auth-service': config.AUTH_SERVICE_MANAGEMENT_PORT,
+    'findings-service': config.FINDINGS_SERVICE_MANAGEMENT_PORT,
+    'admin-api': config.ADMIN_API_MANAGEMENT_PORT,
+    'api-gateway': config.gatewayManagementPort,
+  };
   const held = {} as Record<AppName, HeldPort>;
-  for (const app of APPS) held[app] = await holdPort(config.HOST, configuredPorts[app], PORT_VARIABLES[app]);
-  // One process, four servers: each app gets its own port variable instead.
+  const heldManagement = {} as Record<AppName, HeldPort>;
+  for (const app of APPS) {
+    held[app] = await holdPort(config.HOST, configuredPorts[app], PORT_VARIABLES[app]);
+    heldManagement[app] = await holdPort(
+      config.managementHost,
+      configuredManagementPorts[app],
+      MANAGEMENT_PORT_VARIABLES[app],
+    );
+  }
+  // One process, four servers: each app gets its own port variables instead.
   delete process.env['PORT'];
+  delete process.env['MANAGEMENT_PORT'];
 
   hostLog('info', 'opening the embedded database', { data_dir: dataDir });
   const openedAt = Date.now();
@@ -168,6 +194,10 @@ async function main(lifecycle: SuiteLifecycle): Promise<void> {
     AppName,
     string
   >;
+  const managementHost = reachableHost(config.managementHost);
+  const metricsUrls = Object.fromEntries(
+    APPS.map((app) => [app, `http://${managementHost}:${heldManagement[app].port}/metrics`]),
+  ) as Record<AppName, string>;
   useKeptSigningKey(database.dataDir);
   useGatewaySecret();
 
@@ -188,7 +218,8 @@ async function main(lifecycle: SuiteLifecycle): Promise<void> {
   for (const app of APPS) {
     if (lifecycle.stopping) return;
     await held[app].release();
-    startApp(app, ports[app]);
+    await heldManagement[app].release();
+    startApp(app, ports[app], heldManagement[app].port);
     await waitUntilListening(app, urls[app]);
   }
   if (lifecycle.stopping) return;
@@ -196,6 +227,7 @@ async function main(lifecycle: SuiteLifecycle): Promise<void> {
   const status = {
     gateway: urls['api-gateway'],
     services: urls,
+    metrics: metricsUrls,
     data_dir: database.dataDir,
     control_socket: database.layout.controlSocket,
     pid: process.pid,
@@ -207,6 +239,7 @@ async function main(lifecycle: SuiteLifecycle): Promise<void> {
     process.stdout.write(
       readyBanner({
         gateway: status.gateway,
+        metrics: metricsUrls['api-gateway'],
         dataDir: database.dataDir,
         defaultDataDir: resolveDataDir(WORKSPACE_ROOT, {}),
         startupMs,

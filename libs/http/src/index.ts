@@ -7,6 +7,7 @@ export * from './lib/graceful-shutdown';
 export * from './lib/health';
 export * from './lib/log-redaction';
 export * from './lib/logging';
+export * from './lib/management-server';
 export * from './lib/metrics';
 export * from './lib/openapi';
 export * from './lib/raw-body';

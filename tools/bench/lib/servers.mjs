@@ -132,8 +132,17 @@ export function runCli(cliArgs, env, timeoutMs = 60_000) {
 /**
  * The environments of the four apps for one run: production mode, the given ports, database and Redis, a
  * revocation channel of the run's own, a fresh gateway secret, and auth-service signing with `privateKey`.
- * `gateway` and `services` are extra variables for the gateway and for each service by name.
+ * `gateway` and `services` are extra variables for the gateway and for each service by name. Each app's management
+ * port (its `/metrics`) is its port plus {@link MANAGEMENT_PORT_OFFSET}.
  */
+/** An app's management port is its port plus this, in a bench run (see `managementOrigin`). */
+export const MANAGEMENT_PORT_OFFSET = 1000;
+
+/** Where an app of a bench run on `port` serves `GET /metrics`. */
+export function managementOrigin(port) {
+  return `http://127.0.0.1:${port + MANAGEMENT_PORT_OFFSET}`;
+}
+
 export function appEnvironments({
   ports,
   databaseUrl,
@@ -161,6 +170,7 @@ export function appEnvironments({
     'api-gateway': {
       ...common,
       PORT: String(ports['api-gateway']),
+      MANAGEMENT_PORT: String(ports['api-gateway'] + MANAGEMENT_PORT_OFFSET),
       AUTH_SERVICE_URL: origin('auth-service'),
       FINDINGS_SERVICE_URL: origin('findings-service'),
       ADMIN_API_URL: origin('admin-api'),
@@ -170,18 +180,21 @@ export function appEnvironments({
     'auth-service': {
       ...common,
       PORT: String(ports['auth-service']),
+      MANAGEMENT_PORT: String(ports['auth-service'] + MANAGEMENT_PORT_OFFSET),
       JWT_SIGNING_KEY: privateKey,
       ...services['auth-service'],
     },
     'findings-service': {
       ...common,
       PORT: String(ports['findings-service']),
+      MANAGEMENT_PORT: String(ports['findings-service'] + MANAGEMENT_PORT_OFFSET),
       JWKS_URL: jwksUrl,
       ...services['findings-service'],
     },
     'admin-api': {
       ...common,
       PORT: String(ports['admin-api']),
+      MANAGEMENT_PORT: String(ports['admin-api'] + MANAGEMENT_PORT_OFFSET),
       JWKS_URL: jwksUrl,
       ...services['admin-api'],
     },

@@ -69,3 +69,11 @@ describe('AdminApiConfig leaked-key reporter keys', () => {
     );
   });
 });
+
+describe('AdminApiConfig MANAGEMENT_PORT', () => {
+  it('serves /metrics on 9003 by default, or the port given (0 picks one)', () => {
+    expect(loadConfig(AdminApiConfig, {}).MANAGEMENT_PORT).toBe(9003);
+    expect(loadConfig(AdminApiConfig, { MANAGEMENT_PORT: '0' }).MANAGEMENT_PORT).toBe(0);
+    expect(() => loadConfig(AdminApiConfig, { MANAGEMENT_PORT: '70000' })).toThrow(ConfigValidationError);
+  });
+});

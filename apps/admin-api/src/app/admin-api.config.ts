@@ -20,6 +20,7 @@ function NotTogetherWith(inline: string): PropertyDecorator {
 
 export class AdminApiConfig extends UserTokenVerifierConfig {
   override PORT: number = 3003;
+  override MANAGEMENT_PORT: number = 9003;
 
   /** Behind the gateway: its X-Forwarded-For is believed on requests carrying GATEWAY_SECRET. */
 

@@ -115,3 +115,11 @@ describe('FINDINGS_UPLOAD_LIMIT_BYTES', () => {
     ]);
   });
 });
+
+describe('ApiGatewayConfig MANAGEMENT_PORT', () => {
+  it('serves /metrics on 9080 by default, or the port given (0 picks one)', () => {
+    expect(loadConfig(ApiGatewayConfig, {}).MANAGEMENT_PORT).toBe(9080);
+    expect(loadConfig(ApiGatewayConfig, { MANAGEMENT_PORT: '0' }).MANAGEMENT_PORT).toBe(0);
+    expect(() => loadConfig(ApiGatewayConfig, { MANAGEMENT_PORT: '70000' })).toThrow(ConfigValidationError);
+  });
+});

@@ -42,6 +42,7 @@ function IsOriginList(options?: ValidationOptions): PropertyDecorator {
 /** Besides its own variables, the gateway takes REDIS_*, KEY_EVENTS_* and JWT_* like every app. */
 export class ApiGatewayConfig extends ClusterServiceConfig {
   override PORT: number = 8080;
+  override MANAGEMENT_PORT: number = 9080;
 
   /** The gateway sends GATEWAY_SECRET to every service; without it, they believe no client address from it. */
   override get gatewaySecretRequired(): boolean {

@@ -105,3 +105,11 @@ describe('AuthServiceConfig signing keys', () => {
     expect(JSON.stringify(logged)).not.toContain('PRIVATE KEY');
   });
 });
+
+describe('AuthServiceConfig MANAGEMENT_PORT', () => {
+  it('serves /metrics on 9001 by default, or the port given (0 picks one)', () => {
+    expect(loadConfig(AuthServiceConfig, {}).MANAGEMENT_PORT).toBe(9001);
+    expect(loadConfig(AuthServiceConfig, { MANAGEMENT_PORT: '0' }).MANAGEMENT_PORT).toBe(0);
+    expect(() => loadConfig(AuthServiceConfig, { MANAGEMENT_PORT: '70000' })).toThrow(ConfigValidationError);
+  });
+});

@@ -41,6 +41,7 @@ export interface ConfiguredKey {
 
 export class AuthServiceConfig extends DataServiceConfig {
   override PORT: number = 3001;
+  override MANAGEMENT_PORT: number = 9001;
 
   /** Only the gateway calls this service: its X-Forwarded-For is believed on requests carrying GATEWAY_SECRET. */
 

@@ -6,6 +6,7 @@ const MiB = 1024 * 1024;
 
 export class FindingsServiceConfig extends UserTokenVerifierConfig {
   override PORT: number = 3002;
+  override MANAGEMENT_PORT: number = 9002;
 
   /** Behind the gateway: its X-Forwarded-For is believed on requests carrying GATEWAY_SECRET. */
   override get gatewaySecretRequired(): boolean {

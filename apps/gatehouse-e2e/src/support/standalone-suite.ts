@@ -16,6 +16,8 @@ export interface StandaloneSuite {
   /** The gateway's base URL. */
   gateway: string;
   services: Record<string, string>;
+  /** Each app's `GET /metrics` URL, on its management port. */
+  metrics: Record<string, string>;
   dataDir: string;
   child: ChildProcess;
   output(): string;
@@ -43,6 +45,10 @@ export function standaloneEnv(dataDir: string, env: Record<string, string> = {})
     AUTH_SERVICE_PORT: '0',
     FINDINGS_SERVICE_PORT: '0',
     ADMIN_API_PORT: '0',
+    API_GATEWAY_MANAGEMENT_PORT: '0',
+    AUTH_SERVICE_MANAGEMENT_PORT: '0',
+    FINDINGS_SERVICE_MANAGEMENT_PORT: '0',
+    ADMIN_API_MANAGEMENT_PORT: '0',
     ...env,
   };
 }
@@ -70,10 +76,15 @@ export function startStandalone(dataDir: string, env: Record<string, string> = {
       child.stdout?.off('data', onData);
       child.stdout?.on('data', (more: Buffer) => (output += more.toString()));
       clearTimeout(timer);
-      const ready = JSON.parse(line) as { gateway: string; services: Record<string, string> };
+      const ready = JSON.parse(line) as {
+        gateway: string;
+        services: Record<string, string>;
+        metrics: Record<string, string>;
+      };
       resolve({
         gateway: ready.gateway,
         services: ready.services,
+        metrics: ready.metrics,
         dataDir,
         child,
         output: () => output,

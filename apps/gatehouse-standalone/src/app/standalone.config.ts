@@ -5,7 +5,8 @@ import { DataServiceConfig } from '@gatehouse/config';
 /**
  * The standalone suite's variables. Every other variable (LOG_LEVEL, LOG_FORMAT, JWT_*, OIDC_*, …) reaches the
  * four apps as usual; PORT cannot (one process, four servers), so each app has its own port variable here, and
- * PORT is the gateway's when API_GATEWAY_PORT is unset (the one port a user reaches). 0 picks a free port; the
+ * PORT is the gateway's when API_GATEWAY_PORT is unset (the one port a user reaches); the management ports
+ * likewise (MANAGEMENT_PORT is the gateway's when API_GATEWAY_MANAGEMENT_PORT is unset). 0 picks a free port; the
  * ready banner (or the "standalone suite ready" log line) lists the URLs. DATABASE_URL and REDIS_URL must stay
  * unset.
  */
@@ -35,6 +36,31 @@ export class StandaloneConfig extends DataServiceConfig {
   @Max(65535)
   ADMIN_API_PORT: number = 3003;
 
+  /** The apps' management ports (`GET /metrics`), as their own MANAGEMENT_PORT; the gateway's is MANAGEMENT_PORT's. */
+  override MANAGEMENT_PORT: number = 9080;
+
+  @Type(() => Number)
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(65535)
+  API_GATEWAY_MANAGEMENT_PORT: number | undefined = undefined;
+
+  @IsInt()
+  @Min(0)
+  @Max(65535)
+  AUTH_SERVICE_MANAGEMENT_PORT: number = 9001;
+
+  @IsInt()
+  @Min(0)
+  @Max(65535)
+  FINDINGS_SERVICE_MANAGEMENT_PORT: number = 9002;
+
+  @IsInt()
+  @Min(0)
+  @Max(65535)
+  ADMIN_API_MANAGEMENT_PORT: number = 9003;
+
   /** The data directory (PostgreSQL files, control socket); `.data/` at the repository root when unset. */
   @IsOptional()
   @IsString()
@@ -42,5 +68,9 @@ export class StandaloneConfig extends DataServiceConfig {
 
   get gatewayPort(): number {
     return this.API_GATEWAY_PORT ?? this.PORT;
+  }
+
+  get gatewayManagementPort(): number {
+    return this.API_GATEWAY_MANAGEMENT_PORT ?? this.MANAGEMENT_PORT;
   }
 }

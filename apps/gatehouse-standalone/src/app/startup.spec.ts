@@ -4,6 +4,7 @@ describe('the ready banner', () => {
   const banner = (dataDir: string) =>
     readyBanner({
       gateway: 'http://127.0.0.1:8080',
+      metrics: 'http://127.0.0.1:9080/metrics',
       dataDir,
       defaultDataDir: '/repo/.data',
       startupMs: 4_240,
@@ -15,6 +16,7 @@ describe('the ready banner', () => {
     expect(text).toMatch(/gateway +http:\/\/127\.0\.0\.1:8080\n/);
     expect(text).toMatch(/API reference +http:\/\/127\.0\.0\.1:8080\/api\/docs\n/);
     expect(text).toMatch(/JWKS +http:\/\/127\.0\.0\.1:8080\/api\/v1\/auth\/jwks\n/);
+    expect(text).toMatch(/metrics +http:\/\/127\.0\.0\.1:9080\/metrics /);
     expect(text).toMatch(/data +\/repo\/\.data /);
     expect(text).toContain('\n    npm run bootstrap -- --org acme --out owner.json\n');
   });

@@ -85,6 +85,8 @@ export function portRefusal(port: number, problem: PortProblem, variable: string
 
 export interface ReadyBannerInput {
   gateway: string;
+  /** The gateway's `GET /metrics`, on its management port. */
+  metrics: string;
   /** The data directory, absolute. */
   dataDir: string;
   /** Where `npm run bootstrap` looks for the suite unless GATEHOUSE_DATA_DIR says otherwise. */
@@ -113,6 +115,7 @@ export function readyBanner(input: ReadyBannerInput): string {
     `    gateway         ${gateway}`,
     `    API reference   ${gateway}/api/docs`,
     `    JWKS            ${gateway}/api/v1/auth/jwks`,
+    `    metrics         ${input.metrics}  (the gateway's; each service has its own management port)`,
     `    data            ${dataDir}  (embedded PostgreSQL; delete the directory to start over)`,
     '',
     "  Next, in a second terminal: the first organization's owner key, into owner.json (owner-only)",

@@ -27,6 +27,8 @@ describe('loadConfig', () => {
       NODE_ENV: 'development',
       HOST: '127.0.0.1',
       PORT: 0,
+      MANAGEMENT_PORT: 0,
+      MANAGEMENT_HOST: undefined,
       LOG_LEVEL: 'info',
       BODY_LIMIT_BYTES: 1024 * 1024,
       REQUEST_TIMEOUT_MS: 30_000,
@@ -97,6 +99,10 @@ describe('loadConfig', () => {
     ['PORT', 'not-a-number'],
     ['PORT', '70000'],
     ['PORT', '80.5'],
+    ['MANAGEMENT_PORT', 'metrics'],
+    ['MANAGEMENT_PORT', '65536'],
+    ['MANAGEMENT_PORT', '-1'],
+    ['MANAGEMENT_PORT', '9080.5'],
     ['WORKERS', '0'],
     ['NODE_ENV', 'staging'],
     ['LOG_LEVEL', 'verbose'],
@@ -119,6 +125,23 @@ describe('loadConfig', () => {
     expect(error.message.startsWith('Invalid configuration:')).toBe(true);
     expect(error.problems.length).toBeGreaterThan(0);
     expect(error.problems.every((problem) => problem.includes(name))).toBe(true);
+  });
+
+  it('serves the management listener on MANAGEMENT_HOST, or HOST when it is unset', () => {
+    expect(loadConfig(WebConfig, { HOST: '0.0.0.0' }).managementHost).toBe('0.0.0.0');
+    const config = loadConfig(WebConfig, {
+      HOST: '0.0.0.0',
+      MANAGEMENT_HOST: '127.0.0.1',
+      MANAGEMENT_PORT: '9100',
+    });
+    expect(config.managementHost).toBe('127.0.0.1');
+    expect(config.MANAGEMENT_PORT).toBe(9100);
+  });
+
+  it('names MANAGEMENT_PORT in its message', () => {
+    expect(() => loadConfig(WebConfig, { MANAGEMENT_PORT: 'x' })).toThrow(
+      'MANAGEMENT_PORT must be an integer from 0 to 65535',
+    );
   });
 
   it('logs JSON unless LOG_FORMAT asks for readable lines, and names LOG_FORMAT for anything else', () => {

@@ -1,4 +1,4 @@
-import { IsIn, IsInt, IsString, Length, Matches, Max, Min, ValidateIf } from 'class-validator';
+import { IsIn, IsInt, IsOptional, IsString, Length, Matches, Max, Min, ValidateIf } from 'class-validator';
 import { Sensitive } from './sensitive.decorator';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -22,6 +22,21 @@ export class HttpServiceConfig {
   @Min(0)
   @Max(65535)
   PORT: number = 0;
+
+  /**
+   * The management listener's port: `GET /metrics` is served there and nowhere else, so that a scraper reaches it
+   * inside the cluster while the public port (and the gateway, which only forwards `/api`) never exposes it. Each
+   * app has its own default; 0 picks a free port, as PORT does.
+   */
+  @IsInt({ message: 'MANAGEMENT_PORT must be an integer from 0 to 65535' })
+  @Min(0, { message: 'MANAGEMENT_PORT must be an integer from 0 to 65535' })
+  @Max(65535, { message: 'MANAGEMENT_PORT must be an integer from 0 to 65535' })
+  MANAGEMENT_PORT: number = 0;
+
+  /** The management listener's address; HOST when unset (e.g. 127.0.0.1 to keep metrics off the network). */
+  @IsOptional()
+  @IsString()
+  MANAGEMENT_HOST: string | undefined = undefined;
 
   @IsIn(LOG_LEVELS)
   LOG_LEVEL: LogLevel = 'info';
@@ -75,6 +90,10 @@ export class HttpServiceConfig {
 
   get isProduction(): boolean {
     return this.NODE_ENV === 'production';
+  }
+
+  get managementHost(): string {
+    return this.MANAGEMENT_HOST ?? this.HOST;
   }
 
   /** True for the apps that send or check GATEWAY_SECRET: it is then required with NODE_ENV=production. */

@@ -65,6 +65,8 @@ export interface GatewayAccessSettings {
 export class GatewayAccess implements OnModuleInit, OnApplicationShutdown, MetricsAware {
   private readonly logger = new Logger(GatewayAccess.name);
   private readonly limiter: RateLimiter;
+  /** The shared store, for its connection state; none with RATE_LIMIT_STORE=memory. */
+  private readonly sharedStore: RedisRateLimitStore | undefined;
   private readonly bus: KeyEventBus;
   private readonly overrides = new RateLimitOverrides();
   private readonly inspector: AccessTokenInspector;
@@ -72,18 +74,19 @@ export class GatewayAccess implements OnModuleInit, OnApplicationShutdown, Metri
   readonly options: GatewayAccessOptions;
 
   constructor(settings: GatewayAccessSettings) {
-    this.limiter = new RateLimiter({
-      store:
-        settings.rateLimitStore === 'memory'
-          ? new MemoryRateLimitStore()
-          : new RedisRateLimitStore(
-              createRateLimitRedisClient(
-                typeof settings.redis === 'string'
-                  ? { mode: 'standalone', url: settings.redis }
-                  : settings.redis,
-                { commandTimeoutMs: settings.redisTimeoutMs },
-              ),
+    this.sharedStore =
+      settings.rateLimitStore === 'memory'
+        ? undefined
+        : new RedisRateLimitStore(
+            createRateLimitRedisClient(
+              typeof settings.redis === 'string'
+                ? { mode: 'standalone', url: settings.redis }
+                : settings.redis,
+              { commandTimeoutMs: settings.redisTimeoutMs },
             ),
+          );
+    this.limiter = new RateLimiter({
+      store: this.sharedStore ?? new MemoryRateLimitStore(),
       keyPrefix: settings.keyPrefix,
       leaseDivisor: settings.leaseDivisor,
       onDecision: (bucket, decision) => this.count(bucket, decision),
@@ -139,6 +142,11 @@ export class GatewayAccess implements OnModuleInit, OnApplicationShutdown, Metri
   [BIND_METRICS](metrics: GatehouseMetrics): void {
     this.metrics = metrics;
     metrics.rateLimitDecisions(RATE_LIMIT_POLICIES);
+    const store = this.sharedStore;
+    if (store) metrics.watchRedisConnection('rate_limit', () => store.connected);
+    for (const { client, connected } of this.bus.redisConnections()) {
+      metrics.watchRedisConnection(client, connected);
+    }
   }
 
   async onModuleInit(): Promise<void> {

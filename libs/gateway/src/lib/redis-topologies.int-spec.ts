@@ -96,6 +96,11 @@ async function sharedOnceConnected(replica: RateLimiter): Promise<void> {
 }
 const FAILURES = { maxFailures: 3, windowSeconds: 60, blockSeconds: 60 };
 
+/** A bus's connections as `gatehouse_redis_connected` reads them. */
+const connections = (bus: RedisKeyEventBus) =>
+  Object.fromEntries(bus.redisConnections().map(({ client, connected }) => [client, connected()]));
+const BOTH_CONNECTED = { revocation_publisher: true, revocation_subscriber: true };
+
 describe('REDIS_MODE=cluster: three primaries', () => {
   let cluster: RedisClusterUnderTest;
   let nodes: ReturnType<typeof deployment>;
@@ -128,6 +133,8 @@ describe('REDIS_MODE=cluster: three primaries', () => {
       await nodes.listener(),
     ];
     await nodes.broadcast(publisher.bus, [first, second, publisher]);
+    // What gatehouse_redis_connected reports: a cluster client is connected once its topology is ready.
+    for (const node of [publisher, first, second]) expect(connections(node.bus)).toEqual(BOTH_CONNECTED);
   });
 });
 
@@ -168,5 +175,6 @@ describe('REDIS_MODE=sentinel: a primary, a replica and a Sentinel', () => {
     // The subscriber reconnected, asked for a resync, and hears revocations again.
     await eventually(() => listener.resyncs >= 2, 'the resync after the reconnect');
     await nodes.broadcast(publisher.bus, [listener]);
+    for (const node of [publisher, listener]) expect(connections(node.bus)).toEqual(BOTH_CONNECTED);
   }, 60_000);
 });

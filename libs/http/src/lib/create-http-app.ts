@@ -14,7 +14,8 @@ import {
   GRACEFUL_SERVER_OPTIONS,
   type GracefulShutdownOptions,
 } from './graceful-shutdown';
-import { bindMetrics, GatehouseMetrics, instrumentHttp, serveMetrics } from './metrics';
+import { portUnavailable, startManagementServer } from './management-server';
+import { bindMetrics, GatehouseMetrics, instrumentHttp } from './metrics';
 import { QuietStartupLogger, registerRequestLogging, REQUEST_LOGGER } from './logging';
 import type { Logger as PinoInstance } from 'pino';
 import { buildOpenApiDocument, serveOpenApiDocument, type OpenApiOptions } from './openapi';
@@ -102,7 +103,6 @@ export async function createHttpApp(
   metrics.collectDefaultMetrics();
   bindMetrics(app, metrics);
   instrumentHttp(fastify, metrics);
-  serveMetrics(fastify, metrics);
   const requestLogger = requestLoggerOf(app);
   if (requestLogger) registerRequestLogging(fastify, requestLogger);
   // Only JSON is spoken; without this, text/plain bodies would reach validation as strings instead of a 415.
@@ -163,42 +163,41 @@ export async function createHttpApp(
 
   if (options.openApi) serveOpenApiDocument(app, buildOpenApiDocument(app, options.openApi));
   if (options.configure) await options.configure(app);
-  await listen(app, config);
+  // /metrics is served on a port of its own, never the public one (see startManagementServer). Closed with the
+  // app, after the drain, so that a scrape during the drain still sees the last requests counted. A refused port
+  // leaves nothing open behind it: the caller may be a test (or the standalone host) that goes on.
+  const management = await startManagementServer(
+    metrics,
+    config.managementHost,
+    config.MANAGEMENT_PORT,
+  ).catch(async (error: unknown) => {
+    await app.close();
+    throw error;
+  });
+  fastify.addHook('onClose', () => management.close());
+  try {
+    await listen(app, config);
+  } catch (error) {
+    await app.close();
+    throw error;
+  }
   const url = await app.getUrl();
+  const managementUrl = management.url;
   if (config.LOG_FORMAT === 'pretty') {
     // A person reads these: the URL at once, the whole configuration only when asked for (LOG_LEVEL=debug).
-    app.get(Logger).log(`listening on ${url}`);
+    app.get(Logger).log(`listening on ${url} (metrics on ${managementUrl}/metrics)`);
     app.get(Logger).debug({ config: redactConfig(config) }, 'configuration');
   } else {
-    app.get(Logger).log({ config: redactConfig(config), url }, 'listening');
+    app.get(Logger).log({ config: redactConfig(config), url, management_url: managementUrl }, 'listening');
   }
   return app;
-}
-
-/** The port of `PORT` is taken, or needs privileges this process lacks. */
-export class PortUnavailableError extends Error {
-  constructor(
-    readonly port: number,
-    readonly host: string,
-    readonly reason: 'in use' | 'not permitted',
-  ) {
-    super(
-      reason === 'in use'
-        ? `port ${port} is in use on ${host}: set PORT to a free port (0 picks one)`
-        : `port ${port} on ${host} needs privileges this process lacks: set PORT to a port above 1023`,
-    );
-    this.name = 'PortUnavailableError';
-  }
 }
 
 async function listen(app: NestFastifyApplication, config: HttpServiceConfig): Promise<void> {
   try {
     await app.listen({ port: config.PORT, host: config.HOST });
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'EADDRINUSE') throw new PortUnavailableError(config.PORT, config.HOST, 'in use');
-    if (code === 'EACCES') throw new PortUnavailableError(config.PORT, config.HOST, 'not permitted');
-    throw error;
+    throw portUnavailable(error, config.PORT, config.HOST, 'PORT');
   }
 }
 

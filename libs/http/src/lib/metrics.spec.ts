@@ -9,7 +9,6 @@ import {
   instrumentHttp,
   isMetricsAware,
   routeLabel,
-  serveMetrics,
   UNMATCHED_ROUTE,
   type MetricsAware,
 } from './metrics';
@@ -247,7 +246,7 @@ describe('bindMetrics', () => {
   });
 });
 
-describe('instrumentHttp and serveMetrics', () => {
+describe('instrumentHttp', () => {
   let fastify: FastifyInstance;
   let metrics: GatehouseMetrics;
   let ownHook: jest.Mock;
@@ -256,7 +255,6 @@ describe('instrumentHttp and serveMetrics', () => {
     fastify = Fastify();
     metrics = new GatehouseMetrics('api-gateway');
     instrumentHttp(fastify, metrics);
-    serveMetrics(fastify, metrics);
     ownHook = jest.fn();
     const ownOnResponse: onResponseHookHandler = (_request, _reply, done) => {
       ownHook();
@@ -313,14 +311,41 @@ describe('instrumentHttp and serveMetrics', () => {
     expect(await count('method="GET",route="unmatched",status="404"')).toBe(2);
     expect(await metrics.expose()).not.toContain('wp-login');
   });
+});
 
-  it('serves GET /metrics in the text format, uncached', async () => {
-    await fastify.inject({ method: 'GET', url: '/api/v1/findings' });
-    const response = await fastify.inject({ method: 'GET', url: '/metrics' });
-    expect(response.statusCode).toBe(200);
-    expect(response.headers['content-type']).toBe('text/plain; version=0.0.4; charset=utf-8');
-    expect(response.headers['cache-control']).toBe('no-store');
-    expect(response.body).toContain('# TYPE http_requests_total counter');
-    expect(response.body).toContain('# TYPE http_request_duration_seconds histogram');
+describe('gatehouse_redis_connected', () => {
+  it('exists only once a connection is watched, and reads each connection at every scrape', async () => {
+    const metrics = new GatehouseMetrics('api-gateway');
+    expect(await metrics.expose()).not.toContain('gatehouse_redis_connected');
+    let rateLimit = false;
+    let publisher = true;
+    const subscriber = true;
+    metrics.watchRedisConnection('rate_limit', () => rateLimit);
+    metrics.watchRedisConnection('revocation_publisher', () => publisher);
+    metrics.watchRedisConnection('revocation_subscriber', () => subscriber);
+    const read = async (client: string) =>
+      valueOf(
+        await metrics.expose(),
+        `gatehouse_redis_connected{client="${client}",gatehouse_service="api-gateway"}`,
+      );
+    expect(await read('rate_limit')).toBe(0);
+    expect(await read('revocation_publisher')).toBe(1);
+    rateLimit = true;
+    publisher = false;
+    expect(await read('rate_limit')).toBe(1);
+    expect(await read('revocation_publisher')).toBe(0);
+    expect(await read('revocation_subscriber')).toBe(1);
+  });
+
+  it('counts a role as connected only when every connection of it is', async () => {
+    const metrics = new GatehouseMetrics('api-gateway');
+    metrics.watchRedisConnection('revocation_subscriber', () => true);
+    metrics.watchRedisConnection('revocation_subscriber', () => false);
+    expect(
+      valueOf(
+        await metrics.expose(),
+        'gatehouse_redis_connected{client="revocation_subscriber",gatehouse_service="api-gateway"}',
+      ),
+    ).toBe(0);
   });
 });

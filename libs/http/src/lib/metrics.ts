@@ -4,7 +4,7 @@ import type { FastifyInstance, onResponseHookHandler } from 'fastify';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { GATEHOUSE_VERSION } from '@gatehouse/contracts';
 
-/** Where every app serves its metrics, outside `/api` so that the gateway never forwards it. */
+/** Where every app serves its metrics: on its management port only (see management-server.ts). */
 export const METRICS_PATH = '/metrics';
 
 /** Injection token of the service's name (`auth-service`, …), provided by `createLoggerModule`. */
@@ -49,6 +49,9 @@ export type RateLimitStoreKind = 'shared' | 'local';
 
 type HttpLabel = 'method' | 'route' | 'status';
 
+/** The Redis connections an app holds, by what they are for. */
+export type RedisClientRole = 'revocation_publisher' | 'revocation_subscriber' | 'rate_limit';
+
 export interface TokenIssuanceMetrics {
   issued: Counter;
   authentications: Counter<'outcome'>;
@@ -74,6 +77,7 @@ export class GatehouseMetrics {
   private revocationGroup: RevocationMetrics | undefined;
   private usageFlushCounter: Counter<'batch' | 'result'> | undefined;
   private rateLimitCounter: Counter<'policy' | 'decision' | 'store'> | undefined;
+  private readonly redisConnections = new Map<RedisClientRole, (() => boolean)[]>();
 
   constructor(readonly service: string) {
     this.registry.setDefaultLabels({ [SERVICE_LABEL]: service });
@@ -205,6 +209,30 @@ export class GatehouseMetrics {
     return this.rateLimitCounter;
   }
 
+  /**
+   * Reports a Redis connection as `gatehouse_redis_connected{client}` (1 connected, 0 not) at every scrape, from
+   * the moment it is watched, so that an alert on `== 0` also fires for a connection that never came up. Several
+   * connections of one role count as connected only when all of them are.
+   */
+  watchRedisConnection(client: RedisClientRole, connected: () => boolean): void {
+    if (this.redisConnections.size === 0) {
+      const gauge: Gauge<'client'> = new Gauge({
+        name: 'gatehouse_redis_connected',
+        help: 'Whether a Redis connection of this app is up (1) or not (0), by what it is for',
+        labelNames: ['client'],
+        registers: [this.registry],
+        collect: () => {
+          for (const [role, checks] of this.redisConnections) {
+            gauge.set({ client: role }, checks.every((check) => check()) ? 1 : 0);
+          }
+        },
+      });
+    }
+    const checks = this.redisConnections.get(client) ?? [];
+    checks.push(connected);
+    this.redisConnections.set(client, checks);
+  }
+
   recordUsageFlush(batch: UsageBatch, result: UsageFlushResult): void {
     this.usageFlushes.inc({ batch, result });
   }
@@ -288,13 +316,5 @@ export function instrumentHttp(fastify: FastifyInstance, metrics: GatehouseMetri
       metrics.observeRequest(request.method, UNMATCHED_ROUTE, reply.statusCode, reply.elapsedTime);
     }
     done();
-  });
-}
-
-/** `GET /metrics`, straight on Fastify: no Nest pipeline, not in the OpenAPI document, not in request logs. */
-export function serveMetrics(fastify: FastifyInstance, metrics: GatehouseMetrics): void {
-  fastify.get(METRICS_PATH, async (_request, reply) => {
-    void reply.header('content-type', metrics.contentType).header('cache-control', 'no-store');
-    return metrics.expose();
   });
 }

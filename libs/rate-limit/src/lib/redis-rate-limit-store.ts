@@ -1,6 +1,6 @@
 import type { RedisConnection } from '@gatehouse/config';
 import type Redis from 'ioredis';
-import { createRedisClient, isFailFast, type RedisClient } from '@gatehouse/redis';
+import { createRedisClient, isFailFast, isRedisConnected, type RedisClient } from '@gatehouse/redis';
 import { RateLimiterRedis, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import { RateLimitStore, type StoreLimiterOptions } from './rate-limit-store';
 
@@ -105,6 +105,11 @@ export class RedisRateLimitStore extends RateLimitStore {
       // Not connected: fail at once (the caller then decides locally) rather than send into a dead socket.
       rejectIfRedisNotReady: true,
     });
+  }
+
+  /** Whether the client is connected now, for `gatehouse_redis_connected{client="rate_limit"}`. */
+  get connected(): boolean {
+    return isRedisConnected(this.client);
   }
 
   close(): Promise<void> {

@@ -61,6 +61,14 @@ export function createRedisClient(connection: RedisConnection, request: RedisCli
   }
 }
 
+/**
+ * Whether `client` can run commands now. ioredis moves `status` on its connect, ready, close and end events, so a
+ * scrape that reads it sees every drop and reconnection without listeners of ours.
+ */
+export function isRedisConnected(client: RedisClient): boolean {
+  return client.status === 'ready';
+}
+
 /** Whether commands on `client` fail at once while it is disconnected (no offline queue) and have a timeout. */
 export function isFailFast(client: RedisClient): boolean {
   // A cluster keeps the offline queue at its own level and the command timeout in its nodes' options.

@@ -2,6 +2,12 @@ import { isValidRateLimit, type KeyEvent } from '@gatehouse/contracts';
 
 export type KeyEventHandler = (event: KeyEvent) => void;
 
+/** One Redis connection of a bus: what it is for, and whether it is up now. */
+export interface RedisConnectionCheck {
+  client: 'revocation_publisher' | 'revocation_subscriber';
+  connected: () => boolean;
+}
+
 /**
  * Carries revocations between nodes. Delivery is best effort by design: PostgreSQL is the source of truth and
  * every node reconciles from it, so a lost message delays a revocation (or a disable or enable) by at most one
@@ -18,6 +24,11 @@ export abstract class KeyEventBus {
   abstract subscribe(handler: KeyEventHandler, onResync: () => void): Promise<void>;
 
   abstract close(): Promise<void>;
+
+  /** The bus's Redis connections and whether each is up now, for `gatehouse_redis_connected`; none by default. */
+  redisConnections(): RedisConnectionCheck[] {
+    return [];
+  }
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

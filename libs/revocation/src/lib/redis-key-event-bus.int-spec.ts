@@ -127,6 +127,28 @@ describe('RedisKeyEventBus (Redis)', () => {
     ).toHaveLength(3);
   });
 
+  it('reports its connections for gatehouse_redis_connected: down until made, up once ready, down when closed', async () => {
+    const bus = newBus(uniqueChannel());
+    const states = () =>
+      Object.fromEntries(bus.redisConnections().map(({ client, connected }) => [client, connected()]));
+    expect(states()).toMatchObject({ revocation_subscriber: false });
+    await publisherReady(bus);
+    await listen(bus);
+    expect(states()).toEqual({ revocation_publisher: true, revocation_subscriber: true });
+    await bus.close();
+    await waitFor(() => Object.values(states()).every((up) => !up), 'both connections down after close');
+  });
+
+  it('reports both connections down while Redis is unreachable', async () => {
+    const bus = newBus(uniqueChannel(), 'redis://127.0.0.1:1');
+    await bus.subscribe(
+      () => undefined,
+      () => undefined,
+    );
+    await once(bus['subscriber']!, 'error');
+    expect(bus.redisConnections().map(({ connected }) => connected())).toEqual([false, false]);
+  });
+
   it('re-subscribes after the connection drops, asks for a resync and keeps delivering', async () => {
     const channel = uniqueChannel();
     const receiver = newBus(channel);

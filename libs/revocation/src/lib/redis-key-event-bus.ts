@@ -1,8 +1,8 @@
 import { Logger } from '@nestjs/common';
 import type { RedisConnection } from '@gatehouse/config';
 import type { KeyEvent } from '@gatehouse/contracts';
-import { createRedisClient, type RedisClient } from '@gatehouse/redis';
-import { parseKeyEvent, KeyEventBus, type KeyEventHandler } from './key-event-bus';
+import { createRedisClient, isRedisConnected, type RedisClient } from '@gatehouse/redis';
+import { parseKeyEvent, KeyEventBus, type RedisConnectionCheck, type KeyEventHandler } from './key-event-bus';
 
 /** Longest start-up waits for the revocation subscription before going on without it. */
 const SUBSCRIBE_WAIT_MS = 500;
@@ -119,6 +119,17 @@ export class RedisKeyEventBus extends KeyEventBus {
     clearTimeout(timer);
     if (!ok)
       this.logger.warn('Redis is not reachable yet; revocations are enforced by reconcile until it is');
+  }
+
+  /** The subscriber counts as down until subscribe() has made it. */
+  override redisConnections(): RedisConnectionCheck[] {
+    return [
+      { client: 'revocation_publisher', connected: () => isRedisConnected(this.publisher) },
+      {
+        client: 'revocation_subscriber',
+        connected: () => this.subscriber !== undefined && isRedisConnected(this.subscriber),
+      },
+    ];
   }
 
   async close(): Promise<void> {

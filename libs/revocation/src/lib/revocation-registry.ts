@@ -74,6 +74,9 @@ export class RevocationRegistry implements MetricsAware {
       key_revoked: this.revoked.size,
       secret_retired: this.retired.size,
     }));
+    for (const { client, connected } of this.bus.redisConnections()) {
+      metrics.watchRedisConnection(client, connected);
+    }
   }
 
   async start(): Promise<void> {

@@ -8,6 +8,8 @@ export type ServiceName = 'api-gateway' | 'auth-service' | 'findings-service' | 
 export interface ServiceProcess {
   name: ServiceName;
   url: string;
+  /** The management listener (`GET /metrics`), on a free port of its own. */
+  managementUrl: string;
   child: ChildProcess;
   output(): string;
   /** SIGTERM, then waits for the exit code. */
@@ -28,7 +30,8 @@ const LISTENING_TIMEOUT_MS = 20_000;
 
 /**
  * Starts a built app (`dist/apps/<name>/main.js`) on a free port and resolves once it listens. The app picks
- * its own port (PORT=0) and reports it in its "listening" log line, which avoids port races between files.
+ * its own ports (PORT=0, MANAGEMENT_PORT=0) and reports them in its "listening" log line, which avoids port races
+ * between files.
  */
 export function startService(name: ServiceName, env: Record<string, string>): Promise<ServiceProcess> {
   const child = spawn(process.execPath, [join(WORKSPACE_ROOT, 'dist/apps', name, 'main.js')], {
@@ -38,6 +41,7 @@ export function startService(name: ServiceName, env: Record<string, string>): Pr
       TZ: 'UTC',
       NODE_ENV: 'test',
       PORT: '0',
+      MANAGEMENT_PORT: '0',
       LOG_LEVEL: 'info',
       ...env,
     },
@@ -84,11 +88,13 @@ export function startService(name: ServiceName, env: Record<string, string>): Pr
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
       const match = /"context":"listening".*?"url":"(http:\/\/[^"]+)"/.exec(output);
-      if (match) {
+      const management = /"context":"listening".*?"management_url":"(http:\/\/[^"]+)"/.exec(output);
+      if (match && management) {
         clearTimeout(timer);
         resolve({
           name,
           url: match[1].replace('[::1]', '127.0.0.1'),
+          managementUrl: management[1].replace('[::1]', '127.0.0.1'),
           child,
           output: () => output,
           stop: async () => {
