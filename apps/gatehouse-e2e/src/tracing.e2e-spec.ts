@@ -1,0 +1,162 @@
+import { randomBytes } from 'node:crypto';
+import {
+  request,
+  startOtlpReceiver,
+  startSuite,
+  type BootstrapOutput,
+  type OtlpReceiver,
+  type ReceivedSpan,
+  type RunningSuite,
+} from '@gatehouse/testing';
+
+const SERVER = 2;
+const CLIENT = 3;
+
+/** A client's own trace context, as a traced caller (a CI job, another system) sends it. */
+function clientTraceContext(): { traceId: string; spanId: string; traceparent: string } {
+  const traceId = randomBytes(16).toString('hex');
+  const spanId = randomBytes(8).toString('hex');
+  return { traceId, spanId, traceparent: `00-${traceId}-${spanId}-01` };
+}
+
+/** The chain of spans from `span` up to the first one whose parent is not in `trace` (its root here). */
+function ancestry(span: ReceivedSpan, trace: ReceivedSpan[]): ReceivedSpan[] {
+  const chain = [span];
+  for (;;) {
+    const parent = trace.find((candidate) => candidate.spanId === chain[0].parentSpanId);
+    if (!parent) return chain;
+    chain.unshift(parent);
+  }
+}
+
+const path = (span: ReceivedSpan) => span.attributes['url.path'];
+
+/** Whether `spans` hold, in trace `traceId`, a span of `service` of that kind (each process exports on its own). */
+const has = (spans: ReceivedSpan[], traceId: string, service: string, kind: number) =>
+  spans.some((span) => span.traceId === traceId && span.service === service && span.kind === kind);
+
+/**
+ * Tracing with the OTEL_* variables set as an operator sets them: the separate processes export OTLP/JSON to a
+ * receiver of this test's own, and one request through the gateway is one trace, from the gateway's span down to
+ * the service's and its database queries.
+ */
+describe('tracing (OpenTelemetry)', () => {
+  let receiver: OtlpReceiver;
+  let suite: RunningSuite;
+  let owner: BootstrapOutput;
+  let gateway: string;
+
+  beforeAll(async () => {
+    receiver = await startOtlpReceiver();
+    suite = await startSuite({
+      env: {
+        OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+        OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+        // Batches sent every 100 ms instead of 5 s, so that the test does not wait.
+        OTEL_BSP_SCHEDULE_DELAY: '100',
+      },
+    });
+    gateway = suite.gateway.url;
+    owner = await suite.bootstrap('tracing-org');
+  });
+
+  afterAll(async () => {
+    await suite?.stop();
+    await receiver?.close();
+  });
+
+  const authenticate = (traceparent: string) =>
+    request<Record<string, unknown>>(`${gateway}/api/v1/auth/m2m/authenticate`, {
+      method: 'POST',
+      headers: { 'x-api-key': owner.api_key, traceparent },
+      body: { client_id: owner.client_id },
+    });
+
+  it('makes an authentication through the gateway one trace: the gateway, then auth-service', async () => {
+    const client = clientTraceContext();
+    const response = await authenticate(client.traceparent);
+    expect(response.status).toBe(200);
+
+    const spans = await receiver.waitFor(
+      (all) =>
+        has(all, client.traceId, 'auth-service', SERVER) &&
+        has(all, client.traceId, 'api-gateway', SERVER) &&
+        has(all, client.traceId, 'api-gateway', CLIENT),
+    );
+    const trace = spans.filter((span) => span.traceId === client.traceId);
+    const gatewayServer = trace.find((span) => span.service === 'api-gateway' && span.kind === SERVER);
+    const authServer = trace.find((span) => span.service === 'auth-service' && span.kind === SERVER);
+    expect(path(gatewayServer!)).toBe('/api/v1/auth/m2m/authenticate');
+    expect(path(authServer!)).toBe('/api/v1/auth/m2m/authenticate');
+    // The client's traceparent is accepted as the parent of the gateway's span...
+    expect(gatewayServer!.parentSpanId).toBe(client.spanId);
+    // ...and auth-service's span is the child of the gateway's request to it, not of the client's span.
+    const chain = ancestry(authServer!, trace);
+    expect(chain[0]).toBe(gatewayServer);
+    const upstreamCall = trace.find((span) => span.spanId === authServer!.parentSpanId);
+    expect(upstreamCall).toEqual(expect.objectContaining({ service: 'api-gateway', kind: CLIENT }));
+    expect(chain.map((span) => span.service)).toEqual(['api-gateway', 'api-gateway', 'auth-service']);
+  });
+
+  it('makes a findings upload through the gateway one trace: the gateway, findings-service and PostgreSQL', async () => {
+    const token = await authenticate(clientTraceContext().traceparent);
+    expect(token.status).toBe(200);
+    const client = clientTraceContext();
+    const response = await request(`${gateway}/api/v1/findings`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${String(token.body['access_token'])}`,
+        traceparent: client.traceparent,
+      },
+      body: {
+        findings: [
+          { rule_id: 'R1', title: 'Hard-coded secret', severity: 'high', location: { path: 'a.ts' } },
+        ],
+      },
+    });
+    expect(response.status).toBeLessThan(300);
+
+    const isQuery = (span: ReceivedSpan) =>
+      span.service === 'findings-service' &&
+      span.scope === '@opentelemetry/instrumentation-pg' &&
+      span.kind === CLIENT;
+    const spans = await receiver.waitFor(
+      (all) =>
+        all.some((span) => span.traceId === client.traceId && isQuery(span)) &&
+        has(all, client.traceId, 'findings-service', SERVER) &&
+        has(all, client.traceId, 'api-gateway', SERVER) &&
+        has(all, client.traceId, 'api-gateway', CLIENT),
+    );
+    const trace = spans.filter((span) => span.traceId === client.traceId);
+    const gatewayServer = trace.find((span) => span.service === 'api-gateway' && span.kind === SERVER);
+    const findingsServer = trace.find((span) => span.service === 'findings-service' && span.kind === SERVER);
+    expect(path(gatewayServer!)).toBe('/api/v1/findings');
+    expect(path(findingsServer!)).toBe('/api/v1/findings');
+    expect(ancestry(findingsServer!, trace)[0]).toBe(gatewayServer);
+    const queries = trace.filter(isQuery);
+    // Every query of the upload is in the request's trace, under findings-service's span.
+    for (const query of queries) expect(ancestry(query, trace)).toContain(findingsServer);
+    const statements = queries.map((query) => query.attributes['db.query.text']);
+    expect(statements).toContainEqual(expect.stringMatching(/^insert/i));
+  });
+
+  it("writes the trace id in the gateway's request log line", async () => {
+    const client = clientTraceContext();
+    expect((await authenticate(client.traceparent)).status).toBe(200);
+    const output = await suite.gateway.waitForOutput(new RegExp(`"trace_id":"${client.traceId}"`));
+    const line = output
+      .split('\n')
+      .filter((text) => text.includes(client.traceId))
+      .map((text) => JSON.parse(text) as Record<string, unknown>)
+      .find((entry) => entry['message'] === 'request completed');
+    expect(line).toEqual(
+      expect.objectContaining({
+        trace_id: client.traceId,
+        span_id: expect.stringMatching(/^[0-9a-f]{16}$/),
+        req: expect.objectContaining({ url: '/api/v1/auth/m2m/authenticate' }),
+      }),
+    );
+    // The gateway's own span, not the client's.
+    expect(line!['span_id']).not.toBe(client.spanId);
+  });
+});
