@@ -1,8 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import {
+  createTestDatabase,
   request,
   startOtlpReceiver,
+  startService,
   startSuite,
+  TEST_REDIS_URL,
   type BootstrapOutput,
   type OtlpReceiver,
   type ReceivedSpan,
@@ -88,6 +91,14 @@ describe('tracing (OpenTelemetry)', () => {
     const authServer = trace.find((span) => span.service === 'auth-service' && span.kind === SERVER);
     expect(path(gatewayServer!)).toBe('/api/v1/auth/m2m/authenticate');
     expect(path(authServer!)).toBe('/api/v1/auth/m2m/authenticate');
+    // Named after the routes matched: the gateway's proxy route, the service's own.
+    expect(gatewayServer!.name).toBe('POST /api/v1/auth/*');
+    expect(authServer).toEqual(
+      expect.objectContaining({
+        name: 'POST /api/v1/auth/m2m/authenticate',
+        attributes: expect.objectContaining({ 'http.route': '/api/v1/auth/m2m/authenticate' }),
+      }),
+    );
     // The client's traceparent is accepted as the parent of the gateway's span...
     expect(gatewayServer!.parentSpanId).toBe(client.spanId);
     // ...and auth-service's span is the child of the gateway's request to it, not of the client's span.
@@ -140,6 +151,29 @@ describe('tracing (OpenTelemetry)', () => {
     expect(statements).toContainEqual(expect.stringMatching(/^insert/i));
   });
 
+  it('records query strings without their values: a credential in the URL never leaves in a span', async () => {
+    const client = clientTraceContext();
+    const secret = `secret-${randomBytes(8).toString('hex')}`;
+    const response = await fetch(`${gateway}/api/v1/auth/jwks?access_token=${secret}`, {
+      headers: { traceparent: client.traceparent },
+    });
+    expect(response.status).toBe(200);
+    const spans = await receiver.waitFor(
+      (all) =>
+        has(all, client.traceId, 'auth-service', SERVER) &&
+        has(all, client.traceId, 'api-gateway', SERVER) &&
+        has(all, client.traceId, 'api-gateway', CLIENT),
+    );
+    const trace = spans.filter((span) => span.traceId === client.traceId);
+    expect(JSON.stringify(trace)).not.toContain(secret);
+    const servers = trace.filter((span) => span.kind === SERVER);
+    for (const span of servers) expect(span.attributes['url.query']).toBe('access_token=REDACTED');
+    const upstreamCall = trace.find((span) => span.kind === CLIENT);
+    expect(upstreamCall!.attributes['url.full']).toMatch(/\/api\/v1\/auth\/jwks\?access_token=REDACTED$/);
+    // What arrived at the receiver, not only what was decoded.
+    for (const received of receiver.exports) expect(received.body.includes(secret)).toBe(false);
+  });
+
   it("writes the trace id in the gateway's request log line", async () => {
     const client = clientTraceContext();
     expect((await authenticate(client.traceparent)).status).toBe(200);
@@ -158,5 +192,41 @@ describe('tracing (OpenTelemetry)', () => {
     );
     // The gateway's own span, not the client's.
     expect(line!['span_id']).not.toBe(client.spanId);
+  });
+});
+
+/**
+ * OTLP/HTTP in protobuf, the default encoding, from one service alone; with the SDK's usual 5 s between batches,
+ * the span of the last request reaches the receiver only because the graceful shutdown flushes it on SIGTERM.
+ */
+describe('tracing in http/protobuf, flushed at shutdown', () => {
+  it("exports the last request's span as protobuf when the service is stopped", async () => {
+    const receiver = await startOtlpReceiver();
+    const database = await createTestDatabase();
+    try {
+      const service = await startService('auth-service', {
+        DATABASE_URL: database.url,
+        REDIS_URL: TEST_REDIS_URL,
+        OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+        OTEL_SERVICE_NAME: 'auth-service-protobuf-test',
+        OTEL_BSP_SCHEDULE_DELAY: '60000',
+      });
+      try {
+        const jwks = await request(`${service.url}/api/v1/auth/jwks`);
+        expect(jwks.status).toBe(200);
+        expect(receiver.exports).toHaveLength(0);
+      } finally {
+        expect(await service.stop()).toBe(0);
+      }
+      expect(receiver.exports.length).toBeGreaterThan(0);
+      const body = Buffer.concat(receiver.exports.map((received) => received.body));
+      for (const received of receiver.exports) expect(received.contentType).toBe('application/x-protobuf');
+      // Protobuf keeps strings as their UTF-8 bytes: OTEL_SERVICE_NAME and the request's path are in there.
+      expect(body.includes('auth-service-protobuf-test')).toBe(true);
+      expect(body.includes('/api/v1/auth/jwks')).toBe(true);
+    } finally {
+      await database.drop();
+      await receiver.close();
+    }
   });
 });

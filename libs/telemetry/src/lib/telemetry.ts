@@ -191,7 +191,11 @@ export async function flushTelemetry(timeoutMs = DEFAULT_TELEMETRY_FLUSH_MS): Pr
     timer = setTimeout(() => resolve(false), timeoutMs);
   });
   try {
-    return await Promise.race([delegate.forceFlush().then(() => true), late]);
+    const flushed = delegate.forceFlush().then(
+      () => true,
+      () => false,
+    );
+    return await Promise.race([flushed, late]);
   } finally {
     clearTimeout(timer);
   }
