@@ -127,9 +127,14 @@ function createSdk(service: string, config: TelemetryConfig): NodeSDK {
           span.setAttribute('url.query', redactQuery(query).slice(1));
         },
       }),
-      // Statements with their $n placeholders, never the values bound to them.
-      new pg.PgInstrumentation({ enhancedDatabaseReporting: false }),
-      new ioredis.IORedisInstrumentation(),
+      // Statements with their $n placeholders, never the values bound to them. Only inside a traced request: the
+      // background loops (scan worker, revocation reconcile, usage flush) would otherwise make a trace a second.
+      new pg.PgInstrumentation({ enhancedDatabaseReporting: false, requireParentSpan: true }),
+      // The command's name alone: the limiter's keys hold client addresses and key ids.
+      new ioredis.IORedisInstrumentation({
+        requireParentSpan: true,
+        dbStatementSerializer: (command) => command,
+      }),
     ],
   });
 }
