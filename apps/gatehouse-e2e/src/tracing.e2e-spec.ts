@@ -11,6 +11,7 @@ import {
   type ReceivedSpan,
   type RunningSuite,
 } from '@gatehouse/testing';
+import { createDataDir, startStandalone } from './support/standalone-suite';
 
 const SERVER = 2;
 const CLIENT = 3;
@@ -226,6 +227,53 @@ describe('tracing in http/protobuf, flushed at shutdown', () => {
       expect(body.includes('/api/v1/auth/jwks')).toBe(true);
     } finally {
       await database.drop();
+      await receiver.close();
+    }
+  });
+});
+
+/**
+ * Standalone mode: four apps in one process, one SDK. Each app's bundle starts tracing too; only the host's start
+ * counts, so a request is traced once (a second SDK would wrap the http server twice: two spans per request).
+ */
+describe('tracing in standalone mode', () => {
+  it('traces the four apps of the process with one SDK, as gatehouse-standalone', async () => {
+    const receiver = await startOtlpReceiver();
+    const dataDir = createDataDir();
+    try {
+      const suite = await startStandalone(dataDir.path, {
+        OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+        OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+        OTEL_BSP_SCHEDULE_DELAY: '100',
+      });
+      try {
+        const owner = await suite.bootstrap('tracing-standalone');
+        const client = clientTraceContext();
+        const response = await request(`${suite.gateway}/api/v1/auth/m2m/authenticate`, {
+          method: 'POST',
+          headers: { 'x-api-key': owner.api_key, traceparent: client.traceparent },
+          body: { client_id: owner.client_id },
+        });
+        expect(response.status).toBe(200);
+        const inTrace = (all: ReceivedSpan[]) => all.filter((span) => span.traceId === client.traceId);
+        const spans = await receiver.waitFor(
+          (all) => inTrace(all).filter((span) => span.kind === SERVER).length >= 2,
+        );
+        const trace = inTrace(spans);
+        const servers = trace.filter((span) => span.kind === SERVER);
+        expect(servers.map((span) => span.name).sort()).toEqual([
+          'POST /api/v1/auth/*',
+          'POST /api/v1/auth/m2m/authenticate',
+        ]);
+        for (const span of trace) expect(span.service).toBe('gatehouse-standalone');
+        const gatewayServer = servers.find((span) => span.name === 'POST /api/v1/auth/*');
+        const authServer = servers.find((span) => span.name === 'POST /api/v1/auth/m2m/authenticate');
+        expect(ancestry(authServer!, trace)[0]).toBe(gatewayServer);
+      } finally {
+        expect((await suite.stop()).code).toBe(0);
+      }
+    } finally {
+      dataDir.remove();
       await receiver.close();
     }
   });
