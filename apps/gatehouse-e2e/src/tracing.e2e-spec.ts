@@ -196,6 +196,26 @@ describe('tracing (OpenTelemetry)', () => {
   });
 });
 
+describe('tracing configuration', () => {
+  it('stops an app at start on OTEL_EXPORTER_OTLP_PROTOCOL=grpc, naming the variable', async () => {
+    const start = startService('api-gateway', {
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4317',
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc',
+    });
+    await expect(start).rejects.toThrow(/exited with 1 before listening/);
+    const output = await start.catch((error: Error) => error.message);
+    const fatal = JSON.parse(output.split('\n').find((line) => line.startsWith('{')) ?? '{}') as Record<
+      string,
+      unknown
+    >;
+    expect(fatal).toEqual({
+      level: 'fatal',
+      service: 'api-gateway',
+      message: expect.stringContaining('OTEL_EXPORTER_OTLP_PROTOCOL must be one of http/protobuf, http/json'),
+    });
+  });
+});
+
 /**
  * OTLP/HTTP in protobuf, the default encoding, from one service alone; with the SDK's usual 5 s between batches,
  * the span of the last request reaches the receiver only because the graceful shutdown flushes it on SIGTERM.
