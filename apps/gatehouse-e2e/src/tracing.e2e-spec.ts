@@ -196,6 +196,44 @@ describe('tracing (OpenTelemetry)', () => {
   });
 });
 
+/**
+ * Loaded into an app before its bundle (NODE_OPTIONS=--import): when the process exits, writes the OpenTelemetry
+ * packages it loaded, as one JSON line on stderr.
+ */
+const REPORT_LOADED_OPENTELEMETRY = `data:text/javascript,${encodeURIComponent(
+  [
+    "import Module from 'node:module';",
+    'const cache = Module._cache;',
+    "process.on('exit', () => {",
+    "  const loaded = Object.keys(cache).filter((path) => path.includes('/node_modules/@opentelemetry/'));",
+    "  const packages = [...new Set(loaded.map((path) => path.split('/node_modules/').at(-1).split('/').slice(0, 2).join('/')))];",
+    "  process.stderr.write(JSON.stringify({ opentelemetry_loaded: packages.sort() }) + '\\n');",
+    '});',
+  ].join('\n'),
+)}`;
+
+describe('tracing off (the default)', () => {
+  it('loads nothing of the OpenTelemetry SDK in a service: only the API, whose calls are then no-ops', async () => {
+    const database = await createTestDatabase();
+    try {
+      const service = await startService('auth-service', {
+        DATABASE_URL: database.url,
+        REDIS_URL: TEST_REDIS_URL,
+        NODE_OPTIONS: `--import=${REPORT_LOADED_OPENTELEMETRY}`,
+      });
+      expect((await request(`${service.url}/api/v1/auth/jwks`)).status).toBe(200);
+      expect(await service.stop()).toBe(0);
+      const report = service
+        .output()
+        .split('\n')
+        .find((line) => line.startsWith('{"opentelemetry_loaded"'));
+      expect(JSON.parse(report ?? '{}')).toEqual({ opentelemetry_loaded: ['@opentelemetry/api'] });
+    } finally {
+      await database.drop();
+    }
+  });
+});
+
 describe('tracing configuration', () => {
   it('stops an app at start on OTEL_EXPORTER_OTLP_PROTOCOL=grpc, naming the variable', async () => {
     const start = startService('api-gateway', {
