@@ -143,7 +143,8 @@ function createSdk(service: string, config: TelemetryConfig): NodeSDK {
  * Starts tracing for this process when OTEL_EXPORTER_OTLP_ENDPOINT (or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) is set
  * and OTEL_SDK_DISABLED is not true; otherwise loads nothing. `service` is service.name unless OTEL_SERVICE_NAME
  * says otherwise. A second call in the same process (standalone mode) returns the running one. Throws
- * ConfigValidationError for a wrong OTEL_* value.
+ * ConfigValidationError for a wrong OTEL_* value. `environment` is what is validated and decides whether tracing
+ * starts; the SDK and its exporters read the same variables from `process.env` themselves.
  */
 export function configureTelemetry(
   service: string,
