@@ -236,12 +236,18 @@ describe('tracing off (the default)', () => {
 
 describe('tracing configuration', () => {
   it('stops an app at start on OTEL_EXPORTER_OTLP_PROTOCOL=grpc, naming the variable', async () => {
-    const start = startService('api-gateway', {
+    // Stopped again should it start after all, so that a failure here leaves no process behind.
+    const output = await startService('api-gateway', {
       OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4317',
       OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc',
-    });
-    await expect(start).rejects.toThrow(/exited with 1 before listening/);
-    const output = await start.catch((error: Error) => error.message);
+    }).then(
+      async (service) => {
+        await service.stop();
+        return `started at ${service.url}`;
+      },
+      (error: Error) => error.message,
+    );
+    expect(output).toMatch(/exited with 1 before listening/);
     const fatal = JSON.parse(output.split('\n').find((line) => line.startsWith('{')) ?? '{}') as Record<
       string,
       unknown
