@@ -86,6 +86,23 @@ const NOT_WIRED = {
   [CLI]: { REVOCATION_CHANNEL: STANDALONE_ONLY.REVOCATION_CHANNEL },
 };
 
+/**
+ * Configuration-table variables an overlay may set or leave out, for every app: the tracing settings
+ * (docs/OPERATIONS.md, "Tracing (OpenTelemetry)"), which name each environment's own collector and sampling.
+ * Unset, each takes its default (tracing itself is off). OTEL_EXPORTER_OTLP_ENDPOINT, the switch, is wired empty in
+ * deploy/base; when one of these is wired, the rules of the others hold (a sensitive one only from a Secret).
+ */
+const OPTIONAL = new Set([
+  'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT',
+  'OTEL_EXPORTER_OTLP_PROTOCOL',
+  'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL',
+  'OTEL_EXPORTER_OTLP_HEADERS',
+  'OTEL_SERVICE_NAME',
+  'OTEL_TRACES_SAMPLER',
+  'OTEL_TRACES_SAMPLER_ARG',
+  'OTEL_SDK_DISABLED',
+]);
+
 /** Secrets an overlay references but does not render: created in the cluster by its operators (docs/KUBERNETES.md). */
 const EXTERNAL_SECRETS = {
   prod: {
@@ -490,6 +507,7 @@ function checkOverlay(overlay, objects, variables) {
       if (reason) {
         if (wired) report(`${variable.name} is set, but ${reason}`);
       } else if (!wired) {
+        if (OPTIONAL.has(variable.name)) continue;
         report(
           `${variable.name} (README.md, configuration table) is not wired: add it to deploy/components/${app} ` +
             `or, if deliberate, to NOT_WIRED in tools/k8s/validate.mjs`,

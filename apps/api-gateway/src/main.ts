@@ -1,3 +1,4 @@
+import './instrument';
 import 'reflect-metadata';
 import { loadConfig } from '@gatehouse/config';
 import {

@@ -1,3 +1,4 @@
+import './instrument';
 import 'reflect-metadata';
 import { loadConfig } from '@gatehouse/config';
 import { SARIF_MEDIA_TYPE } from '@gatehouse/findings';

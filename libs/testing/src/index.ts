@@ -10,3 +10,4 @@ export * from './lib/manual-clock';
 export * from './lib/pgbouncer';
 export * from './lib/redis-topologies';
 export * from './lib/free-port';
+export * from './lib/otlp-receiver';

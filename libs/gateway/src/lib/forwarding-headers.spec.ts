@@ -85,6 +85,19 @@ describe('forwardedRequestHeaders', () => {
     expect(forwarded).not.toHaveProperty('expect');
     expect(forwarded['accept']).toBe('application/json');
   });
+
+  it("drops the client's trace context: the tracing of the upstream request writes the gateway's own", () => {
+    const forwarded = forwardedRequestHeaders(request, {
+      traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+      tracestate: 'vendor=opaque',
+      baggage: 'user=someone',
+      accept: 'application/json',
+    });
+    expect(forwarded).not.toHaveProperty('traceparent');
+    expect(forwarded).not.toHaveProperty('tracestate');
+    expect(forwarded).not.toHaveProperty('baggage');
+    expect(forwarded['accept']).toBe('application/json');
+  });
 });
 
 describe('clientResponseHeaders', () => {

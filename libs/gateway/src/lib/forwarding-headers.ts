@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import { FORWARDING_HEADERS, GATEWAY_SECRET_HEADER, REQUEST_ID_HEADER } from '@gatehouse/http';
+import { TRACE_CONTEXT_HEADERS } from '@gatehouse/telemetry';
 
 /**
  * Hop-by-hop headers (RFC 9110 §7.6.1): they describe one connection, never the message, so a proxy drops them
@@ -63,7 +64,10 @@ export interface ForwardedRequest {
  * The headers sent to a service: the client's, without hop-by-hop and gateway-owned ones, plus the gateway's
  * request id and forwarding headers. `X-Forwarded-For` is replaced, not appended to: it holds the one client
  * address the gateway determined (`request.ip`: the peer, or, behind TRUSTED_PROXIES, the address those proxies
- * reported), so no address a client wrote itself ever reaches a service.
+ * reported), so no address a client wrote itself ever reaches a service. The client's trace context
+ * (`traceparent`, `tracestate`, `baggage`) is dropped too: with tracing on, the gateway's own span continues the
+ * client's trace and the tracing of the upstream request writes the gateway's current context instead (a copy of
+ * the client's header would name the client's span as the service's parent, skipping the gateway's).
  */
 export function forwardedRequestHeaders(
   request: ForwardedRequest,
@@ -71,6 +75,7 @@ export function forwardedRequestHeaders(
 ): IncomingHttpHeaders {
   const rewritten = stripHopByHopHeaders({ ...headers });
   for (const name of GATEWAY_OWNED_HEADERS) delete rewritten[name];
+  for (const name of TRACE_CONTEXT_HEADERS) delete rewritten[name];
   // Node answered the client's `Expect: 100-continue` already; undici refuses to send the header at all, which
   // would turn it into a 502, and the body streams to the service either way.
   delete rewritten['expect'];

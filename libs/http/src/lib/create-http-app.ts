@@ -6,6 +6,7 @@ import { Logger } from 'nestjs-pino';
 import type { HttpServiceConfig } from '@gatehouse/config';
 import { redactConfig } from '@gatehouse/config';
 import { GatehouseError } from '@gatehouse/contracts';
+import { isTracing } from '@gatehouse/telemetry';
 import { ErrorFilter } from './error.filter';
 import { answerClientError, answerFrameworkError, type AnswerHeaders } from './framework-errors';
 import { registerForwardedAddressCheck, registerGatewayTrust, serviceTrustProxy } from './gateway-trust';
@@ -29,6 +30,7 @@ import {
 import { REQUEST_ID_HEADER, resolveRequestId } from './request-id';
 import { requestTimeouts } from './request-timeouts';
 import { findUnsafeInput, registerInputChecks, unsafeInputError } from './safe-input';
+import { registerSpanNaming } from './tracing';
 import { createValidationPipe } from './validation';
 
 export interface HttpAppOptions {
@@ -105,6 +107,7 @@ export async function createHttpApp(
   instrumentHttp(fastify, metrics);
   const requestLogger = requestLoggerOf(app);
   if (requestLogger) registerRequestLogging(fastify, requestLogger);
+  if (isTracing()) registerSpanNaming(fastify);
   // Only JSON is spoken; without this, text/plain bodies would reach validation as strings instead of a 415.
   fastify.removeContentTypeParser('text/plain');
   // Fastify's own JSON parser (with prototype-poisoning protection), but failing with our code: Nest would

@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyInstance } from 'fastify';
+import { DEFAULT_TELEMETRY_FLUSH_MS, flushTelemetry } from '@gatehouse/telemetry';
 import { ReadinessRegistry } from './health';
 
 export const DEFAULT_SHUTDOWN_SIGNALS: NodeJS.Signals[] = ['SIGTERM', 'SIGINT'];
@@ -65,7 +66,9 @@ export async function drainHttpServer(fastify: FastifyInstance, timeoutMs: numbe
  * 3. Nest's shutdown hooks run (`onModuleDestroy`, `beforeApplicationShutdown`, `onApplicationShutdown`): the
  *    batched usage writes are flushed only now, so that what the last requests recorded is written, and the
  *    database pools close after them;
- * 4. the process exits with 0, or 1 when a step failed or the whole took longer than both timeouts.
+ * 4. with tracing on, the spans still batched are exported (bounded by DEFAULT_TELEMETRY_FLUSH_MS): the last
+ *    requests' spans, and those of the shutdown itself;
+ * 5. the process exits with 0, or 1 when a step failed or the whole took longer than both timeouts.
  * Nest's own `enableShutdownHooks` would run the hooks in the same order but without a bound on the drain, and
  * it ends the process by re-raising the signal, which reports a kill instead of a clean exit.
  */
@@ -103,6 +106,12 @@ export function enableGracefulShutdown(
       const drained = await drainHttpServer(fastify, drainTimeoutMs);
       if (!drained) logger.warn({ message: 'drain timeout: open connections were cut', drainTimeoutMs });
       await app.close();
+      if (!(await flushTelemetry(DEFAULT_TELEMETRY_FLUSH_MS))) {
+        logger.warn({
+          message: 'the last spans were not exported in time',
+          flushTimeoutMs: DEFAULT_TELEMETRY_FLUSH_MS,
+        });
+      }
       logger.log({ message: 'shutdown complete', reason, durationMs: Date.now() - startedAt });
       return 0;
     };

@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import { prettyFactory } from 'pino-pretty';
 import type { DynamicModule, LoggerService } from '@nestjs/common';
 import type { HttpServiceConfig, LogLevel } from '@gatehouse/config';
+import { isTracing, traceLogFields } from '@gatehouse/telemetry';
 import { redactSecrets, redactUrl } from './log-redaction';
 import { METRICS_PATH, SERVICE_NAME } from './metrics';
 
@@ -159,7 +160,8 @@ export function registerRequestLogging(fastify: FastifyInstance, logger: PinoIns
  * or the same entries as readable lines (LOG_FORMAT=pretty). A bare level means JSON. Credentials are cut at the
  * serializer, not by redaction afterwards: the request serializer never reads headers at all, and writes the URL
  * without credential query parameters, keys or JWTs; error messages and stacks, and every message string, lose
- * keys and JWTs too.
+ * keys and JWTs too. With tracing on, every line written inside a traced request carries its `trace_id` and
+ * `span_id`; with tracing off no mixin is installed, so the lines and their cost are unchanged.
  */
 export function createAppLogger(
   service: string,
@@ -190,6 +192,7 @@ export function createAppLogger(
       paths: ['req.headers.authorization', 'req.headers["x-api-key"]', 'req.headers.cookie', 'api_key'],
       censor: '[redacted]',
     },
+    ...(isTracing() ? { mixin: traceLogFields } : {}),
   };
   const stream = format === 'pretty' ? prettyStdout(destination) : destination;
   return stream ? pino(loggerOptions, stream) : pino(loggerOptions);
