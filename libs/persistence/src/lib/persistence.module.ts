@@ -10,6 +10,7 @@ import {
   type DatabaseOptions,
 } from './data-source';
 import { hostedEmbeddedDatabase } from './embedded-database';
+import { SchemaCheck } from './schema-check';
 
 @Injectable()
 class DatabaseReadiness implements OnModuleInit {
@@ -89,7 +90,7 @@ export class PersistenceModule {
         }),
         TypeOrmModule.forFeature(ENTITIES),
       ],
-      providers: [DatabaseReadiness, DatabasePoolMetrics],
+      providers: [SchemaCheck, DatabaseReadiness, DatabasePoolMetrics],
       exports: [TypeOrmModule],
     };
   }
