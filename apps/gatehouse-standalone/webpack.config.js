@@ -4,4 +4,6 @@ const { nodeAppConfig } = require('../../tools/webpack/node-app.config');
 module.exports = nodeAppConfig({
   projectRoot: 'apps/gatehouse-standalone',
   outputPath: 'dist/apps/gatehouse-standalone',
+  // The embedded database: opened on demand, so the manifest names it.
+  lazyDependencies: ['@electric-sql/pglite'],
 });

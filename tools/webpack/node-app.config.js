@@ -1,15 +1,18 @@
-const { join } = require('node:path');
+const { basename, join } = require('node:path');
 const TsconfigPathsPlugin = require('tsconfig-paths-webpack-plugin');
 const nodeExternals = require('webpack-node-externals');
+const { ProductionManifestPlugin } = require('./production-manifest.plugin');
 
 const workspaceRoot = join(__dirname, '../..');
 
 /**
  * One bundle per deployable: the project's code and the libs it imports, with every npm package left external
  * (installed from the lockfile in the image). ts-loader keeps `emitDecoratorMetadata`, which Nest's dependency
- * injection needs; types are checked once for the whole repo by `npm run typecheck`.
+ * injection needs; types are checked once for the whole repo by `npm run typecheck`. Beside the bundle go its
+ * package.json and pruned package-lock.json (see ProductionManifestPlugin): what the image installs.
+ * `lazyDependencies`: packages the bundle loads only through `await import()` that this app's image must still have.
  */
-function nodeAppConfig({ projectRoot, outputPath }) {
+function nodeAppConfig({ projectRoot, outputPath, lazyDependencies = [] }) {
   const tsConfig = join(workspaceRoot, projectRoot, 'tsconfig.app.json');
   return {
     mode: 'production',
@@ -36,6 +39,9 @@ function nodeAppConfig({ projectRoot, outputPath }) {
         },
       ],
     },
+    plugins: [
+      new ProductionManifestPlugin({ workspaceRoot, project: basename(projectRoot), lazyDependencies }),
+    ],
     performance: { hints: false },
     stats: 'errors-warnings',
   };
