@@ -39,6 +39,9 @@ function targetsFor(root) {
       cache: true,
       inputs: TEST_INPUTS,
       outputs: [],
+      // One Jest run at a time: Jest spreads its files over workers already, and two runs on two cores slowed
+      // timing-bound tests (the gzip-bomb one) past their limit.
+      parallelism: false,
       options: {
         // TZ as `npm run test:unit` sets it; --passWithNoTests for a project without unit tests (yet).
         command: `jest --config jest.config.js --selectProjects unit --passWithNoTests ${root}/`,
