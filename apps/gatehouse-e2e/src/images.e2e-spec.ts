@@ -21,8 +21,8 @@ import {
 
 /**
  * The images without a Docker engine: each Dockerfile's runtime stage is replayed (its COPY steps from the built
- * dist/, its `npm ci --omit=dev` on the manifest the build wrote) into a directory of its own, made read-only as
- * /app is for the image's `node` user, and its command started there with the image's environment
+ * dist/, its `npm ci --omit=dev` on the manifest the build wrote) into a directory of its own, which is then made
+ * read-only (in the image /app is root's and the process runs as `node`), and its command started there with the image's environment
  * (NODE_ENV=production) against the real PostgreSQL and Redis. A package the bundle needs but the manifest lacks
  * fails here at start. Sizes are printed for README's table.
  */
