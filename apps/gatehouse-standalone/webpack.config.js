@@ -1,6 +1,7 @@
 const { nodeAppConfig } = require('../../tools/webpack/node-app.config');
 
 // Bundles the host only: it loads the four apps' own bundles (dist/apps/<app>/main.js) at run time.
+// So its package.json lists the host's packages only; standalone mode runs on the repository's node_modules (no image).
 module.exports = nodeAppConfig({
   projectRoot: 'apps/gatehouse-standalone',
   outputPath: 'dist/apps/gatehouse-standalone',
