@@ -55,7 +55,7 @@ module.exports = {
   externalsPresets: { node: true },
   resolve: {
     extensions: ['.ts', '.js', '.json'],
-    // The paths of tsconfig.base.json are relative to the workspace root (TypeScript 6 has no baseUrl).
+    // The paths of tsconfig.base.json are relative to the workspace root (no baseUrl, which TypeScript 6 deprecates).
     plugins: [new TsconfigPathsPlugin({ configFile: tsConfig, baseUrl: workspaceRoot })],
   },
   module: {

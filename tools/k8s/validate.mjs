@@ -379,6 +379,37 @@ function checkPod(template, index, problem, { overlay }) {
   }
 }
 
+/** A generator's name: `<name>-<hash of the content>`, 10 characters of Kustomize's alphabet. */
+const GENERATED_NAME = /-[bcdfghkmt2-9]{10}$/;
+const RELOADER = 'reloader.stakater.com/auto';
+const syncWave = (object) => Number(object.metadata?.annotations?.['argocd.argoproj.io/sync-wave'] ?? 0);
+
+/** Every ConfigMap and Secret a pod reads: envFrom, env valueFrom, volumes (projected too). */
+function podReferences(pod) {
+  const references = [];
+  const add = (kind, name) => name && references.push({ kind, name });
+  for (const container of [...(pod.initContainers ?? []), ...(pod.containers ?? [])]) {
+    for (const source of container.envFrom ?? []) {
+      add('ConfigMap', source.configMapRef?.name);
+      add('Secret', source.secretRef?.name);
+    }
+    for (const entry of container.env ?? []) {
+      add('ConfigMap', entry.valueFrom?.configMapKeyRef?.name);
+      add('Secret', entry.valueFrom?.secretKeyRef?.name);
+    }
+  }
+  for (const volume of pod.volumes ?? []) {
+    add('ConfigMap', volume.configMap?.name);
+    add('Secret', volume.secret?.secretName);
+    for (const source of volume.projected?.sources ?? []) {
+      add('ConfigMap', source.configMap?.name);
+      add('Secret', source.secret?.name);
+    }
+  }
+  const seen = new Set();
+  return references.filter(({ kind, name }) => !seen.has(`${kind}/${name}`) && seen.add(`${kind}/${name}`));
+}
+
 function checkOverlay(overlay, objects, variables) {
   const problems = [];
   const problemFor = (object) => (message) =>
@@ -603,6 +634,22 @@ function checkOverlay(overlay, objects, variables) {
   const unexpected = deployments.filter((deployment) => !APPS[deployment.metadata.name]);
   for (const deployment of unexpected) problemFor(deployment)('is not one of the apps this validator knows');
 
+  // Configuration changes roll the pods: what the overlay renders is referenced by its generated (hashed) name, and
+  // an external Secret, which has no hash, is watched by Reloader (docs/KUBERNETES.md).
+  for (const owner of [...deployments, ...byKind('Job')]) {
+    for (const { kind, name } of podReferences(owner.spec.template.spec)) {
+      const rendered = index.get(kind, name);
+      if (rendered && !GENERATED_NAME.test(name)) {
+        problemFor(owner)(
+          `references ${kind} ${name}, not a generated (hashed) name: a change would not roll it`,
+        );
+      }
+      if (!rendered && owner.kind === 'Deployment' && owner.metadata.annotations?.[RELOADER] !== 'true') {
+        problemFor(owner)(`references the external ${kind} ${name} without ${RELOADER}: "true"`);
+      }
+    }
+  }
+
   // The migration Job.
   const jobs = byKind('Job');
   if (jobs.length !== 1) problem(`renders ${jobs.length} Jobs, expected 1 (the migration)`);
@@ -618,8 +665,29 @@ function checkOverlay(overlay, objects, variables) {
       report('args must be ["migrate"]');
     }
     if (pod.restartPolicy !== 'Never') report('restartPolicy must be Never (the Job retries with new pods)');
-    if (!Number.isInteger(job.spec.ttlSecondsAfterFinished)) report('no ttlSecondsAfterFinished');
+    // One Job per release, so that no tool has to delete the previous one (deploy/base/migrate-job.yaml).
+    const tag = /:([^:@/]+)(@|$)/.exec(container.image)?.[1];
+    if (!tag || job.metadata.name !== `gatehouse-migrate-${tag}`) {
+      report(
+        `must be named gatehouse-migrate-<gatehouse-cli tag> (gatehouse-migrate-${tag ?? '?'}): one Job per release`,
+      );
+    } else if (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(job.metadata.name) || job.metadata.name.length > 63) {
+      report('its name (from the image tag) is not a valid Job name of at most 63 characters');
+    }
+    if (job.spec.ttlSecondsAfterFinished !== undefined) {
+      report(
+        'ttlSecondsAfterFinished: Argo CD and Flux would re-create (and re-run) the Job the TTL deletes',
+      );
+    }
     if (!Number.isInteger(job.spec.backoffLimit)) report('no backoffLimit');
+    // Argo CD: the Job completes before the apps (wave 0) roll, and what it reads is applied in its wave or before.
+    if (syncWave(job) !== -1) report('needs the annotation argocd.argoproj.io/sync-wave: "-1"');
+    for (const { kind, name } of podReferences(pod)) {
+      const read = index.get(kind, name);
+      if (read && !(syncWave(read) <= -1)) {
+        report(`reads ${kind} ${name}, which must be in Argo CD sync wave -1 or earlier, as the Job is`);
+      }
+    }
     const env = environment(container, index, report);
     for (const variable of variables.filter(({ apps }) => apps.includes(CLI))) {
       const wired = env.get(variable.name);
@@ -830,7 +898,7 @@ const SELF_TEST = [
   [
     'dev',
     'a root container',
-    (o) => (podOf(o, 'gatehouse-migrate', 'Job').securityContext.runAsNonRoot = false),
+    (o) => (podOf(o, /^gatehouse-migrate-/, 'Job').securityContext.runAsNonRoot = false),
     /runAsNonRoot must be true/,
   ],
   [
@@ -912,7 +980,42 @@ const SELF_TEST = [
     (o) => (podOf(o, 'auth-service').volumes.find((v) => v.secret).secret.secretName = 'other'),
     /Secret other is neither rendered/,
   ],
+  [
+    'dev',
+    'a ConfigMap referenced without its hash suffix',
+    (o) => unhash(o, 'ConfigMap', 'admin-api'),
+    /references ConfigMap admin-api, not a generated \(hashed\) name/,
+  ],
+  [
+    'dev',
+    'a migration Job with a fixed name',
+    (o) => (find(o, 'Job', /^gatehouse-migrate-/).metadata.name = 'gatehouse-migrate'),
+    /must be named gatehouse-migrate-<gatehouse-cli tag> \(gatehouse-migrate-latest\)/,
+  ],
+  [
+    'dev',
+    'the migration Job after the configuration it reads',
+    (o) => delete find(o, 'ConfigMap', /^gatehouse-shared-/).metadata.annotations,
+    /reads ConfigMap gatehouse-shared-.*sync wave -1 or earlier/,
+  ],
+  [
+    'prod',
+    'an external Secret nothing rolls the pods on',
+    (o) => delete find(o, 'Deployment', 'findings-service').metadata.annotations,
+    /Deployment\/findings-service: references the external Secret gatehouse-datastores without reloader/,
+  ],
 ];
+
+/** Renames a generated object to its name without the hash, and every reference to it. */
+function unhash(objects, kind, prefix) {
+  const object = find(objects, kind, new RegExp(`^${prefix}-[a-z0-9]{10}$`));
+  const hashed = object.metadata.name;
+  object.metadata.name = prefix;
+  for (const owner of objects.filter((candidate) => candidate.spec?.template?.spec)) {
+    const text = JSON.stringify(owner.spec.template.spec).replaceAll(`"${hashed}"`, `"${prefix}"`);
+    owner.spec.template.spec = JSON.parse(text);
+  }
+}
 
 function find(objects, kind, name) {
   const match = (object) =>

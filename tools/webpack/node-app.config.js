@@ -1,15 +1,18 @@
-const { join } = require('node:path');
+const { basename, join } = require('node:path');
 const TsconfigPathsPlugin = require('tsconfig-paths-webpack-plugin');
 const nodeExternals = require('webpack-node-externals');
+const { ProductionManifestPlugin } = require('./production-manifest.plugin');
 
 const workspaceRoot = join(__dirname, '../..');
 
 /**
  * One bundle per deployable: the project's code and the libs it imports, with every npm package left external
  * (installed from the lockfile in the image). ts-loader keeps `emitDecoratorMetadata`, which Nest's dependency
- * injection needs; types are checked once for the whole repo by `npm run typecheck`.
+ * injection needs; types are checked once for the whole repo by `npm run typecheck`. Beside the bundle go its
+ * package.json and pruned package-lock.json (see ProductionManifestPlugin): what the image installs.
+ * `lazyDependencies`: packages the bundle loads only through `await import()` that this app's image must still have.
  */
-function nodeAppConfig({ projectRoot, outputPath }) {
+function nodeAppConfig({ projectRoot, outputPath, lazyDependencies = [] }) {
   const tsConfig = join(workspaceRoot, projectRoot, 'tsconfig.app.json');
   return {
     mode: 'production',
@@ -24,7 +27,7 @@ function nodeAppConfig({ projectRoot, outputPath }) {
     externals: [nodeExternals({ modulesDir: join(workspaceRoot, 'node_modules') })],
     resolve: {
       extensions: ['.ts', '.js'],
-      // The paths of tsconfig.base.json are relative to the workspace root (TypeScript 6 has no baseUrl).
+      // The paths of tsconfig.base.json are relative to the workspace root (no baseUrl, which TypeScript 6 deprecates).
       plugins: [new TsconfigPathsPlugin({ configFile: tsConfig, baseUrl: workspaceRoot })],
     },
     module: {
@@ -37,6 +40,9 @@ function nodeAppConfig({ projectRoot, outputPath }) {
         },
       ],
     },
+    plugins: [
+      new ProductionManifestPlugin({ workspaceRoot, project: basename(projectRoot), lazyDependencies }),
+    ],
     performance: { hints: false },
     stats: 'errors-warnings',
   };

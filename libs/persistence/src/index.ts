@@ -5,3 +5,4 @@ export * from './lib/entities/api-key.entity';
 export * from './lib/entities/audit-event.entity';
 export * from './lib/entities/organization.entity';
 export * from './lib/persistence.module';
+export * from './lib/schema-check';

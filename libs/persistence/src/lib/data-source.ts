@@ -24,6 +24,9 @@ export const MIGRATIONS = [
   AddScans1764201600000,
 ];
 
+/** Where TypeORM records the migrations applied (read by the schema check at start). */
+export const MIGRATIONS_TABLE = 'gatehouse_migrations';
+
 /** A PostgreSQL server. */
 export interface ServerDatabaseOptions {
   url: string;
@@ -49,7 +52,7 @@ export function createDataSourceOptions(options: DatabaseOptions): DataSourceOpt
     type: 'postgres',
     entities: ENTITIES,
     migrations: MIGRATIONS,
-    migrationsTableName: 'gatehouse_migrations',
+    migrationsTableName: MIGRATIONS_TABLE,
     migrationsTransactionMode: 'each',
     synchronize: false,
     migrationsRun: false,

@@ -1,7 +1,7 @@
 import { chmodSync, closeSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
-import { createPgConfig } from '@electric-sql/pglite/node-postgres';
+// The type of what `await import()` below loads (the package's ESM build, whose types are distinct from its CJS ones).
+import type { PGlite } from '@electric-sql/pglite' with { 'resolution-mode': 'import' };
 import { Logger } from '@nestjs/common';
 import { Pool, type PoolClient, type PoolConfig } from 'pg';
 
@@ -164,6 +164,11 @@ class PgliteDatabase implements EmbeddedDatabase {
       // PGlite creates its files world-readable: the directory keeps everyone else out.
       mkdirSync(layout.pgdata, { recursive: true, mode: 0o700 });
       chmodSync(layout.pgdata, 0o700);
+      // Loaded on demand: only standalone mode opens it, and the services' images do not ship it.
+      const [{ PGlite }, { createPgConfig }] = await Promise.all([
+        import('@electric-sql/pglite'),
+        import('@electric-sql/pglite/node-postgres'),
+      ]);
       const pglite = new PGlite(layout.pgdata);
       await pglite.waitReady;
       const config: PoolConfig & { connection: unknown } = {

@@ -11,6 +11,7 @@ import {
   type ServerDatabaseOptions,
 } from './data-source';
 import { hostedEmbeddedDatabase } from './embedded-database';
+import { SchemaCheck } from './schema-check';
 
 @Injectable()
 class DatabaseReadiness implements OnModuleInit {
@@ -118,7 +119,7 @@ export class PersistenceModule {
         }),
         TypeOrmModule.forFeature(ENTITIES),
       ],
-      providers: [DatabaseReadiness, DatabasePoolMetrics],
+      providers: [SchemaCheck, DatabaseReadiness, DatabasePoolMetrics],
       exports: [TypeOrmModule],
     };
   }
