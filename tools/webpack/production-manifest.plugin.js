@@ -1,9 +1,14 @@
 const { builtinModules } = require('node:module');
+const { execFile } = require('node:child_process');
 const { readFileSync } = require('node:fs');
+const { copyFile, mkdtemp, readFile, rm, writeFile } = require('node:fs/promises');
+const { tmpdir } = require('node:os');
 const { join } = require('node:path');
+const { promisify } = require('node:util');
 const webpack = require('webpack');
 
 const BUILTINS = new Set(builtinModules);
+const execFileAsync = promisify(execFile);
 
 /** `@scope/name/sub/path` → `@scope/name`, `name/sub` → `name`; undefined for Node's own modules. */
 function packageNameOf(request) {
@@ -25,8 +30,7 @@ function packageNameOf(request) {
  * embedded database, only for standalone mode): it joins the manifest only when the app names it in
  * `lazyDependencies`; elsewhere the code path that loads it is not one the image runs.
  *
- * Versions are the lockfile's (the ones every test ran against); nx's own lockfile pruning (the one
- * @nx/webpack's GeneratePackageJsonPlugin uses) writes the pruned lockfile from the project graph.
+ * Versions are the lockfile's (the ones every test ran against), pruned by npm (see prunedLockfile).
  */
 class ProductionManifestPlugin {
   constructor({ workspaceRoot, project, lazyDependencies = [] }) {
@@ -87,7 +91,7 @@ class ProductionManifestPlugin {
       engines: rootManifest.engines,
       dependencies,
     };
-    const lockfile = await prunedLockfile(manifest);
+    const lockfile = await prunedLockfile(this.workspaceRoot, manifest);
     compilation.emitAsset(
       'package.json',
       new webpack.sources.RawSource(JSON.stringify(manifest, null, 2) + '\n'),
@@ -96,12 +100,26 @@ class ProductionManifestPlugin {
   }
 }
 
-async function prunedLockfile(manifest) {
-  // Required here, not at the top: only a build that writes a manifest pays for the project graph.
-  const { createProjectGraphAsync } = require('nx/src/devkit-exports');
-  const { createLockFile } = require('nx/src/plugins/js/lock-file/lock-file');
-  const graph = await createProjectGraphAsync({ exitOnError: false });
-  return createLockFile(manifest, graph, 'npm');
+/**
+ * npm itself prunes the repository's lockfile to the manifest (`--package-lock-only`: no download, no install), so
+ * every version, nested copy and integrity hash is the one the tests ran against. (Nx's createLockFile was tried
+ * first: it drops packages nested two levels deep, such as typeorm/node_modules/cliui/node_modules/string-width,
+ * and `npm ci` then refuses the lockfile.)
+ */
+async function prunedLockfile(workspaceRoot, manifest) {
+  const dir = await mkdtemp(join(tmpdir(), 'gatehouse-manifest-'));
+  try {
+    await writeFile(join(dir, 'package.json'), JSON.stringify(manifest, null, 2) + '\n');
+    await copyFile(join(workspaceRoot, 'package-lock.json'), join(dir, 'package-lock.json'));
+    await execFileAsync(
+      'npm',
+      ['install', '--package-lock-only', '--ignore-scripts', '--no-audit', '--no-fund', '--prefer-offline'],
+      { cwd: dir, env: { ...process.env, npm_config_loglevel: 'error' } },
+    );
+    return await readFile(join(dir, 'package-lock.json'), 'utf8');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }
 
 module.exports = { ProductionManifestPlugin, packageNameOf };
