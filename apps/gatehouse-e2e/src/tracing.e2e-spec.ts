@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import {
-  createTestDatabase,
+  createMigratedTestDatabase,
   request,
   startOtlpReceiver,
   startService,
@@ -214,7 +214,7 @@ const REPORT_LOADED_OPENTELEMETRY = `data:text/javascript,${encodeURIComponent(
 
 describe('tracing off (the default)', () => {
   it('loads nothing of the OpenTelemetry SDK in a service: only the API, whose calls are then no-ops', async () => {
-    const database = await createTestDatabase();
+    const database = await createMigratedTestDatabase();
     try {
       const service = await startService('auth-service', {
         DATABASE_URL: database.url,
@@ -267,7 +267,7 @@ describe('tracing configuration', () => {
 describe('tracing in http/protobuf, flushed at shutdown', () => {
   it("exports the last request's span as protobuf when the service is stopped", async () => {
     const receiver = await startOtlpReceiver();
-    const database = await createTestDatabase();
+    const database = await createMigratedTestDatabase();
     try {
       const service = await startService('auth-service', {
         DATABASE_URL: database.url,

@@ -59,22 +59,29 @@ export interface RunningSuite {
 }
 
 /**
- * The whole suite as separate processes on their own database and Redis channel: auth-service, admin-api and
- * findings-service instances first, then the gateway pointed at them.
+ * A database of its own, migrated the way an operator does it: with the built CLI (through `databaseUrl`'s URL as
+ * DATABASE_URL, with the direct one as DATABASE_MIGRATION_URL, when given). The services refuse an older schema.
  */
-export async function startSuite(options: SuiteOptions = {}): Promise<RunningSuite> {
-  const database = await createTestDatabase({
-    // Migrated the way an operator does it: with the built CLI.
+export function createMigratedTestDatabase(
+  databaseUrl?: (directUrl: string) => string,
+): Promise<TestDatabase> {
+  return createTestDatabase({
     migrate: async (url) => {
       const result = await runCli(
         ['migrate'],
-        options.databaseUrl
-          ? { DATABASE_URL: options.databaseUrl(url), DATABASE_MIGRATION_URL: url }
-          : { DATABASE_URL: url },
+        databaseUrl ? { DATABASE_URL: databaseUrl(url), DATABASE_MIGRATION_URL: url } : { DATABASE_URL: url },
       );
       if (result.code !== 0) throw new Error(`migrate failed (${result.code}): ${result.stderr}`);
     },
   });
+}
+
+/**
+ * The whole suite as separate processes on their own database and Redis channel: auth-service, admin-api and
+ * findings-service instances first, then the gateway pointed at them.
+ */
+export async function startSuite(options: SuiteOptions = {}): Promise<RunningSuite> {
+  const database = await createMigratedTestDatabase(options.databaseUrl);
   const env: Record<string, string> = {
     DATABASE_URL: options.databaseUrl ? options.databaseUrl(database.url) : database.url,
     REDIS_URL: TEST_REDIS_URL,
