@@ -423,6 +423,26 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/api/v1/me': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Who the caller is
+     * @description Any valid token: a dashboard user (role and its permissions) or an API key (its permissions, no role). The organization is the one the token names.
+     */
+    get: operations['getMe'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -4366,6 +4386,105 @@ export interface operations {
       };
       /** @description error: unsupported_media_type */
       415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description error: rate_limit_exceeded (the body also carries retry_after, in seconds) */
+      429: {
+        headers: {
+          /** @description Requests per window of the limit that applies (the rate, without the burst) */
+          'X-RateLimit-Limit'?: number;
+          /** @description What is left of the rate in the current window (0 while on the burst) */
+          'X-RateLimit-Remaining'?: number;
+          /** @description Unix time, in seconds, at which the current window ends */
+          'X-RateLimit-Reset'?: number;
+          /** @description Seconds to wait before retrying */
+          'Retry-After'?: number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description error: bad_gateway (from the gateway: the service behind it could not be reached, or failed) */
+      502: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description error: service_unavailable */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description error: gateway_timeout (from the gateway: the service behind it sent no answer within UPSTREAM_TIMEOUT_MS) */
+      504: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+    };
+  };
+  getMe: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The caller */
+      200: {
+        headers: {
+          /** @description Requests per window of the limit that applies (the rate, without the burst) */
+          'X-RateLimit-Limit'?: number;
+          /** @description What is left of the rate in the current window (0 while on the burst) */
+          'X-RateLimit-Remaining'?: number;
+          /** @description Unix time, in seconds, at which the current window ends */
+          'X-RateLimit-Reset'?: number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Me'];
+        };
+      };
+      /** @description error: missing_token, invalid_token, token_expired, token_revoked, api_key_disabled, unauthorized, invalid_api_key, api_key_revoked, key_expired */
+      401: {
+        headers: {
+          /** @description The challenge (RFC 9110 §11.6.1): the scheme of the credential the route takes (Bearer per RFC 6750; ApiKey for the X-API-Key header; Signature for signed reports), realm "gatehouse", and `error` when a credential was presented and refused. Here: `Bearer realm="gatehouse"`; `Bearer realm="gatehouse", error="invalid_token"`; `ApiKey realm="gatehouse", header="X-API-Key", error="invalid_key"` */
+          'WWW-Authenticate': string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description error: forbidden, ip_not_allowed */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description error: api_key_not_found */
+      404: {
         headers: {
           [name: string]: unknown;
         };
