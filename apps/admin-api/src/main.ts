@@ -14,6 +14,7 @@ async function main(): Promise<void> {
       tags: [
         { name: 'api-keys', description: 'Create, list, rotate, revoke and delete API keys' },
         { name: 'audit-events', description: 'Who changed which key, when' },
+        { name: 'me', description: 'Who the caller is: identity, organization, role and permissions' },
       ],
     },
   });

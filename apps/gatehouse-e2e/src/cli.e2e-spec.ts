@@ -251,6 +251,7 @@ describe('the gatehouse CLI against the running suite', () => {
           'list',
           'create',
           'get',
+          'update',
           'rotate',
           'finish-rotation',
           'revoke',
@@ -710,6 +711,16 @@ describe('the gatehouse CLI against the running suite', () => {
       expect(json<{ client_id: string }>(await asOwner(['keys', 'get', key.id])).client_id).toBe(
         'cli-rotation',
       );
+
+      const updated = json<{ name: string; description: string | null; metadata: Record<string, string> }>(
+        await asOwner(['keys', 'update', key.id, '--name', 'Rotated', '--metadata', 'team=qa', '--json']),
+      );
+      expect(updated).toMatchObject({ name: 'Rotated', description: null, metadata: { team: 'qa' } });
+      const searched = json<{ data: { id: string }[] }>(
+        await asOwner(['keys', 'list', '--search', 'ROTATED', '--sort', 'name', '--order', 'asc', '--json']),
+      );
+      expect(searched.data.map((entry) => entry.id)).toEqual([key.id]);
+      expect((await asOwner(['keys', 'update', key.id])).code).toBe(2);
 
       const asKey = (args: string[], secret: string) =>
         cli(args, credentialEnv(gateway, { api_key: secret, client_id: 'cli-rotation' }));

@@ -192,6 +192,22 @@ describe('the OpenAPI document against real responses', () => {
     await call('DELETE', '/api/v1/api-keys/{id}/rate-limit', 200, options);
   });
 
+  it('relabels a key (description and metadata in the key), sorts and searches keys, and says who is calling', async () => {
+    const options = { headers: bearer(ownerToken), params: { id: reader.id } };
+    const patched = await call('PATCH', '/api/v1/api-keys/{id}', 200, {
+      ...options,
+      body: { description: 'Reads findings', metadata: { team: 'qa' } },
+    });
+    expect(patched.json).toMatchObject({ description: 'Reads findings', metadata: { team: 'qa' } });
+    await call('PATCH', '/api/v1/api-keys/{id}', 400, { ...options, body: {} });
+    await call('GET', '/api/v1/api-keys', 200, {
+      headers: bearer(ownerToken),
+      query: { q: 'read', sort: 'last_used_at', order: 'asc' },
+    });
+    const me = await call('GET', '/api/v1/me', 200, { headers: bearer(ownerToken) });
+    expect(me.json).toMatchObject({ kind: 'api_key', subject: `api_key:${owner.api_key_id}` });
+  });
+
   it('uploads findings with a key sent directly, in the request and queued, and refuses a reused idempotency key', async () => {
     const key = { 'x-api-key': pipeline.secret };
     const finding = {

@@ -388,6 +388,7 @@ describe('OpenAPI document through the gateway', () => {
       'audit-events',
       'auth',
       'findings',
+      'me',
       'scans',
     ]);
   });

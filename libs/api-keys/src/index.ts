@@ -1,4 +1,5 @@
 export * from './lib/actor';
+export * from './lib/api-key-list-cursor';
 export * from './lib/api-key.view';
 export * from './lib/api-keys.module';
 export * from './lib/api-keys.service';
@@ -11,7 +12,9 @@ export * from './lib/dto/report-leaked-keys.dto';
 export * from './lib/dto/rotate-api-key.dto';
 export * from './lib/dto/set-allowed-ips.dto';
 export * from './lib/dto/set-rate-limit.dto';
+export * from './lib/dto/update-api-key.dto';
 export * from './lib/leaked-key-report.guard';
 export * from './lib/leaked-key-report.pipe';
 export * from './lib/leaked-key-reporters';
 export * from './lib/leaked-keys.service';
+export * from './lib/me.service';

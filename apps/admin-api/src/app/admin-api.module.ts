@@ -7,6 +7,7 @@ import { RevocationModule } from '@gatehouse/revocation';
 import { ApiKeysController } from './api-keys.controller';
 import { AuditEventsController } from './audit-events.controller';
 import { LeakedKeysController } from './leaked-keys.controller';
+import { MeController } from './me.controller';
 import type { AdminApiConfig } from './admin-api.config';
 
 @Module({})
@@ -44,7 +45,7 @@ export class AdminApiModule {
           config.leakedKeyReporterKeys(),
         ),
       ],
-      controllers: [ApiKeysController, AuditEventsController, LeakedKeysController],
+      controllers: [ApiKeysController, AuditEventsController, LeakedKeysController, MeController],
     };
   }
 }

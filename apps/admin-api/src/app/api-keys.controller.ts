@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, Query } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Put, Query } from '@nestjs/common';
 import {
   ApiBearerAuth,
   ApiBody,
@@ -21,6 +21,10 @@ import {
   RotateApiKeyDto,
   SetAllowedIpsDto,
   SetRateLimitDto,
+  UpdateApiKeyDto,
+  API_KEY_DESCRIPTION_MAX,
+  API_KEY_METADATA_ENTRIES_MAX,
+  API_KEY_METADATA_VALUE_MAX,
   type Actor,
   type ApiKeyPage,
   type ApiKeyState,
@@ -172,6 +176,23 @@ class ApiKeySchema implements ApiKeyView {
 
   @ApiProperty({ type: () => ApiKeyRateLimitSchema })
   rate_limit!: ApiKeyRateLimitSchema;
+
+  @ApiProperty({
+    type: 'string',
+    nullable: true,
+    maxLength: API_KEY_DESCRIPTION_MAX,
+    description: 'Free text for people; null when none',
+  })
+  description!: string | null;
+
+  @ApiProperty({
+    type: 'object',
+    additionalProperties: { type: 'string', maxLength: API_KEY_METADATA_VALUE_MAX },
+    maxProperties: API_KEY_METADATA_ENTRIES_MAX,
+    description: 'A flat object of string values; empty when none',
+    example: { team: 'platform' },
+  })
+  metadata!: Record<string, string>;
 }
 
 @ApiSchema({
@@ -186,7 +207,7 @@ class CreatedApiKeySchema extends ApiKeySchema implements CreatedApiKeyView {
   api_key!: string;
 }
 
-@ApiSchema({ name: 'ApiKeyPage', description: 'Newest first' })
+@ApiSchema({ name: 'ApiKeyPage', description: 'In the order asked for: newest first by default' })
 class ApiKeyPageSchema implements ApiKeyPage {
   @ApiProperty({ type: () => ApiKeySchema, isArray: true })
   data!: ApiKeySchema[];
@@ -261,7 +282,10 @@ export class ApiKeysController {
   @ApiOperation({
     operationId: 'listApiKeys',
     summary: "List the organization's API keys",
-    description: 'Needs read:keys.',
+    description:
+      'Needs read:keys. Newest first unless `sort` and `order` say otherwise; `q` searches names (contains) and ' +
+      'client ids (prefix), case-insensitively. Pages follow each other exactly under every sort: pass ' +
+      '`next_cursor` back with the same filters, `sort` and `order`.',
   })
   @ApiOkResponse({ type: ApiKeyPageSchema, description: 'One page of keys' })
   @ApiErrors(...BEARER_ERRORS, 'validation_failed')
@@ -277,6 +301,28 @@ export class ApiKeysController {
   @ApiErrors(...BEARER_ERRORS, 'not_found')
   get(@CurrentActor() actor: Actor, @Param('id') id: string): Promise<ApiKeyView> {
     return this.apiKeys.get(actor.organizationId, id);
+  }
+
+  @Patch(':id')
+  @HttpCode(200)
+  @Authorize('write:keys')
+  @ApiOperation({
+    operationId: 'updateApiKey',
+    summary: 'Rename an API key, or change its description or metadata',
+    description:
+      `${MANAGE_RULE} Sets the fields given (at least one; else 400) and keeps the others; metadata is replaced ` +
+      'as a whole. Audited as api_key.updated with what changed. Revoked keys may be relabelled too.',
+  })
+  @KEY_ID
+  @ApiBody({ type: UpdateApiKeyDto })
+  @ApiOkResponse({ type: ApiKeySchema, description: 'The key, as changed' })
+  @ApiErrors(...BEARER_ERRORS, ...JSON_BODY_ERRORS, 'forbidden', 'not_found')
+  update(
+    @CurrentActor() actor: Actor,
+    @Param('id') id: string,
+    @Body() body: UpdateApiKeyDto,
+  ): Promise<ApiKeyView> {
+    return this.apiKeys.update(actor, id, body);
   }
 
   @Get(':id/usage')

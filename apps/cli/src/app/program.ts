@@ -25,7 +25,9 @@ import {
   listKeys,
   PERMISSIONS,
   rotateKey,
+  updateKey,
   type KeyAction,
+  type UpdateKeyOptions,
 } from './commands/keys';
 import { DEFAULT_WAIT_TIMEOUT_SECONDS, upload } from './commands/upload';
 
@@ -226,7 +228,7 @@ export function buildProgram(runtime: Runtime, outcome: Outcome): Command {
   page(
     keys
       .command('list')
-      .description('list keys, newest first')
+      .description('list keys, newest first unless --sort/--order say otherwise')
       .addOption(
         new Option('--status <status>').choices([
           'active',
@@ -237,7 +239,16 @@ export function buildProgram(runtime: Runtime, outcome: Outcome): Command {
           'expiring_soon',
         ]),
       )
-      .addOption(new Option('--environment <environment>').choices(['live', 'test'])),
+      .addOption(new Option('--environment <environment>').choices(['live', 'test']))
+      .option('--search <text>', 'names containing it, or client ids starting with it (case-insensitive)')
+      .addOption(
+        new Option('--sort <field>', 'sort by (default created_at)').choices([
+          'created_at',
+          'last_used_at',
+          'name',
+        ]),
+      )
+      .addOption(new Option('--order <order>', 'direction (default desc)').choices(['asc', 'desc'])),
     100,
   ).action(withApi((api, options: Parameters<typeof listKeys>[2]) => listKeys(api, runtime, options)));
 
@@ -270,6 +281,20 @@ export function buildProgram(runtime: Runtime, outcome: Outcome): Command {
     .description('show one key')
     .argument('<id>', 'key id')
     .action(withApi((api, id: string) => getKey(api, runtime, id)));
+
+  keys
+    .command('update')
+    .description("rename a key, or set its description or metadata (what it may do doesn't change)")
+    .argument('<id>', 'key id')
+    .option('--name <name>', 'a new label for people')
+    .option('--description <text>', 'free text (at most 500 characters); "" removes it')
+    .option('--metadata <name=value>', 'replaces the whole metadata (repeat the flag; at most 20)', repeated)
+    .option('--clear-metadata', 'remove every metadata entry')
+    .addHelpText(
+      'after',
+      '\nExample:\n  gatehouse keys update <id> --name "CI (main)" --metadata team=platform',
+    )
+    .action(withApi((api, id: string, options: UpdateKeyOptions) => updateKey(api, runtime, id, options)));
 
   keys
     .command('rotate')

@@ -156,7 +156,7 @@ export interface paths {
     };
     /**
      * List the organization's API keys
-     * @description Needs read:keys.
+     * @description Needs read:keys. Newest first unless `sort` and `order` say otherwise; `q` searches names (contains) and client ids (prefix), case-insensitively. Pages follow each other exactly under every sort: pass `next_cursor` back with the same filters, `sort` and `order`.
      */
     get: operations['listApiKeys'];
     put?: never;
@@ -192,7 +192,11 @@ export interface paths {
     delete: operations['deleteApiKey'];
     options?: never;
     head?: never;
-    patch?: never;
+    /**
+     * Rename an API key, or change its description or metadata
+     * @description Needs write:keys, and the caller must hold every permission of the key (else 403 forbidden). Sets the fields given (at least one; else 400) and keeps the others; metadata is replaced as a whole. Audited as api_key.updated with what changed. Revoked keys may be relabelled too.
+     */
+    patch: operations['updateApiKey'];
     trace?: never;
   };
   '/api/v1/api-keys/{id}/usage': {
@@ -413,6 +417,26 @@ export interface paths {
      * @description For secret scanners, in the format of GitHub's secret scanning partner program. The report must be signed by a reporter key configured in LEAKED_KEY_REPORTER_PUBLIC_KEYS: an ECDSA P-256 / SHA-256 signature over the exact body; nothing about the tokens is looked at before it verifies. Every working key among the tokens is revoked (in any organization) and its tokens refused on every node; the organization's audit trail records api_key.leaked (with the URL) and api_key.revoked. A token reported twice is answered once. Keys match \bgth_(?:live|test)_[0-9A-Za-z]{49}\b.
      */
     post: operations['reportLeakedKeys'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/me': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Who the caller is
+     * @description Any valid token: a dashboard user (role and its permissions) or an API key (its permissions, no role). The organization is the one the token names.
+     */
+    get: operations['getMe'];
+    put?: never;
+    post?: never;
     delete?: never;
     options?: never;
     head?: never;
@@ -1130,6 +1154,17 @@ export interface components {
       /** @example 203.0.113.7 */
       last_used_ip: string | null;
       rate_limit: components['schemas']['ApiKeyRateLimit'];
+      /** @description Free text for people; null when none */
+      description: string | null;
+      /**
+       * @description A flat object of string values; empty when none
+       * @example {
+       *       "team": "platform"
+       *     }
+       */
+      metadata: {
+        [key: string]: string;
+      };
       /**
        * @description The secret: shown this once, never stored, never returned again
        * @example gth_live_0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefg012345
@@ -1206,12 +1241,45 @@ export interface components {
       /** @example 203.0.113.7 */
       last_used_ip: string | null;
       rate_limit: components['schemas']['ApiKeyRateLimit'];
+      /** @description Free text for people; null when none */
+      description: string | null;
+      /**
+       * @description A flat object of string values; empty when none
+       * @example {
+       *       "team": "platform"
+       *     }
+       */
+      metadata: {
+        [key: string]: string;
+      };
     };
-    /** @description Newest first */
+    /** @description In the order asked for: newest first by default */
     ApiKeyPage: {
       data: components['schemas']['ApiKey'][];
       /** @description Pass as `cursor` for the next page; null on the last */
       next_cursor: string | null;
+    };
+    UpdateApiKeyDto: {
+      /**
+       * @description A label for people; need not be unique
+       * @example CI pipeline (main)
+       */
+      name?: string;
+      /**
+       * @description Free text for people; null or an empty string removes it
+       * @example Deploys the main branch to production
+       */
+      description?: string | null;
+      /**
+       * @description Replaces the whole object ({} removes every entry). Flat: at most 20 entries, each key 1–40 characters of letters, digits, ".", "-" and "_" (starting with a letter or digit), each value a string of at most 200 characters.
+       * @example {
+       *       "team": "platform",
+       *       "ticket": "OPS-1234"
+       *     }
+       */
+      metadata?: {
+        [key: string]: string;
+      };
     };
     /** @description One authentication attempt with a key */
     ApiKeyUsage: {
@@ -1272,7 +1340,7 @@ export interface components {
        */
       actor: string;
       /**
-       * @description What happened; so far one of organization.bootstrapped, api_key.created, api_key.rotated, api_key.rotation_finished, api_key.revoked, api_key.deleted, api_key.rate_limit_set, api_key.rate_limit_cleared, api_key.disabled, api_key.enabled, api_key.allowed_ips_changed, api_key.leaked
+       * @description What happened; so far one of organization.bootstrapped, api_key.created, api_key.rotated, api_key.rotation_finished, api_key.revoked, api_key.deleted, api_key.rate_limit_set, api_key.rate_limit_cleared, api_key.disabled, api_key.enabled, api_key.allowed_ips_changed, api_key.leaked, api_key.updated
        * @example api_key.revoked
        */
       action: string;
@@ -1331,6 +1399,49 @@ export interface components {
        * @enum {string}
        */
       label: 'true_positive' | 'false_positive';
+    };
+    /** @description The caller's organization, named by its token */
+    MeOrganization: {
+      /** Format: uuid */
+      id: string;
+      /** @example acme */
+      name: string;
+      /** @enum {string} */
+      plan: 'starter' | 'pro' | 'enterprise';
+    };
+    /** @description Who the caller is: a dashboard user (token from the identity provider) or an API key (Gatehouse access token) */
+    Me: {
+      /** @enum {string} */
+      kind: 'user' | 'api_key';
+      /**
+       * @description As recorded in created_by and the audit trail: user:<id> or api_key:<id>
+       * @example user:auth0|5f7c
+       */
+      subject: string;
+      /**
+       * @description The identity provider's user id; users only
+       * @example auth0|5f7c
+       */
+      user_id?: string;
+      /**
+       * Format: uuid
+       * @description The key's id; API keys only
+       */
+      api_key_id?: string;
+      organization: components['schemas']['MeOrganization'];
+      /**
+       * @description The role from the user token; API keys have none
+       * @enum {string}
+       */
+      role?: 'owner' | 'admin' | 'member' | 'viewer';
+      /**
+       * @description What the caller may do: a user's role's permissions, or the key's token's
+       * @example [
+       *       "read:keys",
+       *       "write:keys"
+       *     ]
+       */
+      permissions: ('read:keys' | 'write:keys' | 'read:findings' | 'write:findings')[];
     };
   };
   responses: never;
@@ -2279,12 +2390,18 @@ export interface operations {
       query?: {
         /** @description Page size */
         limit?: number;
-        /** @description `next_cursor` of the previous page */
+        /** @description `next_cursor` of the previous page, from a list of the same `sort` and `order` (else 400) */
         cursor?: string;
         /** @description Only keys in this status */
         status?: 'active' | 'rotating' | 'disabled' | 'revoked' | 'expired' | 'expiring_soon';
         /** @description Only keys of this environment */
         environment?: 'live' | 'test';
+        /** @description Search, case-insensitive: keys whose name contains it, or whose client_id starts with it. Combines with the other filters. */
+        q?: string;
+        /** @description Sort key; ties are broken by id in the same direction. Keys never used come last under last_used_at, in both directions. name sorts by the database collation. */
+        sort?: 'created_at' | 'last_used_at' | 'name';
+        /** @description Sort direction */
+        order?: 'asc' | 'desc';
       };
       header?: never;
       path?: never;
@@ -2679,6 +2796,139 @@ export interface operations {
       };
       /** @description error: not_found, api_key_not_found */
       404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description error: rate_limit_exceeded (the body also carries retry_after, in seconds) */
+      429: {
+        headers: {
+          /** @description Requests per window of the limit that applies (the rate, without the burst) */
+          'X-RateLimit-Limit'?: number;
+          /** @description What is left of the rate in the current window (0 while on the burst) */
+          'X-RateLimit-Remaining'?: number;
+          /** @description Unix time, in seconds, at which the current window ends */
+          'X-RateLimit-Reset'?: number;
+          /** @description Seconds to wait before retrying */
+          'Retry-After'?: number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description error: bad_gateway (from the gateway: the service behind it could not be reached, or failed) */
+      502: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description error: service_unavailable */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description error: gateway_timeout (from the gateway: the service behind it sent no answer within UPSTREAM_TIMEOUT_MS) */
+      504: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+    };
+  };
+  updateApiKey: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description Id of the API key */
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['UpdateApiKeyDto'];
+      };
+    };
+    responses: {
+      /** @description The key, as changed */
+      200: {
+        headers: {
+          /** @description Requests per window of the limit that applies (the rate, without the burst) */
+          'X-RateLimit-Limit'?: number;
+          /** @description What is left of the rate in the current window (0 while on the burst) */
+          'X-RateLimit-Remaining'?: number;
+          /** @description Unix time, in seconds, at which the current window ends */
+          'X-RateLimit-Reset'?: number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ApiKey'];
+        };
+      };
+      /** @description error: validation_failed, malformed_json */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description error: missing_token, invalid_token, token_expired, token_revoked, api_key_disabled, unauthorized, invalid_api_key, api_key_revoked, key_expired */
+      401: {
+        headers: {
+          /** @description The challenge (RFC 9110 §11.6.1): the scheme of the credential the route takes (Bearer per RFC 6750; ApiKey for the X-API-Key header; Signature for signed reports), realm "gatehouse", and `error` when a credential was presented and refused. Here: `Bearer realm="gatehouse"`; `Bearer realm="gatehouse", error="invalid_token"`; `ApiKey realm="gatehouse", header="X-API-Key", error="invalid_key"` */
+          'WWW-Authenticate': string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description error: forbidden, ip_not_allowed */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description error: not_found, api_key_not_found */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description error: payload_too_large */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description error: unsupported_media_type */
+      415: {
         headers: {
           [name: string]: unknown;
         };
@@ -4136,6 +4386,105 @@ export interface operations {
       };
       /** @description error: unsupported_media_type */
       415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description error: rate_limit_exceeded (the body also carries retry_after, in seconds) */
+      429: {
+        headers: {
+          /** @description Requests per window of the limit that applies (the rate, without the burst) */
+          'X-RateLimit-Limit'?: number;
+          /** @description What is left of the rate in the current window (0 while on the burst) */
+          'X-RateLimit-Remaining'?: number;
+          /** @description Unix time, in seconds, at which the current window ends */
+          'X-RateLimit-Reset'?: number;
+          /** @description Seconds to wait before retrying */
+          'Retry-After'?: number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description error: bad_gateway (from the gateway: the service behind it could not be reached, or failed) */
+      502: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description error: service_unavailable */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description error: gateway_timeout (from the gateway: the service behind it sent no answer within UPSTREAM_TIMEOUT_MS) */
+      504: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+    };
+  };
+  getMe: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The caller */
+      200: {
+        headers: {
+          /** @description Requests per window of the limit that applies (the rate, without the burst) */
+          'X-RateLimit-Limit'?: number;
+          /** @description What is left of the rate in the current window (0 while on the burst) */
+          'X-RateLimit-Remaining'?: number;
+          /** @description Unix time, in seconds, at which the current window ends */
+          'X-RateLimit-Reset'?: number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Me'];
+        };
+      };
+      /** @description error: missing_token, invalid_token, token_expired, token_revoked, api_key_disabled, unauthorized, invalid_api_key, api_key_revoked, key_expired */
+      401: {
+        headers: {
+          /** @description The challenge (RFC 9110 §11.6.1): the scheme of the credential the route takes (Bearer per RFC 6750; ApiKey for the X-API-Key header; Signature for signed reports), realm "gatehouse", and `error` when a credential was presented and refused. Here: `Bearer realm="gatehouse"`; `Bearer realm="gatehouse", error="invalid_token"`; `ApiKey realm="gatehouse", header="X-API-Key", error="invalid_key"` */
+          'WWW-Authenticate': string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description error: forbidden, ip_not_allowed */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description error: api_key_not_found */
+      404: {
         headers: {
           [name: string]: unknown;
         };

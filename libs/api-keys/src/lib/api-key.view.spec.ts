@@ -38,6 +38,8 @@ function entity(overrides: Partial<ApiKeyEntity> = {}): ApiKeyEntity {
     rateLimitBurst: null,
     disabledAt: null,
     allowedIps: [],
+    description: null,
+    metadata: {},
     ...overrides,
   };
 }
@@ -165,7 +167,16 @@ describe('toApiKeyView', () => {
       last_used_at: null,
       last_used_ip: null,
       rate_limit: { requests_per_minute: 300, burst: 50, source: 'plan' },
+      description: null,
+      metadata: {},
     });
+  });
+
+  it('shows the description and a copy of the metadata', () => {
+    const metadata = { team: 'platform' };
+    const view = toApiKeyView(entity({ description: 'Deploys main', metadata }), NOW, 'pro');
+    expect(view).toMatchObject({ description: 'Deploys main', metadata: { team: 'platform' } });
+    expect(view.metadata).not.toBe(metadata);
   });
 
   it('shows a disabled key as disabled, with its allowlist', () => {

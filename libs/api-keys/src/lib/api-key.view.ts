@@ -42,6 +42,10 @@ export interface ApiKeyView {
   last_used_ip: string | null;
   /** What the gateway enforces for this key: its override if set, else its organization plan's limit. */
   rate_limit: EffectiveRateLimit;
+  /** Free text for people; null when none. */
+  description: string | null;
+  /** A flat object of string values; empty when none. */
+  metadata: Record<string, string>;
 }
 
 export interface CreatedApiKeyView extends ApiKeyView {
@@ -109,5 +113,7 @@ export function toApiKeyView(key: ApiKeyEntity, now: Date, plan: Plan): ApiKeyVi
     last_used_at: key.lastUsedAt?.toISOString() ?? null,
     last_used_ip: key.lastUsedIp,
     rate_limit: effectiveRateLimit(plan, rateLimitOverrideOf(key)),
+    description: key.description,
+    metadata: { ...key.metadata },
   };
 }

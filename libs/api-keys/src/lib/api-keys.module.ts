@@ -4,6 +4,7 @@ import { AuditService } from './audit.service';
 import { LeakedKeyReportGuard } from './leaked-key-report.guard';
 import { LEAKED_KEY_REPORTER_KEYS, LeakedKeyReporters, type ReporterPublicKey } from './leaked-key-reporters';
 import { LeakedKeysService } from './leaked-keys.service';
+import { MeService } from './me.service';
 
 @Module({})
 export class ApiKeysModule {
@@ -19,8 +20,16 @@ export class ApiKeysModule {
         LeakedKeyReporters,
         LeakedKeyReportGuard,
         LeakedKeysService,
+        MeService,
       ],
-      exports: [ApiKeysService, AuditService, LeakedKeyReporters, LeakedKeyReportGuard, LeakedKeysService],
+      exports: [
+        ApiKeysService,
+        AuditService,
+        LeakedKeyReporters,
+        LeakedKeyReportGuard,
+        LeakedKeysService,
+        MeService,
+      ],
     };
   }
 }

@@ -310,6 +310,8 @@ describe('ApiKeysService (PostgreSQL, Redis)', () => {
         last_used_at: null,
         last_used_ip: null,
         rate_limit: { requests_per_minute: 300, burst: 50, source: 'plan' },
+        description: null,
+        metadata: {},
         api_key: expect.stringMatching(/^gth_test_/),
       });
       const { api_key: _secret, ...view } = created;

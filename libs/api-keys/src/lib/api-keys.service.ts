@@ -28,6 +28,15 @@ import {
 import { RevocationRegistry } from '@gatehouse/revocation';
 import type { Actor } from './actor';
 import {
+  API_KEY_SORT_DEFAULT,
+  decodeListCursor,
+  encodeListCursor,
+  isListCursor,
+  SORT_ORDER_DEFAULT,
+  type ApiKeyListPosition,
+  type ApiKeySort,
+} from './api-key-list-cursor';
+import {
   EXPIRING_SOON_MS,
   isRotating,
   toApiKeyView,
@@ -41,6 +50,7 @@ import type { ListUsageDto } from './dto/list-usage.dto';
 import { ROTATION_GRACE_DEFAULT_SECONDS, type RotateApiKeyDto } from './dto/rotate-api-key.dto';
 import type { SetAllowedIpsDto } from './dto/set-allowed-ips.dto';
 import type { SetRateLimitDto } from './dto/set-rate-limit.dto';
+import type { UpdateApiKeyDto } from './dto/update-api-key.dto';
 
 /** Plans whose organizations may create API keys; the others get 403 plan_not_allowed. */
 export const PLANS_WITH_API_KEYS: readonly Plan[] = ['pro', 'enterprise'];
@@ -80,6 +90,70 @@ export interface UsageView {
 
 const DAY_MS = 86_400_000;
 
+const SORT_COLUMNS: Readonly<Record<ApiKeySort, string>> = {
+  created_at: 'k.created_at',
+  last_used_at: 'k.last_used_at',
+  name: 'k.name',
+};
+
+function sortValueOf(key: ApiKeyEntity, sort: ApiKeySort): string | null {
+  switch (sort) {
+    case 'created_at':
+      return key.createdAt.toISOString();
+    case 'last_used_at':
+      return key.lastUsedAt?.toISOString() ?? null;
+    case 'name':
+      return key.name;
+  }
+}
+
+/** The columns a PATCH sets; an empty description is no description. Refuses a body that changes nothing. */
+function updatedFields(
+  dto: UpdateApiKeyDto | undefined,
+): Partial<Pick<ApiKeyEntity, 'name' | 'description' | 'metadata'>> {
+  if (!dto || (dto.name === undefined && dto.description === undefined && dto.metadata === undefined)) {
+    throw new GatehouseError(
+      'validation_failed',
+      'Request body must set at least one of name, description and metadata',
+    );
+  }
+  const fields: Partial<Pick<ApiKeyEntity, 'name' | 'description' | 'metadata'>> = {};
+  if (dto.name !== undefined) fields.name = dto.name;
+  if (dto.description !== undefined) fields.description = dto.description || null;
+  if (dto.metadata !== undefined) fields.metadata = { ...dto.metadata };
+  return fields;
+}
+
+function sameMetadata(a: Record<string, string>, b: Record<string, string>): boolean {
+  const keys = Object.keys(a);
+  return (
+    keys.length === Object.keys(b).length && keys.every((key) => Object.hasOwn(b, key) && a[key] === b[key])
+  );
+}
+
+/**
+ * The rows after a page's last one, in the list's order: (value, id) past the cursor's, with the id breaking ties.
+ * Times compare exactly because every time column is written from a JavaScript Date, to the millisecond, as the
+ * cursor carries it. Under last_used_at the never-used keys (NULL) follow every used one, in both directions.
+ */
+function afterPosition(position: ApiKeyListPosition): Brackets {
+  const past = position.order === 'asc' ? '>' : '<';
+  const column = SORT_COLUMNS[position.sort];
+  const parameters = { cursorValue: position.value, cursorId: position.id };
+  return new Brackets((qb) => {
+    if (position.sort !== 'last_used_at') {
+      qb.where(`(${column}, k.id) ${past} (:cursorValue, :cursorId)`, parameters);
+    } else if (position.value === null) {
+      qb.where(`${column} IS NULL AND k.id ${past} :cursorId`, parameters);
+    } else {
+      qb.where(`${column} IS NULL`).orWhere(
+        `(${column}, k.id) ${past} (:cursorValue, :cursorId)`,
+        parameters,
+      );
+    }
+  });
+}
+
 @Injectable()
 export class ApiKeysService {
   constructor(
@@ -111,13 +185,31 @@ export class ApiKeysService {
   async list(organizationId: string, query: ListApiKeysDto): Promise<ApiKeyPage> {
     const limit = query.limit ?? API_KEY_PAGE_SIZE_DEFAULT;
     const now = this.clock.now();
+    const sort = query.sort ?? API_KEY_SORT_DEFAULT;
+    const order = query.order ?? SORT_ORDER_DEFAULT;
+    const direction = order === 'asc' ? 'ASC' : 'DESC';
     const builder = this.keys
       .createQueryBuilder('k')
       .where('k.organization_id = :organizationId', { organizationId })
       .andWhere('k.deleted_at IS NULL')
-      .orderBy('k.created_at', 'DESC')
-      .addOrderBy('k.id', 'DESC')
       .take(limit + 1);
+    if (sort === 'last_used_at') {
+      // Keys never used come last in both directions: "most recently used" and "least recently used" alike.
+      builder.orderBy(SORT_COLUMNS[sort], direction, 'NULLS LAST');
+    } else {
+      builder.orderBy(SORT_COLUMNS[sort], direction);
+    }
+    builder.addOrderBy('k.id', direction);
+    if (query.q !== undefined) {
+      const escaped = query.q.replace(/[\\%_]/g, (character) => `\\${character}`);
+      builder.andWhere(
+        new Brackets((qb) =>
+          qb
+            .where(`k.name ILIKE :contains ESCAPE '\\'`, { contains: `%${escaped}%` })
+            .orWhere(`k.client_id ILIKE :prefix ESCAPE '\\'`, { prefix: `${escaped}%` }),
+        ),
+      );
+    }
     if (query.environment)
       builder.andWhere('k.environment = :environment', { environment: query.environment });
     const unexpired = new Brackets((qb) =>
@@ -156,17 +248,26 @@ export class ApiKeysService {
       case undefined:
         break;
     }
-    if (query.cursor) {
+    const legacy = sort === API_KEY_SORT_DEFAULT && order === SORT_ORDER_DEFAULT;
+    if (query.cursor && legacy && !isListCursor(query.cursor)) {
+      // The default sort keeps the cursor format it always had: pages handed out before an upgrade still follow.
       const { at, id } = decodeCursor(query.cursor);
       builder.andWhere('(k.created_at, k.id) < (:at, :id)', { at, id });
+    } else if (query.cursor) {
+      builder.andWhere(afterPosition(decodeListCursor(query.cursor, sort, order)));
     }
     const [rows, plan] = await Promise.all([builder.getMany(), this.planOf(organizationId)]);
-    return toPage(
-      rows,
-      limit,
-      (key) => toApiKeyView(key, now, plan),
-      (key) => ({ at: key.createdAt, id: key.id }),
-    );
+    const view = (key: ApiKeyEntity): ApiKeyView => toApiKeyView(key, now, plan);
+    if (legacy) return toPage(rows, limit, view, (key) => ({ at: key.createdAt, id: key.id }));
+    const page = rows.slice(0, limit);
+    const last = page[page.length - 1];
+    return {
+      data: page.map(view),
+      next_cursor:
+        rows.length > limit && last
+          ? encodeListCursor({ sort, order, value: sortValueOf(last, sort), id: last.id })
+          : null,
+    };
   }
 
   async get(organizationId: string, id: string): Promise<ApiKeyView> {
@@ -175,6 +276,36 @@ export class ApiKeysService {
       this.planOf(organizationId),
     ]);
     return toApiKeyView(key, this.clock.now(), plan);
+  }
+
+  /**
+   * Renames a key, or changes its description or metadata: labels for people, which change nothing about what the
+   * key may do, so a revoked key may be relabelled too. Still a change to the key, under the rule of every other:
+   * a credential may not relabel a key stronger than itself. Fields left out keep their value; a change to what
+   * the key already has changes nothing and records nothing.
+   */
+  async update(actor: Actor, id: string, dto: UpdateApiKeyDto | undefined): Promise<ApiKeyView> {
+    const changes = updatedFields(dto);
+    const plan = await this.planOf(actor.organizationId);
+    const now = this.clock.now();
+    return this.keys.manager.transaction(async (manager) => {
+      const locked = await this.lockForChange(manager, actor, id);
+      const changed: Record<string, { before: unknown; after: unknown }> = {};
+      if (changes.name !== undefined && changes.name !== locked.name) {
+        changed['name'] = { before: locked.name, after: changes.name };
+      }
+      if (changes.description !== undefined && changes.description !== locked.description) {
+        changed['description'] = { before: locked.description, after: changes.description };
+      }
+      if (changes.metadata !== undefined && !sameMetadata(changes.metadata, locked.metadata)) {
+        changed['metadata'] = { before: locked.metadata, after: changes.metadata };
+      }
+      if (Object.keys(changed).length === 0) return toApiKeyView(locked, now, plan);
+      await manager.update(ApiKeyEntity, { id: locked.id }, changes);
+      Object.assign(locked, changes);
+      await this.audit.record(manager, actor, 'api_key.updated', { type: 'api_key', id: locked.id }, changed);
+      return toApiKeyView(locked, now, plan);
+    });
   }
 
   /** Immediate and final; the row stays for audit. Revoking a revoked key changes nothing. */
@@ -532,6 +663,8 @@ export class ApiKeysService {
       rateLimitBurst: null,
       disabledAt: null,
       allowedIps,
+      description: null,
+      metadata: {},
     });
     try {
       await manager.insert(ApiKeyEntity, entity);

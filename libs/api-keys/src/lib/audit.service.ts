@@ -24,6 +24,8 @@ export const AUDIT_ACTIONS = [
   'api_key.allowed_ips_changed',
   // details: { url, source, type, secret: current | previous }; an api_key.revoked event follows
   'api_key.leaked',
+  // details: per field changed (name, description, metadata), { before, after }; fields left alone are absent
+  'api_key.updated',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

@@ -13,6 +13,7 @@ const MIGRATION_NAMES = [
   'AddKeyRateLimits1764028800000',
   'AddKeyProtections1764115200000',
   'AddScans1764201600000',
+  'AddKeyDescriptionMetadata1764288000000',
 ];
 const RATE_LIMIT_COLUMNS = ['rate_limit_burst', 'rate_limit_per_minute'];
 const PROTECTION_COLUMNS = ['allowed_ips', 'disabled_at'];
@@ -378,7 +379,47 @@ describe('migrations (PostgreSQL)', () => {
     expect(left.rows[0]).toEqual({ keys: 0, findings: 0 });
   });
 
-  it('reverts the scans first: drops their tables and gives findings their earlier shape', async () => {
+  it('starts a key without description and with empty metadata, and takes only an object as metadata', async () => {
+    const id = await insertKey(await insertOrganization(), 'described');
+    const fresh = await client.query(`SELECT description, metadata FROM api_keys WHERE id = $1`, [id]);
+    expect(fresh.rows).toEqual([{ description: null, metadata: {} }]);
+    await client.query(`UPDATE api_keys SET description = $2, metadata = $3 WHERE id = $1`, [
+      id,
+      'd'.repeat(500),
+      { team: 'ci' },
+    ]);
+    await expect(
+      client.query(`UPDATE api_keys SET metadata = '["not", "an", "object"]' WHERE id = $1`, [id]),
+    ).rejects.toThrow(/api_keys_metadata_object/);
+    await expect(
+      client.query(`UPDATE api_keys SET description = $2 WHERE id = $1`, [id, 'd'.repeat(501)]),
+    ).rejects.toThrow(/too long/);
+  });
+
+  it('reverts the key description and metadata first, dropping both columns, their constraint and indexes', async () => {
+    const before = await client.query(`SELECT count(*)::int AS n FROM api_keys`);
+
+    await revertLastMigration({ url: database.url });
+
+    const columns = await client.query(
+      `SELECT column_name FROM information_schema.columns
+        WHERE table_schema = 'public' AND table_name = 'api_keys' AND column_name IN ('description', 'metadata')`,
+    );
+    expect(columns.rowCount).toBe(0);
+    const leftovers = await client.query(
+      `SELECT 1 FROM pg_constraint WHERE conname = 'api_keys_metadata_object'
+       UNION ALL SELECT 1 FROM pg_indexes WHERE indexname IN ('api_keys_org_name_idx', 'api_keys_org_last_used_idx')`,
+    );
+    expect(leftovers.rowCount).toBe(0);
+    const recorded = await client.query<{ name: string }>(
+      `SELECT name FROM gatehouse_migrations ORDER BY id`,
+    );
+    expect(recorded.rows.map((row) => row.name)).toEqual(MIGRATION_NAMES.slice(0, 5));
+    const after = await client.query(`SELECT count(*)::int AS n FROM api_keys`);
+    expect(after.rows[0]).toEqual(before.rows[0]);
+  });
+
+  it('reverts the scans next: drops their tables and gives findings their earlier shape', async () => {
     const organizationId = await insertOrganization();
     const keyId = await insertKey(organizationId, 'scan-revert');
     await client.query(
@@ -448,6 +489,8 @@ describe('migrations (PostgreSQL)', () => {
     );
     expect(identities.rowCount).toBe(2);
 
+    // The key description migration came back up with the scans: both go again.
+    await revertLastMigration({ url: database.url });
     await revertLastMigration({ url: database.url });
     expect(await tables()).toEqual(KEY_TABLES);
   });

@@ -123,6 +123,8 @@ function row(secret: string, overrides: Partial<ApiKeyEntity> = {}): ApiKeyEntit
     rateLimitBurst: null,
     disabledAt: null,
     allowedIps: [],
+    description: null,
+    metadata: {},
     ...overrides,
   };
 }

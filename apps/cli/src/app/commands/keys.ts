@@ -11,6 +11,7 @@ type CreatedApiKey = Schemas['CreatedApiKey'];
 type Usage = Schemas['ApiKeyUsage'];
 type ListQuery = NonNullable<operations['listApiKeys']['parameters']['query']>;
 type CreateBody = operations['createApiKey']['requestBody']['content']['application/json'];
+type UpdateBody = operations['updateApiKey']['requestBody']['content']['application/json'];
 type Permission = CreateBody['permissions'][number];
 
 export const PERMISSIONS: readonly Permission[] = [
@@ -93,6 +94,13 @@ function showKey(api: Api, runtime: Runtime, key: ApiKey): void {
     ['revoked_at', when(key.revoked_at)],
     ['last_used_at', when(key.last_used_at)],
     ['last_used_ip', key.last_used_ip],
+    ['description', key.description],
+    [
+      'metadata',
+      Object.entries(key.metadata)
+        .map(([name, value]) => `${name}=${value}`)
+        .join(', ') || undefined,
+    ],
   ]);
 }
 
@@ -192,7 +200,13 @@ function showCreated(
 export async function listKeys(
   api: Api,
   runtime: Runtime,
-  options: PageOptions & { status?: ListQuery['status']; environment?: ListQuery['environment'] },
+  options: PageOptions & {
+    status?: ListQuery['status'];
+    environment?: ListQuery['environment'];
+    search?: string;
+    sort?: ListQuery['sort'];
+    order?: ListQuery['order'];
+  },
 ): Promise<number> {
   const page = await collectPages(options, async (cursor) => {
     const { data } = await api.request(
@@ -201,7 +215,15 @@ export async function listKeys(
         api.client.GET('/api/v1/api-keys', {
           ...init,
           params: {
-            query: { limit: options.limit, cursor, status: options.status, environment: options.environment },
+            query: {
+              limit: options.limit,
+              cursor,
+              status: options.status,
+              environment: options.environment,
+              q: options.search,
+              sort: options.sort,
+              order: options.order,
+            },
           },
         }),
       { retry: 'all' },
@@ -289,6 +311,53 @@ export async function rotateKey(
     showCreated(api, runtime, data, file, `rotated key ${data.id}`);
     return ExitCode.Ok;
   });
+}
+
+export interface UpdateKeyOptions {
+  name?: string;
+  description?: string;
+  /** `name=value` pairs: together they replace the key's metadata. */
+  metadata?: string[];
+  clearMetadata?: boolean;
+}
+
+/** Renames a key or sets its description or metadata; the server checks the limits and answers 400 past them. */
+export async function updateKey(
+  api: Api,
+  runtime: Runtime,
+  id: string,
+  options: UpdateKeyOptions,
+): Promise<number> {
+  if (options.metadata && options.clearMetadata) {
+    throw new CliError('--metadata and --clear-metadata exclude each other', ExitCode.Usage);
+  }
+  const body: UpdateBody = {};
+  if (options.name !== undefined) body.name = options.name;
+  if (options.description !== undefined) body.description = options.description;
+  if (options.clearMetadata) body.metadata = {};
+  if (options.metadata) {
+    const metadata: Record<string, string> = {};
+    for (const pair of options.metadata) {
+      const at = pair.indexOf('=');
+      if (at < 1) throw new CliError(`--metadata takes name=value, not "${pair}"`, ExitCode.Usage);
+      metadata[pair.slice(0, at)] = pair.slice(at + 1);
+    }
+    body.metadata = metadata;
+  }
+  if (Object.keys(body).length === 0) {
+    throw new CliError(
+      'nothing to change: give --name, --description, --metadata or --clear-metadata',
+      ExitCode.Usage,
+    );
+  }
+  const { data } = await api.request(
+    `updating API key ${id}`,
+    (init) => api.client.PATCH('/api/v1/api-keys/{id}', { ...init, params: { path: { id } }, body }),
+    // Setting the same labels twice changes nothing the second time.
+    { retry: 'all' },
+  );
+  showKey(api, runtime, data);
+  return ExitCode.Ok;
 }
 
 /** The key changes whose second call changes nothing (revoke, enable, …): safe to retry like a read. */

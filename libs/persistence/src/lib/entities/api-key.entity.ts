@@ -90,6 +90,14 @@ export class ApiKeyEntity {
   /** Normalized CIDRs the key may be used from; empty for no restriction. */
   @Column({ name: 'allowed_ips', type: 'text', array: true, default: () => "'{}'" })
   allowedIps!: string[];
+
+  /** Free text for people, at most 500 characters; NULL when none. */
+  @Column({ type: 'varchar', length: 500, nullable: true })
+  description!: string | null;
+
+  /** A flat object of string values set through the API (limits in ApiKeyMetadata); empty when none. */
+  @Column({ type: 'jsonb', default: () => "'{}'" })
+  metadata!: Record<string, string>;
 }
 
 /** The key's own rate limit override, or null when its organization plan's limit applies. */
