@@ -1,16 +1,36 @@
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
-import { App } from './App';
+import { App, SignInNotConfigured } from './App';
+import { loadSignInSettings } from './auth/dashboard-config';
+import { createAuthClient } from './auth/session';
+import type { Place } from './auth/useSession';
 import './styles.css';
 
-const root = document.getElementById('root');
-if (!root) throw new Error('index.html has no #root element');
+const container = document.getElementById('root');
+if (!container) throw new Error('index.html has no #root element');
+const root = createRoot(container);
 
-// No sign-in yet: calls go out without a token and the page shows the API's 401 with its request id.
-const noToken = () => null;
+const place: Place = {
+  path: window.location.pathname,
+  replace: (path) => window.history.replaceState(null, '', path),
+};
 
-createRoot(root).render(
-  <StrictMode>
-    <App token={noToken} />
-  </StrictMode>,
+loadSignInSettings().then(
+  (settings) =>
+    root.render(
+      <StrictMode>
+        {settings ? (
+          <App auth={createAuthClient(settings, window.location.origin)} place={place} />
+        ) : (
+          <SignInNotConfigured />
+        )}
+      </StrictMode>,
+    ),
+  (error: unknown) =>
+    root.render(
+      <main>
+        <h1>The dashboard could not start</h1>
+        <p role="alert">{error instanceof Error ? error.message : String(error)}</p>
+      </main>,
+    ),
 );

@@ -99,6 +99,7 @@ describe('the dashboard on the gateway (real HTTP)', () => {
         "script-src 'self'",
         "connect-src 'self' https://login.example.com",
         "frame-ancestors 'none'",
+        "frame-src 'none'",
       ]),
     );
     expect(policy).not.toContain('unsafe-inline');

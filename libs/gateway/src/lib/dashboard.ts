@@ -28,7 +28,7 @@ export const DASHBOARD_CONFIG_PATH = '/dashboard/config.json';
 /**
  * The policy of the dashboard's documents and assets, instead of the API's `default-src 'none'`: its own scripts and
  * styles only (Vite writes no inline script), calls to the gateway and the identity provider (discovery, token
- * endpoint, silent renew in a frame), and no framing by anyone.
+ * endpoint, refresh), no frames, and no framing by anyone.
  */
 export function dashboardContentSecurityPolicy(issuer?: string): string {
   const provider = issuer ? ` ${new URL(issuer).origin}` : '';
@@ -38,7 +38,7 @@ export function dashboardContentSecurityPolicy(issuer?: string): string {
     "style-src 'self'",
     "img-src 'self' data:",
     `connect-src 'self'${provider}`,
-    `frame-src${provider || " 'none'"}`,
+    "frame-src 'none'",
     "object-src 'none'",
     "base-uri 'none'",
     "form-action 'self'",
