@@ -18,7 +18,8 @@ prints one plain summary line ("N passed, N failed") over both:
   integration   *.int-spec.ts, against PostgreSQL and Redis (TEST_POSTGRES_URL, TEST_REDIS_URL)
   e2e           apps/*-e2e/**/*.e2e-spec.ts, the built apps over HTTP
 
-Every argument is passed to Jest as it is, for example:
+Every argument is passed to Jest as it is (except the tier name dashboard); --selectProjects, path patterns and -t
+also decide whether and which dashboard tests run. For example:
   npm test -- --selectProjects unit                       one tier
   npm test -- apps/gatehouse-e2e/src/readme --selectProjects e2e
                                                            files whose path matches, in one tier (path first)
