@@ -25,7 +25,8 @@ also decide whether and which dashboard tests run. For example:
                                                            files whose path matches, in one tier (path first)
   npm test -- -t 'refuses an expired key'                 tests whose name matches
 
-Jest's own options: npx jest --help. Exit status: Jest's (0 when every test passed).
+Jest's own options: npx jest --help. Exit status: 0 when every test passed, else that of the first run (Vitest's
+or Jest's) that failed.
 `;
 
 if (process.argv.includes('--help') || process.argv.includes('-h')) {
