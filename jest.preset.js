@@ -10,8 +10,9 @@ module.exports = {
   transform: {
     '^.+\\.(ts|js|mjs)$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.spec.json', diagnostics: false }],
   },
-  // jose ships ESM only; everything else in node_modules is CommonJS already.
-  transformIgnorePatterns: ['/node_modules/(?!(jose)/)'],
+  // jose and content-disposition (under @fastify/static) ship ESM only; everything else in node_modules is
+  // CommonJS already. The pattern looks at the innermost node_modules only, so a nested copy is transformed too.
+  transformIgnorePatterns: ['/node_modules/(?!(?:jose|content-disposition)/)(?!.*/node_modules/)'],
   moduleFileExtensions: ['ts', 'js', 'mjs', 'json'],
   moduleNameMapper: pathsToModuleNameMapper(compilerOptions.paths, '<rootDir>/'),
   clearMocks: true,

@@ -76,6 +76,8 @@ const NOT_WIRED = {
     ...APP_NOT_WIRED,
     RATE_LIMIT_STORE:
       'replicas share their counters in Redis (the default); memory is for the standalone suite',
+    DASHBOARD_DIR:
+      'the gateway image holds no dashboard build yet: its default (the build beside the bundle) finds none, so / stays a 404',
   },
   'auth-service': {
     ...DATA_SERVICE_NOT_WIRED,

@@ -34,6 +34,7 @@ async function main(): Promise<void> {
         corsOrigins: config.corsOrigins(),
         gatewaySecret: config.GATEWAY_SECRET,
         metrics: app.get(GatehouseMetrics, { strict: false }),
+        dashboard: config.dashboardOptions(),
         guards: [
           (scope) => registerGatewayAccess(scope, { ...access, credentialPrefixes: CREDENTIAL_PREFIXES }),
         ],

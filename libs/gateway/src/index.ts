@@ -5,6 +5,7 @@ export * from './lib/api-reference';
 export * from './lib/body-limit';
 export * from './lib/cors';
 export * from './lib/credentials';
+export * from './lib/dashboard';
 export * from './lib/forwarding-headers';
 export * from './lib/gateway';
 export * from './lib/gateway-access.module';

@@ -123,3 +123,46 @@ describe('ApiGatewayConfig MANAGEMENT_PORT', () => {
     expect(() => loadConfig(ApiGatewayConfig, { MANAGEMENT_PORT: '70000' })).toThrow(ConfigValidationError);
   });
 });
+
+describe('ApiGatewayConfig DASHBOARD_*', () => {
+  it('serves the build next to the bundle, with sign-in off, by default', () => {
+    const options = loadConfig(ApiGatewayConfig, {}).dashboardOptions();
+    expect(options.dir).toMatch(/[\\/]dashboard$/);
+    expect(options.oidc).toBeUndefined();
+  });
+
+  it('passes the issuer, client id and scope to the dashboard', () => {
+    const config = loadConfig(ApiGatewayConfig, {
+      DASHBOARD_DIR: '/srv/dashboard',
+      DASHBOARD_OIDC_ISSUER: 'https://login.example.com/realms/acme',
+      DASHBOARD_OIDC_CLIENT_ID: 'gatehouse-dashboard',
+    });
+    expect(config.dashboardOptions()).toEqual({
+      dir: '/srv/dashboard',
+      oidc: {
+        issuer: 'https://login.example.com/realms/acme',
+        clientId: 'gatehouse-dashboard',
+        scope: 'openid profile email',
+      },
+    });
+  });
+
+  it('refuses an issuer without its client id, naming the missing variable', () => {
+    expect(problems({ DASHBOARD_OIDC_ISSUER: 'https://login.example.com' })).toEqual([
+      expect.stringContaining('DASHBOARD_OIDC_CLIENT_ID is required when DASHBOARD_OIDC_ISSUER is set'),
+    ]);
+  });
+
+  it.each([
+    ['DASHBOARD_OIDC_ISSUER', 'login.example.com'],
+    ['DASHBOARD_OIDC_ISSUER', 'https://login.example.com/?tenant=1'],
+    ['DASHBOARD_OIDC_SCOPE', 'profile openid'],
+  ])('refuses %s=%s', (name, value) => {
+    const env = {
+      DASHBOARD_OIDC_CLIENT_ID: 'dashboard',
+      DASHBOARD_OIDC_ISSUER: 'https://idp.test',
+      [name]: value,
+    };
+    expect(problems(env)).toEqual([expect.stringMatching(new RegExp(`^${name} must`))]);
+  });
+});

@@ -1,6 +1,19 @@
-import { IsIn, IsInt, Matches, Max, Min, ValidateBy, type ValidationOptions } from 'class-validator';
+import { join } from 'node:path';
+import {
+  IsIn,
+  IsInt,
+  IsString,
+  Matches,
+  Max,
+  MaxLength,
+  Min,
+  ValidateBy,
+  ValidateIf,
+  type ValidationOptions,
+} from 'class-validator';
 import { ClusterServiceConfig } from '@gatehouse/config';
 import {
+  type DashboardOptions,
   isExactOrigin,
   parseOriginList,
   type RateLimitStoreChoice,
@@ -8,6 +21,14 @@ import {
 } from '@gatehouse/gateway';
 
 const HTTP_URL = /^https?:\/\/[^/]+$/;
+/** An issuer is a URL that may have a path (Keycloak's /realms/<name>, Entra ID's /<tenant>/v2.0). */
+const ISSUER_URL = /^https?:\/\/[^/\s?#]+(\/[^\s?#]*)?$/;
+
+/**
+ * The built dashboard next to this bundle: dist/apps/dashboard beside dist/apps/api-gateway/main.js (in its own
+ * process and inside the standalone host, which loads this same bundle).
+ */
+const BUILT_DASHBOARD_DIR = join(__dirname, '..', 'dashboard');
 const URL_MESSAGE = (name: string) => ({ message: `${name} must be an http(s) origin without a path` });
 
 /** Every byte of an upload is held in the gateway's memory until the upload is received whole. */
@@ -94,6 +115,52 @@ export class ApiGatewayConfig extends ClusterServiceConfig {
 
   corsOrigins(): string[] {
     return parseOriginList(this.CORS_ORIGINS);
+  }
+
+  /**
+   * The built dashboard, served at `/`. Where it holds no index.html (an image built without it, or a path
+   * pointing nowhere), nothing is served and `/` is a 404.
+   */
+  @IsString()
+  @MaxLength(4096, { message: 'DASHBOARD_DIR must be a directory path of at most 4096 characters' })
+  DASHBOARD_DIR: string = BUILT_DASHBOARD_DIR;
+
+  /**
+   * The identity provider the dashboard signs users in with: the issuer admin-api trusts (its OIDC_ISSUER). Empty:
+   * the dashboard says sign-in is not configured.
+   */
+  @ValidateIf((config: ApiGatewayConfig) => config.DASHBOARD_OIDC_ISSUER !== '')
+  @Matches(ISSUER_URL, {
+    message: "DASHBOARD_OIDC_ISSUER must be the http(s) URL of the identity provider (its tokens' iss)",
+  })
+  DASHBOARD_OIDC_ISSUER: string = '';
+
+  /** The dashboard's client at that provider: public, authorization code with PKCE, no secret. */
+  @ValidateIf((config: ApiGatewayConfig) => config.DASHBOARD_OIDC_ISSUER !== '')
+  @Matches(/^[\x21-\x7e]{1,255}$/, {
+    message:
+      'DASHBOARD_OIDC_CLIENT_ID is required when DASHBOARD_OIDC_ISSUER is set: the client id of the ' +
+      "dashboard's public client (1-255 printable characters, no spaces)",
+  })
+  DASHBOARD_OIDC_CLIENT_ID: string = '';
+
+  /** Scopes the dashboard asks for, space separated, openid first. */
+  @Matches(/^openid( [\x21-\x7e]+)*$/, {
+    message:
+      'DASHBOARD_OIDC_SCOPE must be space-separated scopes starting with openid, e.g. "openid profile email"',
+  })
+  DASHBOARD_OIDC_SCOPE: string = 'openid profile email';
+
+  dashboardOptions(): DashboardOptions {
+    const oidc =
+      this.DASHBOARD_OIDC_ISSUER === ''
+        ? undefined
+        : {
+            issuer: this.DASHBOARD_OIDC_ISSUER,
+            clientId: this.DASHBOARD_OIDC_CLIENT_ID,
+            scope: this.DASHBOARD_OIDC_SCOPE,
+          };
+    return { dir: this.DASHBOARD_DIR, oidc };
   }
 
   /** auth-service's JWKS: the gateway verifies Gatehouse tokens to charge the right key's limit. */

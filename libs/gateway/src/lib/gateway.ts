@@ -4,6 +4,7 @@ import { registerApiDocs, type OpenApiInfo } from './api-docs';
 import type { DocumentedAccess } from './api-docs-access';
 import type { RouteBodyLimit } from './body-limit';
 import { registerCors } from './cors';
+import { registerDashboard, type DashboardOptions } from './dashboard';
 import { registerReservedHeaderFilter } from './forwarding-headers';
 import { registerPathRefusal } from './path-normalization';
 import { registerSecurityHeaders } from './security-headers';
@@ -27,6 +28,8 @@ export interface GatewayOptions {
   gatewaySecret?: string;
   /** The app's metrics: the upstream pools' gauges join them. */
   metrics?: GatehouseMetrics;
+  /** The built dashboard served at `/` (see registerDashboard); unset: `/` stays a 404. */
+  dashboard?: DashboardOptions;
 }
 
 /**
@@ -37,7 +40,8 @@ export interface GatewayOptions {
  * 3b. a path refused by the normalization (see path-normalization.ts, run as Fastify's `rewriteUrl`): 400;
  * 4. the proxied routes' own checks: the declared body length against the route's limit, then the `guards`
  *    (credentials, rate limiting), then the body, received whole within that limit, then forwarding;
- * 5. the merged API documents at /api/docs.
+ * 5. the merged API documents at /api/docs;
+ * 6. the dashboard at `/` and its client routes, with a Content-Security-Policy of its own.
  * A hook that may answer by itself belongs after 1–3 (add it as a guard), so its 413s and 429s carry them.
  */
 export async function registerGateway(fastify: FastifyInstance, options: GatewayOptions): Promise<void> {
@@ -61,4 +65,5 @@ export async function registerGateway(fastify: FastifyInstance, options: Gateway
     access: options.apiDocs.access,
     timeoutMs: options.timeoutMs,
   });
+  if (options.dashboard) await registerDashboard(fastify, options.dashboard);
 }

@@ -1,0 +1,20 @@
+import type { ApiKey } from './api/types';
+
+const DATE_TIME = new Intl.DateTimeFormat('en-GB', {
+  dateStyle: 'medium',
+  timeStyle: 'short',
+  timeZone: 'UTC',
+});
+
+/** Times in UTC, labelled so: the API and the logs speak UTC, and a support ticket should quote the same time. */
+export function formatTime(iso: string | null, empty: string): string {
+  if (!iso) return empty;
+  const time = new Date(iso);
+  return Number.isNaN(time.getTime()) ? iso : `${DATE_TIME.format(time)} UTC`;
+}
+
+/** The state column: the API's one-word status, plus a warning when the expiry is near. */
+export function stateLabel(key: Pick<ApiKey, 'status' | 'expiry_status'>): string {
+  const word = key.status.charAt(0).toUpperCase() + key.status.slice(1);
+  return key.status === 'active' && key.expiry_status === 'expiring_soon' ? `${word}, expiring soon` : word;
+}
