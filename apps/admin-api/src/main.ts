@@ -14,6 +14,10 @@ async function main(): Promise<void> {
       tags: [
         { name: 'api-keys', description: 'Create, list, rotate, revoke and delete API keys' },
         { name: 'audit-events', description: 'Who changed which key, when' },
+        {
+          name: 'webhooks',
+          description: 'Signed key events POSTed to your endpoints, and their delivery log',
+        },
       ],
     },
   });

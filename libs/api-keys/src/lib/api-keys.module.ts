@@ -1,4 +1,5 @@
 import { Module, type DynamicModule } from '@nestjs/common';
+import { WebhookOutbox } from '@gatehouse/webhooks';
 import { ApiKeysService, API_KEYS_OPTIONS, type ApiKeysOptions } from './api-keys.service';
 import { AuditService } from './audit.service';
 import { LeakedKeyReportGuard } from './leaked-key-report.guard';
@@ -19,6 +20,7 @@ export class ApiKeysModule {
         LeakedKeyReporters,
         LeakedKeyReportGuard,
         LeakedKeysService,
+        WebhookOutbox,
       ],
       exports: [ApiKeysService, AuditService, LeakedKeyReporters, LeakedKeyReportGuard, LeakedKeysService],
     };

@@ -11,6 +11,7 @@ import { AddKeyLifecycle1763942400000 } from './migrations/1763942400000-AddKeyL
 import { AddKeyRateLimits1764028800000 } from './migrations/1764028800000-AddKeyRateLimits';
 import { AddKeyProtections1764115200000 } from './migrations/1764115200000-AddKeyProtections';
 import { AddScans1764201600000 } from './migrations/1764201600000-AddScans';
+import { AddWebhooks1764374400000 } from './migrations/1764374400000-AddWebhooks';
 
 /** The entities of the shared slices; feature libraries register their own with TypeOrmModule.forFeature. */
 export const ENTITIES = [OrganizationEntity, ApiKeyEntity, ApiKeyUsageEntity, AuditEventEntity];
@@ -22,6 +23,7 @@ export const MIGRATIONS = [
   AddKeyRateLimits1764028800000,
   AddKeyProtections1764115200000,
   AddScans1764201600000,
+  AddWebhooks1764374400000,
 ];
 
 /** Where TypeORM records the migrations applied (read by the schema check at start). */

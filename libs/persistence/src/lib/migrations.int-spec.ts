@@ -6,13 +6,21 @@ import { createDatabaseIfMissing, revertLastMigration, runMigrations } from './d
 const INITIAL_TABLES = ['api_keys', 'findings', 'organizations'];
 const KEY_TABLES = ['api_key_usage', 'api_keys', 'audit_events', 'findings', 'organizations'];
 const SCAN_TABLES = ['finding_history', 'idempotency_records', 'scan_payloads', 'scan_streams', 'scans'];
-const TABLES = [...KEY_TABLES, ...SCAN_TABLES].sort();
+const WEBHOOK_TABLES = [
+  'webhook_deliveries',
+  'webhook_delivery_attempts',
+  'webhook_endpoints',
+  'webhook_events',
+  'webhook_expiry_notices',
+];
+const TABLES = [...KEY_TABLES, ...SCAN_TABLES, ...WEBHOOK_TABLES].sort();
 const MIGRATION_NAMES = [
   'CreateInitialSchema1763856000000',
   'AddKeyLifecycle1763942400000',
   'AddKeyRateLimits1764028800000',
   'AddKeyProtections1764115200000',
   'AddScans1764201600000',
+  'AddWebhooks1764374400000',
 ];
 const RATE_LIMIT_COLUMNS = ['rate_limit_burst', 'rate_limit_per_minute'];
 const PROTECTION_COLUMNS = ['allowed_ips', 'disabled_at'];
@@ -378,7 +386,17 @@ describe('migrations (PostgreSQL)', () => {
     expect(left.rows[0]).toEqual({ keys: 0, findings: 0 });
   });
 
-  it('reverts the scans first: drops their tables and gives findings their earlier shape', async () => {
+  it('reverts the webhooks first: drops their tables, keeping every key', async () => {
+    await revertLastMigration({ url: database.url });
+
+    expect(await tables()).toEqual([...KEY_TABLES, ...SCAN_TABLES].sort());
+    const recorded = await client.query<{ name: string }>(
+      `SELECT name FROM gatehouse_migrations ORDER BY id`,
+    );
+    expect(recorded.rows.map((row) => row.name)).toEqual(MIGRATION_NAMES.slice(0, 5));
+  });
+
+  it('reverts the scans next: drops their tables and gives findings their earlier shape', async () => {
     const organizationId = await insertOrganization();
     const keyId = await insertKey(organizationId, 'scan-revert');
     await client.query(
@@ -448,6 +466,8 @@ describe('migrations (PostgreSQL)', () => {
     );
     expect(identities.rowCount).toBe(2);
 
+    // The webhooks, applied again above, go first.
+    await revertLastMigration({ url: database.url });
     await revertLastMigration({ url: database.url });
     expect(await tables()).toEqual(KEY_TABLES);
   });
