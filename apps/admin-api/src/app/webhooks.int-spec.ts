@@ -14,12 +14,14 @@ import {
   type TestDatabase,
   type WebhookReceiver,
 } from '@gatehouse/testing';
-import { verifyWebhook } from './signature';
-import { WebhookDeliveryWorker } from './webhook-delivery.worker';
-import { WebhookOutbox } from './webhook-outbox';
-import { WebhooksModule } from './webhooks.module';
-import type { WebhooksOptions } from './webhooks.options';
-import { WebhooksService } from './webhooks.service';
+import {
+  verifyWebhook,
+  WebhookDeliveryWorker,
+  WebhookOutbox,
+  WebhooksModule,
+  WebhooksService,
+  type WebhooksOptions,
+} from '@gatehouse/webhooks';
 
 const OPTIONS: WebhooksOptions = {
   encryptionKey: randomBytes(32),
@@ -35,6 +37,10 @@ const OPTIONS: WebhooksOptions = {
   },
 };
 
+/**
+ * Here rather than in libs/webhooks: the outbox is written by api-keys' audit trail, and the app is what joins
+ * the two libraries.
+ */
 describe('webhooks: outbox and delivery (PostgreSQL)', () => {
   let database: TestDatabase;
   let app: TestingModule;
