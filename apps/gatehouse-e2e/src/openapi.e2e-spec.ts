@@ -389,6 +389,7 @@ describe('OpenAPI document through the gateway', () => {
       'auth',
       'findings',
       'scans',
+      'webhooks',
     ]);
   });
 

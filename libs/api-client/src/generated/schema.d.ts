@@ -1458,15 +1458,9 @@ export interface components {
         | 'api_key.leaked'
         | 'api_key.expiring'
       )[];
-      /**
-       * @description Deliver events (default true)
-       * @default true
-       */
+      /** @description Deliver events; true when left out */
       enabled?: boolean;
-      /**
-       * @description api_key.expiring is sent this many days before a key expires
-       * @default 7
-       */
+      /** @description api_key.expiring is sent this many days before a key expires; 7 when left out */
       expiring_within_days?: number;
     };
     /** @description An endpoint with its signing secret, shown once */

@@ -44,7 +44,7 @@ export class CreateWebhookDto {
   @IsIn(WEBHOOK_EVENT_TYPES, { each: true })
   event_types!: WebhookEventType[];
 
-  @ApiPropertyOptional({ description: 'Deliver events (default true)', default: true })
+  @ApiPropertyOptional({ description: 'Deliver events; true when left out' })
   @IsOptional()
   @IsBoolean()
   enabled?: boolean;
@@ -53,8 +53,7 @@ export class CreateWebhookDto {
     type: 'integer',
     minimum: 1,
     maximum: 365,
-    default: 7,
-    description: 'api_key.expiring is sent this many days before a key expires',
+    description: 'api_key.expiring is sent this many days before a key expires; 7 when left out',
   })
   @IsOptional()
   @IsInt()
