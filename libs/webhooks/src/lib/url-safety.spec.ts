@@ -1,5 +1,5 @@
 import { GatehouseError } from '@gatehouse/contracts';
-import { assertDeliverableUrl, isPrivateAddress } from './url-safety';
+import { assertDeliverableUrl, isPrivateAddress, publicOnlyLookup } from './url-safety';
 
 const strict = { allowPrivate: false, requireHttps: false };
 
@@ -72,5 +72,22 @@ describe('assertDeliverableUrl', () => {
       requireHttps: false,
     });
     expect(url.port).toBe('4000');
+  });
+});
+
+describe('publicOnlyLookup (the delivery sockets)', () => {
+  it('refuses to connect to a name that resolves to loopback, whatever the URL check said before', async () => {
+    const error = await new Promise<NodeJS.ErrnoException | null>((resolve) =>
+      publicOnlyLookup('localhost', {}, (failure) => resolve(failure)),
+    );
+    expect(error).toMatchObject({ code: 'EADDRNOTAVAIL' });
+    expect(error?.message).toMatch(/^localhost resolved to (127\.0\.0\.1|::1), a private/);
+  });
+
+  it('passes a lookup failure through', async () => {
+    const error = await new Promise<NodeJS.ErrnoException | null>((resolve) =>
+      publicOnlyLookup('no-such-host.invalid', {}, (failure) => resolve(failure)),
+    );
+    expect(error?.code).toMatch(/ENOTFOUND|EAI_AGAIN/);
   });
 });

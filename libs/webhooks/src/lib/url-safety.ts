@@ -1,3 +1,4 @@
+import { lookup as lookupCallback, type LookupAddress, type LookupOptions } from 'node:dns';
 import { lookup } from 'node:dns/promises';
 import { BlockList, isIP } from 'node:net';
 import { GatehouseError } from '@gatehouse/contracts';
@@ -94,4 +95,31 @@ export async function assertDeliverableUrl(
     );
   }
   return url;
+}
+
+type LookupCallback = (
+  error: NodeJS.ErrnoException | null,
+  address: string | LookupAddress[],
+  family?: number,
+) => void;
+
+/**
+ * A `lookup` for the sockets of deliveries: the address the request actually connects to is checked, so a name that
+ * resolved to a public address when the URL was checked and to an internal one a moment later (DNS rebinding) is
+ * refused too.
+ */
+export function publicOnlyLookup(hostname: string, options: LookupOptions, callback: LookupCallback): void {
+  lookupCallback(hostname, { ...options, all: true }, (error, addresses) => {
+    if (error) return callback(error, []);
+    const refused = addresses.find((entry) => isPrivateAddress(entry.address));
+    if (refused) {
+      const blocked: NodeJS.ErrnoException = new Error(
+        `${hostname} resolved to ${refused.address}, a private, loopback or link-local address`,
+      );
+      blocked.code = 'EADDRNOTAVAIL';
+      return callback(blocked, []);
+    }
+    if (options.all) return callback(null, addresses);
+    return callback(null, addresses[0].address, addresses[0].family);
+  });
 }

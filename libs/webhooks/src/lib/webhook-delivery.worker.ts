@@ -7,10 +7,11 @@ import {
 } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
+import { Agent, fetch } from 'undici';
 import { CLOCK, type Clock } from '@gatehouse/contracts';
 import { RETRY_DELAY_MAX_MS, retryDelayMs } from './backoff';
 import { signWebhook, WebhookSecretBox } from './signature';
-import { assertDeliverableUrl } from './url-safety';
+import { assertDeliverableUrl, publicOnlyLookup } from './url-safety';
 import { WebhookOutbox, keyData } from './webhook-outbox';
 import { WEBHOOKS_OPTIONS, type WebhooksOptions } from './webhooks.options';
 
@@ -43,6 +44,8 @@ interface AttemptOutcome {
 export class WebhookDeliveryWorker implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(WebhookDeliveryWorker.name);
   private readonly box: WebhookSecretBox;
+  /** Connects only to public addresses (unless the test allowance is set), whatever DNS answers meanwhile. */
+  private readonly agent: Agent;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private stopped = false;
@@ -55,6 +58,9 @@ export class WebhookDeliveryWorker implements OnApplicationBootstrap, OnApplicat
     @Inject(CLOCK) private readonly clock: Clock,
   ) {
     this.box = new WebhookSecretBox(options.encryptionKey);
+    this.agent = new Agent({
+      connect: options.urlPolicy.allowPrivate ? {} : { lookup: publicOnlyLookup },
+    });
   }
 
   onApplicationBootstrap(): void {
@@ -66,6 +72,7 @@ export class WebhookDeliveryWorker implements OnApplicationBootstrap, OnApplicat
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     await this.running;
+    await this.agent.close();
   }
 
   /** Delivers every due delivery, and emits due expiry events; for tests and the poll loop. */
@@ -191,6 +198,7 @@ export class WebhookDeliveryWorker implements OnApplicationBootstrap, OnApplicat
         // A redirect could lead to an address the URL check refused.
         redirect: 'manual',
         signal: AbortSignal.timeout(this.options.delivery.timeoutMs),
+        dispatcher: this.agent,
       });
       // The receiver's answer is not kept: its status is the outcome.
       await response.body?.cancel();
@@ -200,7 +208,14 @@ export class WebhookDeliveryWorker implements OnApplicationBootstrap, OnApplicat
         durationMs: elapsed(),
       };
     } catch (error) {
-      const message = (error as Error).name === 'TimeoutError' ? 'timed out' : (error as Error).message;
+      // fetch wraps the socket's error (a refused address, a reset) in a TypeError "fetch failed": say the cause.
+      const cause = (error as { cause?: unknown }).cause;
+      const message =
+        (error as Error).name === 'TimeoutError'
+          ? 'timed out'
+          : cause instanceof Error
+            ? `${(error as Error).message}: ${cause.message}`
+            : (error as Error).message;
       return { statusCode: null, error: message.slice(0, ERROR_MAX), durationMs: elapsed() };
     }
   }
