@@ -299,6 +299,17 @@ describe('the OpenAPI document against real responses', () => {
     expect(log.json['data']).toHaveLength(1);
     await call('GET', '/api/v1/webhooks/{id}', 404, { ...options, params: { id: owner.api_key_id } });
     await call('DELETE', '/api/v1/webhooks/{id}', 204, { ...options, params });
+    // Endpoint changes are audit events too, with target type webhook.
+    const audited = await call('GET', '/api/v1/audit-events', 200, {
+      ...options,
+      query: { target_id: params.id },
+    });
+    expect((audited.json['data'] as { action: string }[]).map((event) => event.action)).toEqual([
+      'webhook.deleted',
+      'webhook.secret_rotated',
+      'webhook.updated',
+      'webhook.created',
+    ]);
   });
 
   it('answers refusals as declared: 401 with its challenge, 403, 404, and a revoked key', async () => {

@@ -179,6 +179,9 @@ describe('webhooks', () => {
       [1, 500],
       [2, 200],
     ]);
+    const metrics = await (await fetch(`${suite.admin.managementUrl}/metrics`)).text();
+    expect(metrics).toMatch(/^gatehouse_webhook_attempts_total\{outcome="retrying"[^}]*\} [1-9]/m);
+    expect(metrics).toMatch(/^gatehouse_webhook_attempts_total\{outcome="delivered"[^}]*\} [1-9]/m);
   });
 
   it('signs with the new secret after a rotation, and answers 404 to another organization', async () => {

@@ -1378,12 +1378,12 @@ export interface components {
        */
       actor: string;
       /**
-       * @description What happened; so far one of organization.bootstrapped, api_key.created, api_key.rotated, api_key.rotation_finished, api_key.revoked, api_key.deleted, api_key.rate_limit_set, api_key.rate_limit_cleared, api_key.disabled, api_key.enabled, api_key.allowed_ips_changed, api_key.leaked
+       * @description What happened; so far one of organization.bootstrapped, api_key.created, api_key.rotated, api_key.rotation_finished, api_key.revoked, api_key.deleted, api_key.rate_limit_set, api_key.rate_limit_cleared, api_key.disabled, api_key.enabled, api_key.allowed_ips_changed, api_key.leaked, webhook.created, webhook.updated, webhook.deleted, webhook.secret_rotated
        * @example api_key.revoked
        */
       action: string;
       /** @enum {string} */
-      target_type: 'api_key' | 'organization';
+      target_type: 'api_key' | 'organization' | 'webhook';
       /** Format: uuid */
       target_id: string | null;
       /** @description Address of the caller, when it came over HTTP */

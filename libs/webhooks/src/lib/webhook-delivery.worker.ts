@@ -8,7 +8,9 @@ import {
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import { Agent, fetch } from 'undici';
+import { Counter } from 'prom-client';
 import { CLOCK, type Clock } from '@gatehouse/contracts';
+import { BIND_METRICS, type GatehouseMetrics, type MetricsAware } from '@gatehouse/http';
 import { RETRY_DELAY_MAX_MS, retryDelayMs } from './backoff';
 import { signWebhook, WebhookSecretBox } from './signature';
 import { assertDeliverableUrl, publicOnlyLookup } from './url-safety';
@@ -41,7 +43,7 @@ interface AttemptOutcome {
  * The same loop emits `api_key.expiring`.
  */
 @Injectable()
-export class WebhookDeliveryWorker implements OnApplicationBootstrap, OnApplicationShutdown {
+export class WebhookDeliveryWorker implements OnApplicationBootstrap, OnApplicationShutdown, MetricsAware {
   private readonly logger = new Logger(WebhookDeliveryWorker.name);
   private readonly box: WebhookSecretBox;
   /** Connects only to public addresses (unless the test allowance is set), whatever DNS answers meanwhile. */
@@ -50,6 +52,7 @@ export class WebhookDeliveryWorker implements OnApplicationBootstrap, OnApplicat
   private running: Promise<void> | undefined;
   private stopped = false;
   private lastExpiryCheck = 0;
+  private attemptsCounter: Counter<'outcome'> | undefined;
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
@@ -61,6 +64,17 @@ export class WebhookDeliveryWorker implements OnApplicationBootstrap, OnApplicat
     this.agent = new Agent({
       connect: options.urlPolicy.allowPrivate ? {} : { lookup: publicOnlyLookup },
     });
+  }
+
+  /** `gatehouse_webhook_attempts_total{outcome}`: delivered, retrying (will be tried again) or failed (gave up). */
+  [BIND_METRICS](metrics: GatehouseMetrics): void {
+    this.attemptsCounter = new Counter({
+      name: 'gatehouse_webhook_attempts_total',
+      help: 'Webhook delivery attempts made by this instance, by outcome: delivered, retrying, failed',
+      labelNames: ['outcome'],
+      registers: [metrics.registry],
+    });
+    for (const outcome of ['delivered', 'retrying', 'failed']) this.attemptsCounter.inc({ outcome }, 0);
   }
 
   onApplicationBootstrap(): void {
@@ -167,6 +181,7 @@ export class WebhookDeliveryWorker implements OnApplicationBootstrap, OnApplicat
         ],
       );
     });
+    this.attemptsCounter?.inc({ outcome: status === 'pending' ? 'retrying' : status });
     if (status === 'failed') {
       this.logger.warn(`webhook delivery ${delivery.id} failed after ${delivery.attempts} attempts`);
     }

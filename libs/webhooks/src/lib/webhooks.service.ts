@@ -23,6 +23,15 @@ import {
   type WebhooksOptions,
 } from './webhooks.options';
 
+/** What the audit trail records of endpoint changes, with target type `webhook`. */
+export const WEBHOOK_AUDIT_ACTIONS = [
+  'webhook.created',
+  'webhook.updated',
+  'webhook.deleted',
+  'webhook.secret_rotated',
+] as const;
+type WebhookAuditAction = (typeof WEBHOOK_AUDIT_ACTIONS)[number];
+
 /** Who changes an endpoint, as the audit trail records it (the admin-api's Actor fits). */
 export interface WebhookActor {
   organizationId: string;
@@ -329,7 +338,7 @@ export class WebhooksService {
   private async audit(
     manager: EntityManager,
     actor: WebhookActor,
-    action: string,
+    action: WebhookAuditAction,
     targetId: string,
     details?: Record<string, unknown>,
   ): Promise<void> {
