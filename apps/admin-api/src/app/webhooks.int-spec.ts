@@ -301,6 +301,25 @@ describe('webhooks: outbox and delivery (PostgreSQL)', () => {
     expect(events.map((event) => event.payload.data.api_key.id)).toEqual([soon.id]);
   });
 
+  it('drops the outcome of an attempt whose endpoint was deleted during the request', async () => {
+    const organizationId = await newOrganization();
+    const endpoint = await webhooks.create(actor(organizationId), {
+      url: receiver.url,
+      event_types: ['api_key.created'],
+    });
+    receiver.respond(() => 'hang');
+    const { delivery_id } = await webhooks.test(actor(organizationId), endpoint.id);
+    const claimed = (await worker.claim()).find((delivery) => delivery.id === delivery_id);
+    expect(claimed).toBeDefined();
+    const delivering = worker.deliver(claimed as NonNullable<typeof claimed>);
+    await receiver.waitFor(1);
+    await webhooks.delete(actor(organizationId), endpoint.id);
+    await expect(delivering).resolves.toBeUndefined();
+    expect(await dataSource.query(`SELECT 1 FROM webhook_deliveries WHERE id = $1`, [delivery_id])).toEqual(
+      [],
+    );
+  });
+
   it("answers 404 for another organization's endpoint and refuses internal URLs without the test allowance", async () => {
     const mine = await newOrganization();
     const theirs = await newOrganization();

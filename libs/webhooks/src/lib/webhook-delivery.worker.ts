@@ -19,6 +19,7 @@ import { WEBHOOKS_OPTIONS, type WebhooksOptions } from './webhooks.options';
 
 const BATCH_SIZE = 10;
 const ERROR_MAX = 500;
+const FOREIGN_KEY_VIOLATION = '23503';
 
 interface ClaimedDelivery {
   id: string;
@@ -157,7 +158,7 @@ export class WebhookDeliveryWorker implements OnApplicationBootstrap, OnApplicat
     const next = new Date(
       now.getTime() + retryDelayMs(delivery.attempts, this.options.delivery.retryBaseMs, RETRY_DELAY_MAX_MS),
     );
-    await this.dataSource.transaction(async (manager) => {
+    const recorded = this.dataSource.transaction(async (manager) => {
       await manager.query(
         `INSERT INTO webhook_delivery_attempts (delivery_id, attempt, attempted_at, status_code, error, duration_ms)
          VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`,
@@ -181,6 +182,14 @@ export class WebhookDeliveryWorker implements OnApplicationBootstrap, OnApplicat
         ],
       );
     });
+    try {
+      await recorded;
+    } catch (error) {
+      // The endpoint was deleted during the request, taking the delivery with it: there is nothing left to record.
+      if ((error as { driverError?: { code?: string } }).driverError?.code !== FOREIGN_KEY_VIOLATION)
+        throw error;
+      return;
+    }
     this.attemptsCounter?.inc({ outcome: status === 'pending' ? 'retrying' : status });
     if (status === 'failed') {
       this.logger.warn(`webhook delivery ${delivery.id} failed after ${delivery.attempts} attempts`);
