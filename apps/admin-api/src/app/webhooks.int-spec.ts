@@ -1,7 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { Test, type TestingModule } from '@nestjs/testing';
 import { DataSource } from 'typeorm';
-import { ApiKeysModule, ApiKeysService, AuditService, type Actor } from '@gatehouse/api-keys';
+import {
+  ApiKeysModule,
+  ApiKeysService,
+  AuditService,
+  LeakedKeysService,
+  type Actor,
+} from '@gatehouse/api-keys';
 import { GatehouseError, PERMISSIONS, systemClock } from '@gatehouse/contracts';
 import { HealthModule } from '@gatehouse/http';
 import { PersistenceModule, runMigrations } from '@gatehouse/persistence';
@@ -140,6 +146,43 @@ describe('webhooks: outbox and delivery (PostgreSQL)', () => {
       [organizationId],
     );
     expect(payload.payload.data.api_key).toMatchObject({ id: key.id, client_id: 'ci-webhooks' });
+  });
+
+  it('writes api_key.leaked and api_key.revoked when a leak report revokes a key', async () => {
+    const organizationId = await newOrganization();
+    await webhooks.create(actor(organizationId), {
+      url: receiver.url,
+      event_types: ['api_key.leaked', 'api_key.revoked'],
+    });
+    const key = await keys.create(actor(organizationId), {
+      name: 'leaky',
+      client_id: 'ci-leaked',
+      permissions: ['read:keys'],
+    });
+    const [feedback] = await app.get(LeakedKeysService).report(
+      [
+        {
+          token: key.api_key,
+          type: 'gatehouse_api_key',
+          url: 'https://example.com/leak',
+          source: 'content',
+        },
+      ],
+      {
+        ip: null,
+        requestId: null,
+      },
+    );
+    expect(feedback.label).toBe('true_positive');
+    const events = await dataSource.query<{ type: string; payload: { data: { actor: string } } }[]>(
+      `SELECT type, payload FROM webhook_events WHERE organization_id = $1 AND type <> 'api_key.created'
+        ORDER BY type`,
+      [organizationId],
+    );
+    expect(events.map((event) => [event.type, event.payload.data.actor])).toEqual([
+      ['api_key.leaked', 'system:leaked-key-report'],
+      ['api_key.revoked', 'system:leaked-key-report'],
+    ]);
   });
 
   it('rolls the event back with the change it reports', async () => {
