@@ -116,6 +116,7 @@ const EXTERNAL_SECRETS = {
       'REDIS_SENTINEL_PASSWORD',
     ],
     'gatehouse-gateway-secret': ['GATEWAY_SECRET'],
+    'gatehouse-webhook-key': ['WEBHOOK_SECRET_ENCRYPTION_KEY'],
     'gatehouse-jwt-signing-key': [
       'jwt-signing-key.pem',
       'jwt-next-signing-key.pem',

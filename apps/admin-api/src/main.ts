@@ -15,6 +15,10 @@ async function main(): Promise<void> {
         { name: 'api-keys', description: 'Create, list, rotate, revoke and delete API keys' },
         { name: 'audit-events', description: 'Who changed which key, when' },
         { name: 'me', description: 'Who the caller is: identity, organization, role and permissions' },
+        {
+          name: 'webhooks',
+          description: 'Signed key events POSTed to your endpoints, and their delivery log',
+        },
       ],
     },
   });

@@ -185,7 +185,11 @@ describe('images (Dockerfile runtime stages, replayed without Docker)', () => {
     const auth = launch('auth-service', authEnv);
     await untilReady('auth-service', auth);
     const verifierEnv = { JWKS_URL: `${auth.url}/api/v1/auth/jwks` };
-    const adminEnv = await serviceEnv(verifierEnv);
+    // The image runs with NODE_ENV=production, where admin-api needs the key that seals webhook secrets.
+    const adminEnv = await serviceEnv({
+      ...verifierEnv,
+      WEBHOOK_SECRET_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+    });
     const findingsEnv = await serviceEnv(verifierEnv);
     const admin = launch('admin-api', adminEnv);
     const findings = launch('findings-service', findingsEnv);

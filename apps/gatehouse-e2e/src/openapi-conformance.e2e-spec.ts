@@ -2,8 +2,10 @@ import { createServer } from 'node:net';
 import {
   createLeakedKeyReporter,
   startSuite,
+  startWebhookReceiver,
   type BootstrapOutput,
   type RunningSuite,
+  type WebhookReceiver,
 } from '@gatehouse/testing';
 import { ResponseConformance, type ConformanceDocument } from './support/openapi-conformance';
 
@@ -50,6 +52,7 @@ describe('the OpenAPI document against real responses', () => {
   let reader: { id: string; secret: string };
   let scanId: string;
   let findingId: string;
+  let receiver: WebhookReceiver;
 
   /** Calls the gateway and expects the answer to conform; `status` is what the step is about. */
   const call = async (
@@ -85,7 +88,15 @@ describe('the OpenAPI document against real responses', () => {
   const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
   beforeAll(async () => {
-    suite = await startSuite({ adminEnv: { LEAKED_KEY_REPORTER_PUBLIC_KEYS: reporter.publicKeys() } });
+    receiver = await startWebhookReceiver();
+    suite = await startSuite({
+      adminEnv: {
+        LEAKED_KEY_REPORTER_PUBLIC_KEYS: reporter.publicKeys(),
+        // The webhook receiver below is on loopback.
+        WEBHOOK_ALLOW_PRIVATE_URLS: 'true',
+        WEBHOOK_POLL_INTERVAL_MS: '100',
+      },
+    });
     gateway = suite.gateway.url;
     owner = await suite.bootstrap('openapi-conformance');
     const response = await fetch(`${gateway}/api/docs/openapi.json`);
@@ -96,6 +107,7 @@ describe('the OpenAPI document against real responses', () => {
 
   afterAll(async () => {
     await suite?.stop();
+    await receiver?.stop();
   });
 
   it('authenticates with the owner key, and serves the JWKS', async () => {
@@ -276,6 +288,44 @@ describe('the OpenAPI document against real responses', () => {
     const lines = exported.text.split('\n').filter(Boolean);
     expect(lines.length).toBeGreaterThan(3);
     for (const line of lines) expect(conformance.schemaProblems('AuditEvent', JSON.parse(line))).toEqual([]);
+  });
+
+  it('adds, lists, reads, changes, tests, re-keys and deletes a webhook endpoint, and reads its delivery log', async () => {
+    const options = { headers: bearer(ownerToken) };
+    const created = await call('POST', '/api/v1/webhooks', 201, {
+      ...options,
+      body: {
+        url: receiver.url,
+        event_types: ['api_key.created', 'api_key.expiring'],
+        description: 'conformance',
+      },
+    });
+    const params = { id: created.json['id'] as string };
+    await call('GET', '/api/v1/webhooks', 200, options);
+    await call('GET', '/api/v1/webhooks/{id}', 200, { ...options, params });
+    await call('PATCH', '/api/v1/webhooks/{id}', 200, {
+      ...options,
+      params,
+      body: { expiring_within_days: 14 },
+    });
+    await call('POST', '/api/v1/webhooks/{id}/test', 202, { ...options, params });
+    await call('POST', '/api/v1/webhooks/{id}/rotate-secret', 200, { ...options, params });
+    await receiver.waitFor(1);
+    const log = await call('GET', '/api/v1/webhooks/{id}/deliveries', 200, { ...options, params });
+    expect(log.json['data']).toHaveLength(1);
+    await call('GET', '/api/v1/webhooks/{id}', 404, { ...options, params: { id: owner.api_key_id } });
+    await call('DELETE', '/api/v1/webhooks/{id}', 204, { ...options, params });
+    // Endpoint changes are audit events too, with target type webhook.
+    const audited = await call('GET', '/api/v1/audit-events', 200, {
+      ...options,
+      query: { target_id: params.id },
+    });
+    expect((audited.json['data'] as { action: string }[]).map((event) => event.action)).toEqual([
+      'webhook.deleted',
+      'webhook.secret_rotated',
+      'webhook.updated',
+      'webhook.created',
+    ]);
   });
 
   it('answers refusals as declared: 401 with its challenge, 403, 404, and a revoked key', async () => {

@@ -390,6 +390,7 @@ describe('OpenAPI document through the gateway', () => {
       'findings',
       'me',
       'scans',
+      'webhooks',
     ]);
   });
 

@@ -11,3 +11,4 @@ export * from './lib/pgbouncer';
 export * from './lib/redis-topologies';
 export * from './lib/free-port';
 export * from './lib/otlp-receiver';
+export * from './lib/webhook-receiver';

@@ -77,3 +77,33 @@ describe('AdminApiConfig MANAGEMENT_PORT', () => {
     expect(() => loadConfig(AdminApiConfig, { MANAGEMENT_PORT: '70000' })).toThrow(ConfigValidationError);
   });
 });
+
+describe('AdminApiConfig webhooks', () => {
+  const key = Buffer.alloc(32, 7).toString('base64');
+
+  it('refuses to start in production without WEBHOOK_SECRET_ENCRYPTION_KEY, naming it', () => {
+    expect(() => loadConfig(AdminApiConfig, { NODE_ENV: 'production' })).toThrow(
+      /WEBHOOK_SECRET_ENCRYPTION_KEY must be the base64 of 32 random bytes/,
+    );
+  });
+
+  it('refuses a key that is not 32 bytes of base64, without echoing it', () => {
+    const attempt = () => loadConfig(AdminApiConfig, { WEBHOOK_SECRET_ENCRYPTION_KEY: 'short-and-secret' });
+    expect(attempt).toThrow(ConfigValidationError);
+    expect(attempt).not.toThrow(/short-and-secret/);
+  });
+
+  it('uses the key given and the delivery settings; outside production plain http is allowed', () => {
+    const options = loadConfig(AdminApiConfig, {
+      WEBHOOK_SECRET_ENCRYPTION_KEY: key,
+      WEBHOOK_DELIVERY_ENABLED: 'false',
+      WEBHOOK_RETRY_BASE_MS: '50',
+    }).webhooks;
+    expect(options.encryptionKey).toEqual(Buffer.alloc(32, 7));
+    expect(options.delivery).toMatchObject({ enabled: false, retryBaseMs: 50, maxAttempts: 8 });
+    expect(options.urlPolicy).toEqual({ allowPrivate: false, requireHttps: false });
+    expect(() => loadConfig(AdminApiConfig, { WEBHOOK_DELIVERY_ENABLED: 'yes' })).toThrow(
+      /WEBHOOK_DELIVERY_ENABLED must be true or false/,
+    );
+  });
+});

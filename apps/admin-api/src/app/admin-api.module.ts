@@ -4,10 +4,12 @@ import { AuthModule } from '@gatehouse/auth';
 import { createLoggerModule, HealthModule } from '@gatehouse/http';
 import { PersistenceModule } from '@gatehouse/persistence';
 import { RevocationModule } from '@gatehouse/revocation';
+import { WebhooksModule } from '@gatehouse/webhooks';
 import { ApiKeysController } from './api-keys.controller';
 import { AuditEventsController } from './audit-events.controller';
 import { LeakedKeysController } from './leaked-keys.controller';
 import { MeController } from './me.controller';
+import { WebhooksController } from './webhooks.controller';
 import type { AdminApiConfig } from './admin-api.config';
 
 @Module({})
@@ -44,8 +46,15 @@ export class AdminApiModule {
           // Read here, at start: a bad document stops admin-api before it listens.
           config.leakedKeyReporterKeys(),
         ),
+        WebhooksModule.forRoot(config.webhooks),
       ],
-      controllers: [ApiKeysController, AuditEventsController, LeakedKeysController, MeController],
+      controllers: [
+        ApiKeysController,
+        AuditEventsController,
+        LeakedKeysController,
+        MeController,
+        WebhooksController,
+      ],
     };
   }
 }

@@ -13,6 +13,7 @@ import {
 import { Authorize } from '@gatehouse/auth';
 import { ApiErrors, BEARER_AUTH, BEARER_ERRORS } from '@gatehouse/http';
 import { AUDIT_ACTOR_TYPES } from '@gatehouse/persistence';
+import { WEBHOOK_AUDIT_ACTIONS } from '@gatehouse/webhooks';
 
 @ApiSchema({ name: 'AuditEvent', description: 'One mutation, recorded in the transaction that made it' })
 class AuditEventSchema implements AuditEventView {
@@ -29,12 +30,12 @@ class AuditEventSchema implements AuditEventView {
   actor!: string;
 
   @ApiProperty({
-    description: `What happened; so far one of ${AUDIT_ACTIONS.join(', ')}`,
+    description: `What happened; so far one of ${[...AUDIT_ACTIONS, ...WEBHOOK_AUDIT_ACTIONS].join(', ')}`,
     example: 'api_key.revoked',
   })
   action!: string;
 
-  @ApiProperty({ enum: ['api_key', 'organization'] })
+  @ApiProperty({ enum: ['api_key', 'organization', 'webhook'] })
   target_type!: string;
 
   @ApiProperty({ type: 'string', nullable: true, format: 'uuid' })

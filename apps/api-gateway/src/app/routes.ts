@@ -13,6 +13,7 @@ export const CREDENTIAL_PREFIXES = [
   '/api/v1/api-keys',
   '/api/v1/audit-events',
   '/api/v1/me',
+  '/api/v1/webhooks',
 ];
 
 /**
@@ -30,6 +31,7 @@ export function upstreamRoutes(config: ApiGatewayConfig): UpstreamRoute[] {
     { prefix: '/api/v1/api-keys', upstream: config.ADMIN_API_URL },
     { prefix: '/api/v1/audit-events', upstream: config.ADMIN_API_URL },
     { prefix: '/api/v1/me', upstream: config.ADMIN_API_URL },
+    { prefix: '/api/v1/webhooks', upstream: config.ADMIN_API_URL },
     { prefix: LEAKED_KEYS_PATH, upstream: config.ADMIN_API_URL },
   ];
 }

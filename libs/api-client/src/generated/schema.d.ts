@@ -443,6 +443,112 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/api/v1/webhooks': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** List the organization's webhook endpoints */
+    get: operations['listWebhooks'];
+    put?: never;
+    /**
+     * Add a webhook endpoint
+     * @description Needs write:keys (owners and admins, or a key holding it). Returns the signing secret once. At most 20 endpoints per organization.
+     */
+    post: operations['createWebhook'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/webhooks/{id}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Get a webhook endpoint */
+    get: operations['getWebhook'];
+    put?: never;
+    post?: never;
+    /**
+     * Delete a webhook endpoint
+     * @description Needs write:keys (owners and admins, or a key holding it). Its pending deliveries and its delivery log go with it.
+     */
+    delete: operations['deleteWebhook'];
+    options?: never;
+    head?: never;
+    /**
+     * Change a webhook endpoint
+     * @description Needs write:keys (owners and admins, or a key holding it).
+     */
+    patch: operations['updateWebhook'];
+    trace?: never;
+  };
+  '/api/v1/webhooks/{id}/rotate-secret': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Replace the signing secret of a webhook endpoint
+     * @description Needs write:keys (owners and admins, or a key holding it). The new secret is returned once and signs every attempt from now on.
+     */
+    post: operations['rotateWebhookSecret'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/webhooks/{id}/deliveries': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * The delivery log of a webhook endpoint
+     * @description Newest first, paged with `cursor`; each delivery with its attempts.
+     */
+    get: operations['listWebhookDeliveries'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/webhooks/{id}/test': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Send a webhook.ping event to an endpoint
+     * @description Needs write:keys (owners and admins, or a key holding it). Queued like any event; its outcome shows in the delivery log.
+     */
+    post: operations['testWebhook'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1340,12 +1446,12 @@ export interface components {
        */
       actor: string;
       /**
-       * @description What happened; so far one of organization.bootstrapped, api_key.created, api_key.rotated, api_key.rotation_finished, api_key.revoked, api_key.deleted, api_key.rate_limit_set, api_key.rate_limit_cleared, api_key.disabled, api_key.enabled, api_key.allowed_ips_changed, api_key.leaked, api_key.updated
+       * @description What happened; so far one of organization.bootstrapped, api_key.created, api_key.rotated, api_key.rotation_finished, api_key.revoked, api_key.deleted, api_key.rate_limit_set, api_key.rate_limit_cleared, api_key.disabled, api_key.enabled, api_key.allowed_ips_changed, api_key.leaked, api_key.updated, webhook.created, webhook.updated, webhook.deleted, webhook.secret_rotated
        * @example api_key.revoked
        */
       action: string;
       /** @enum {string} */
-      target_type: 'api_key' | 'organization';
+      target_type: 'api_key' | 'organization' | 'webhook';
       /** Format: uuid */
       target_id: string | null;
       /** @description Address of the caller, when it came over HTTP */
@@ -1442,6 +1548,168 @@ export interface components {
        *     ]
        */
       permissions: ('read:keys' | 'write:keys' | 'read:findings' | 'write:findings')[];
+    };
+    CreateWebhookDto: {
+      /**
+       * @description Where events are POSTed: https in production; private, loopback and link-local addresses are refused
+       * @example https://hooks.example.com/gatehouse
+       */
+      url: string;
+      /** @example Security team SIEM */
+      description?: string;
+      /** @description Event types to receive */
+      event_types: (
+        | 'api_key.created'
+        | 'api_key.rotated'
+        | 'api_key.rotation_finished'
+        | 'api_key.disabled'
+        | 'api_key.enabled'
+        | 'api_key.revoked'
+        | 'api_key.deleted'
+        | 'api_key.leaked'
+        | 'api_key.expiring'
+      )[];
+      /** @description Deliver events; true when left out */
+      enabled?: boolean;
+      /** @description api_key.expiring is sent this many days before a key expires; 7 when left out */
+      expiring_within_days?: number;
+    };
+    /** @description An endpoint with its signing secret, shown once */
+    CreatedWebhookEndpoint: {
+      /** Format: uuid */
+      id: string;
+      /** @example https://hooks.example.com/gatehouse */
+      url: string;
+      description: string;
+      event_types: (
+        | 'api_key.created'
+        | 'api_key.rotated'
+        | 'api_key.rotation_finished'
+        | 'api_key.disabled'
+        | 'api_key.enabled'
+        | 'api_key.revoked'
+        | 'api_key.deleted'
+        | 'api_key.leaked'
+        | 'api_key.expiring'
+      )[];
+      enabled: boolean;
+      /** @description api_key.expiring is sent this many days before expiry */
+      expiring_within_days: number;
+      /** Format: date-time */
+      created_at: string;
+      /** @example user:auth0|5f7c */
+      created_by: string;
+      /** Format: date-time */
+      updated_at: string;
+      /** Format: date-time */
+      secret_rotated_at: string | null;
+      /**
+       * @description The Standard Webhooks signing secret: shown this once (at creation and rotation)
+       * @example whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw
+       */
+      secret: string;
+    };
+    /** @description A receiver of key events: never its secret */
+    WebhookEndpoint: {
+      /** Format: uuid */
+      id: string;
+      /** @example https://hooks.example.com/gatehouse */
+      url: string;
+      description: string;
+      event_types: (
+        | 'api_key.created'
+        | 'api_key.rotated'
+        | 'api_key.rotation_finished'
+        | 'api_key.disabled'
+        | 'api_key.enabled'
+        | 'api_key.revoked'
+        | 'api_key.deleted'
+        | 'api_key.leaked'
+        | 'api_key.expiring'
+      )[];
+      enabled: boolean;
+      /** @description api_key.expiring is sent this many days before expiry */
+      expiring_within_days: number;
+      /** Format: date-time */
+      created_at: string;
+      /** @example user:auth0|5f7c */
+      created_by: string;
+      /** Format: date-time */
+      updated_at: string;
+      /** Format: date-time */
+      secret_rotated_at: string | null;
+    };
+    /** @description Newest first */
+    WebhookEndpointPage: {
+      data: components['schemas']['WebhookEndpoint'][];
+      /** @description Pass as `cursor` for the next page */
+      next_cursor: string | null;
+    };
+    UpdateWebhookDto: {
+      url?: string;
+      description?: string;
+      event_types?: (
+        | 'api_key.created'
+        | 'api_key.rotated'
+        | 'api_key.rotation_finished'
+        | 'api_key.disabled'
+        | 'api_key.enabled'
+        | 'api_key.revoked'
+        | 'api_key.deleted'
+        | 'api_key.leaked'
+        | 'api_key.expiring'
+      )[];
+      enabled?: boolean;
+      expiring_within_days?: number;
+    };
+    /** @description One POST to the endpoint */
+    WebhookAttempt: {
+      attempt: number;
+      /** Format: date-time */
+      attempted_at: string;
+      /** @description The receiver's status; null when none came */
+      status_code: number | null;
+      /** @example HTTP 500 */
+      error: string | null;
+      duration_ms: number;
+    };
+    /** @description One event sent to one endpoint, with every attempt */
+    WebhookDelivery: {
+      /** Format: uuid */
+      id: string;
+      /**
+       * Format: uuid
+       * @description The webhook-id header of every attempt
+       */
+      event_id: string;
+      /** @example api_key.revoked */
+      event_type: string;
+      /** @enum {string} */
+      status: 'pending' | 'delivered' | 'failed';
+      /** @description Attempts started (one interrupted by a crash counts) */
+      attempts: number;
+      /** Format: date-time */
+      next_attempt_at: string | null;
+      last_status_code: number | null;
+      last_error: string | null;
+      /** Format: date-time */
+      created_at: string;
+      /** Format: date-time */
+      completed_at: string | null;
+      attempt_log: components['schemas']['WebhookAttempt'][];
+    };
+    /** @description Newest first */
+    WebhookDeliveryPage: {
+      data: components['schemas']['WebhookDelivery'][];
+      /** @description Pass as `cursor` for the next page */
+      next_cursor: string | null;
+    };
+    /** @description The ping queued for delivery */
+    WebhookTest: {
+      /** Format: uuid */
+      event_id: string;
+      /** Format: uuid */
+      delivery_id: string;
     };
   };
   responses: never;
@@ -4484,6 +4752,904 @@ export interface operations {
         };
       };
       /** @description error: api_key_not_found */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description error: rate_limit_exceeded (the body also carries retry_after, in seconds) */
+      429: {
+        headers: {
+          /** @description Requests per window of the limit that applies (the rate, without the burst) */
+          'X-RateLimit-Limit'?: number;
+          /** @description What is left of the rate in the current window (0 while on the burst) */
+          'X-RateLimit-Remaining'?: number;
+          /** @description Unix time, in seconds, at which the current window ends */
+          'X-RateLimit-Reset'?: number;
+          /** @description Seconds to wait before retrying */
+          'Retry-After'?: number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description error: bad_gateway (from the gateway: the service behind it could not be reached, or failed) */
+      502: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description error: service_unavailable */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description error: gateway_timeout (from the gateway: the service behind it sent no answer within UPSTREAM_TIMEOUT_MS) */
+      504: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+    };
+  };
+  listWebhooks: {
+    parameters: {
+      query?: {
+        limit?: number;
+        /** @description `next_cursor` of the previous page */
+        cursor?: string;
+      };
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      200: {
+        headers: {
+          /** @description Requests per window of the limit that applies (the rate, without the burst) */
+          'X-RateLimit-Limit'?: number;
+          /** @description What is left of the rate in the current window (0 while on the burst) */
+          'X-RateLimit-Remaining'?: number;
+          /** @description Unix time, in seconds, at which the current window ends */
+          'X-RateLimit-Reset'?: number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['WebhookEndpointPage'];
+        };
+      };
+      /** @description error: validation_failed */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description error: missing_token, invalid_token, token_expired, token_revoked, api_key_disabled, unauthorized, invalid_api_key, api_key_revoked, key_expired */
+      401: {
+        headers: {
+          /** @description The challenge (RFC 9110 §11.6.1): the scheme of the credential the route takes (Bearer per RFC 6750; ApiKey for the X-API-Key header; Signature for signed reports), realm "gatehouse", and `error` when a credential was presented and refused. Here: `Bearer realm="gatehouse"`; `Bearer realm="gatehouse", error="invalid_token"`; `ApiKey realm="gatehouse", header="X-API-Key", error="invalid_key"` */
+          'WWW-Authenticate': string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description error: forbidden, ip_not_allowed */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description error: api_key_not_found */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description error: rate_limit_exceeded (the body also carries retry_after, in seconds) */
+      429: {
+        headers: {
+          /** @description Requests per window of the limit that applies (the rate, without the burst) */
+          'X-RateLimit-Limit'?: number;
+          /** @description What is left of the rate in the current window (0 while on the burst) */
+          'X-RateLimit-Remaining'?: number;
+          /** @description Unix time, in seconds, at which the current window ends */
+          'X-RateLimit-Reset'?: number;
+          /** @description Seconds to wait before retrying */
+          'Retry-After'?: number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description error: bad_gateway (from the gateway: the service behind it could not be reached, or failed) */
+      502: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description error: service_unavailable */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description error: gateway_timeout (from the gateway: the service behind it sent no answer within UPSTREAM_TIMEOUT_MS) */
+      504: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+    };
+  };
+  createWebhook: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['CreateWebhookDto'];
+      };
+    };
+    responses: {
+      201: {
+        headers: {
+          /** @description Requests per window of the limit that applies (the rate, without the burst) */
+          'X-RateLimit-Limit'?: number;
+          /** @description What is left of the rate in the current window (0 while on the burst) */
+          'X-RateLimit-Remaining'?: number;
+          /** @description Unix time, in seconds, at which the current window ends */
+          'X-RateLimit-Reset'?: number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['CreatedWebhookEndpoint'];
+        };
+      };
+      /** @description error: validation_failed, malformed_json */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description error: missing_token, invalid_token, token_expired, token_revoked, api_key_disabled, unauthorized, invalid_api_key, api_key_revoked, key_expired */
+      401: {
+        headers: {
+          /** @description The challenge (RFC 9110 §11.6.1): the scheme of the credential the route takes (Bearer per RFC 6750; ApiKey for the X-API-Key header; Signature for signed reports), realm "gatehouse", and `error` when a credential was presented and refused. Here: `Bearer realm="gatehouse"`; `Bearer realm="gatehouse", error="invalid_token"`; `ApiKey realm="gatehouse", header="X-API-Key", error="invalid_key"` */
+          'WWW-Authenticate': string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description error: forbidden, ip_not_allowed */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description error: api_key_not_found */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description error: payload_too_large */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description error: unsupported_media_type */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description error: limit_exceeded */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description error: rate_limit_exceeded (the body also carries retry_after, in seconds) */
+      429: {
+        headers: {
+          /** @description Requests per window of the limit that applies (the rate, without the burst) */
+          'X-RateLimit-Limit'?: number;
+          /** @description What is left of the rate in the current window (0 while on the burst) */
+          'X-RateLimit-Remaining'?: number;
+          /** @description Unix time, in seconds, at which the current window ends */
+          'X-RateLimit-Reset'?: number;
+          /** @description Seconds to wait before retrying */
+          'Retry-After'?: number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description error: bad_gateway (from the gateway: the service behind it could not be reached, or failed) */
+      502: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description error: service_unavailable */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description error: gateway_timeout (from the gateway: the service behind it sent no answer within UPSTREAM_TIMEOUT_MS) */
+      504: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+    };
+  };
+  getWebhook: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description Id of the webhook endpoint */
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      200: {
+        headers: {
+          /** @description Requests per window of the limit that applies (the rate, without the burst) */
+          'X-RateLimit-Limit'?: number;
+          /** @description What is left of the rate in the current window (0 while on the burst) */
+          'X-RateLimit-Remaining'?: number;
+          /** @description Unix time, in seconds, at which the current window ends */
+          'X-RateLimit-Reset'?: number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['WebhookEndpoint'];
+        };
+      };
+      /** @description error: missing_token, invalid_token, token_expired, token_revoked, api_key_disabled, unauthorized, invalid_api_key, api_key_revoked, key_expired */
+      401: {
+        headers: {
+          /** @description The challenge (RFC 9110 §11.6.1): the scheme of the credential the route takes (Bearer per RFC 6750; ApiKey for the X-API-Key header; Signature for signed reports), realm "gatehouse", and `error` when a credential was presented and refused. Here: `Bearer realm="gatehouse"`; `Bearer realm="gatehouse", error="invalid_token"`; `ApiKey realm="gatehouse", header="X-API-Key", error="invalid_key"` */
+          'WWW-Authenticate': string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description error: forbidden, ip_not_allowed */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description error: not_found, api_key_not_found */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description error: rate_limit_exceeded (the body also carries retry_after, in seconds) */
+      429: {
+        headers: {
+          /** @description Requests per window of the limit that applies (the rate, without the burst) */
+          'X-RateLimit-Limit'?: number;
+          /** @description What is left of the rate in the current window (0 while on the burst) */
+          'X-RateLimit-Remaining'?: number;
+          /** @description Unix time, in seconds, at which the current window ends */
+          'X-RateLimit-Reset'?: number;
+          /** @description Seconds to wait before retrying */
+          'Retry-After'?: number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description error: bad_gateway (from the gateway: the service behind it could not be reached, or failed) */
+      502: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description error: service_unavailable */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description error: gateway_timeout (from the gateway: the service behind it sent no answer within UPSTREAM_TIMEOUT_MS) */
+      504: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+    };
+  };
+  deleteWebhook: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description Id of the webhook endpoint */
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Deleted */
+      204: {
+        headers: {
+          /** @description Requests per window of the limit that applies (the rate, without the burst) */
+          'X-RateLimit-Limit'?: number;
+          /** @description What is left of the rate in the current window (0 while on the burst) */
+          'X-RateLimit-Remaining'?: number;
+          /** @description Unix time, in seconds, at which the current window ends */
+          'X-RateLimit-Reset'?: number;
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description error: missing_token, invalid_token, token_expired, token_revoked, api_key_disabled, unauthorized, invalid_api_key, api_key_revoked, key_expired */
+      401: {
+        headers: {
+          /** @description The challenge (RFC 9110 §11.6.1): the scheme of the credential the route takes (Bearer per RFC 6750; ApiKey for the X-API-Key header; Signature for signed reports), realm "gatehouse", and `error` when a credential was presented and refused. Here: `Bearer realm="gatehouse"`; `Bearer realm="gatehouse", error="invalid_token"`; `ApiKey realm="gatehouse", header="X-API-Key", error="invalid_key"` */
+          'WWW-Authenticate': string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description error: forbidden, ip_not_allowed */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description error: not_found, api_key_not_found */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description error: rate_limit_exceeded (the body also carries retry_after, in seconds) */
+      429: {
+        headers: {
+          /** @description Requests per window of the limit that applies (the rate, without the burst) */
+          'X-RateLimit-Limit'?: number;
+          /** @description What is left of the rate in the current window (0 while on the burst) */
+          'X-RateLimit-Remaining'?: number;
+          /** @description Unix time, in seconds, at which the current window ends */
+          'X-RateLimit-Reset'?: number;
+          /** @description Seconds to wait before retrying */
+          'Retry-After'?: number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description error: bad_gateway (from the gateway: the service behind it could not be reached, or failed) */
+      502: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description error: service_unavailable */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description error: gateway_timeout (from the gateway: the service behind it sent no answer within UPSTREAM_TIMEOUT_MS) */
+      504: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+    };
+  };
+  updateWebhook: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description Id of the webhook endpoint */
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['UpdateWebhookDto'];
+      };
+    };
+    responses: {
+      200: {
+        headers: {
+          /** @description Requests per window of the limit that applies (the rate, without the burst) */
+          'X-RateLimit-Limit'?: number;
+          /** @description What is left of the rate in the current window (0 while on the burst) */
+          'X-RateLimit-Remaining'?: number;
+          /** @description Unix time, in seconds, at which the current window ends */
+          'X-RateLimit-Reset'?: number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['WebhookEndpoint'];
+        };
+      };
+      /** @description error: validation_failed, malformed_json */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description error: missing_token, invalid_token, token_expired, token_revoked, api_key_disabled, unauthorized, invalid_api_key, api_key_revoked, key_expired */
+      401: {
+        headers: {
+          /** @description The challenge (RFC 9110 §11.6.1): the scheme of the credential the route takes (Bearer per RFC 6750; ApiKey for the X-API-Key header; Signature for signed reports), realm "gatehouse", and `error` when a credential was presented and refused. Here: `Bearer realm="gatehouse"`; `Bearer realm="gatehouse", error="invalid_token"`; `ApiKey realm="gatehouse", header="X-API-Key", error="invalid_key"` */
+          'WWW-Authenticate': string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description error: forbidden, ip_not_allowed */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description error: not_found, api_key_not_found */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description error: payload_too_large */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description error: unsupported_media_type */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description error: rate_limit_exceeded (the body also carries retry_after, in seconds) */
+      429: {
+        headers: {
+          /** @description Requests per window of the limit that applies (the rate, without the burst) */
+          'X-RateLimit-Limit'?: number;
+          /** @description What is left of the rate in the current window (0 while on the burst) */
+          'X-RateLimit-Remaining'?: number;
+          /** @description Unix time, in seconds, at which the current window ends */
+          'X-RateLimit-Reset'?: number;
+          /** @description Seconds to wait before retrying */
+          'Retry-After'?: number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description error: bad_gateway (from the gateway: the service behind it could not be reached, or failed) */
+      502: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description error: service_unavailable */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description error: gateway_timeout (from the gateway: the service behind it sent no answer within UPSTREAM_TIMEOUT_MS) */
+      504: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+    };
+  };
+  rotateWebhookSecret: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description Id of the webhook endpoint */
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      200: {
+        headers: {
+          /** @description Requests per window of the limit that applies (the rate, without the burst) */
+          'X-RateLimit-Limit'?: number;
+          /** @description What is left of the rate in the current window (0 while on the burst) */
+          'X-RateLimit-Remaining'?: number;
+          /** @description Unix time, in seconds, at which the current window ends */
+          'X-RateLimit-Reset'?: number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['CreatedWebhookEndpoint'];
+        };
+      };
+      /** @description error: missing_token, invalid_token, token_expired, token_revoked, api_key_disabled, unauthorized, invalid_api_key, api_key_revoked, key_expired */
+      401: {
+        headers: {
+          /** @description The challenge (RFC 9110 §11.6.1): the scheme of the credential the route takes (Bearer per RFC 6750; ApiKey for the X-API-Key header; Signature for signed reports), realm "gatehouse", and `error` when a credential was presented and refused. Here: `Bearer realm="gatehouse"`; `Bearer realm="gatehouse", error="invalid_token"`; `ApiKey realm="gatehouse", header="X-API-Key", error="invalid_key"` */
+          'WWW-Authenticate': string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description error: forbidden, ip_not_allowed */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description error: not_found, api_key_not_found */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description error: rate_limit_exceeded (the body also carries retry_after, in seconds) */
+      429: {
+        headers: {
+          /** @description Requests per window of the limit that applies (the rate, without the burst) */
+          'X-RateLimit-Limit'?: number;
+          /** @description What is left of the rate in the current window (0 while on the burst) */
+          'X-RateLimit-Remaining'?: number;
+          /** @description Unix time, in seconds, at which the current window ends */
+          'X-RateLimit-Reset'?: number;
+          /** @description Seconds to wait before retrying */
+          'Retry-After'?: number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description error: bad_gateway (from the gateway: the service behind it could not be reached, or failed) */
+      502: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description error: service_unavailable */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description error: gateway_timeout (from the gateway: the service behind it sent no answer within UPSTREAM_TIMEOUT_MS) */
+      504: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+    };
+  };
+  listWebhookDeliveries: {
+    parameters: {
+      query?: {
+        limit?: number;
+        /** @description `next_cursor` of the previous page */
+        cursor?: string;
+      };
+      header?: never;
+      path: {
+        /** @description Id of the webhook endpoint */
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      200: {
+        headers: {
+          /** @description Requests per window of the limit that applies (the rate, without the burst) */
+          'X-RateLimit-Limit'?: number;
+          /** @description What is left of the rate in the current window (0 while on the burst) */
+          'X-RateLimit-Remaining'?: number;
+          /** @description Unix time, in seconds, at which the current window ends */
+          'X-RateLimit-Reset'?: number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['WebhookDeliveryPage'];
+        };
+      };
+      /** @description error: validation_failed */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description error: missing_token, invalid_token, token_expired, token_revoked, api_key_disabled, unauthorized, invalid_api_key, api_key_revoked, key_expired */
+      401: {
+        headers: {
+          /** @description The challenge (RFC 9110 §11.6.1): the scheme of the credential the route takes (Bearer per RFC 6750; ApiKey for the X-API-Key header; Signature for signed reports), realm "gatehouse", and `error` when a credential was presented and refused. Here: `Bearer realm="gatehouse"`; `Bearer realm="gatehouse", error="invalid_token"`; `ApiKey realm="gatehouse", header="X-API-Key", error="invalid_key"` */
+          'WWW-Authenticate': string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description error: forbidden, ip_not_allowed */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description error: not_found, api_key_not_found */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description error: rate_limit_exceeded (the body also carries retry_after, in seconds) */
+      429: {
+        headers: {
+          /** @description Requests per window of the limit that applies (the rate, without the burst) */
+          'X-RateLimit-Limit'?: number;
+          /** @description What is left of the rate in the current window (0 while on the burst) */
+          'X-RateLimit-Remaining'?: number;
+          /** @description Unix time, in seconds, at which the current window ends */
+          'X-RateLimit-Reset'?: number;
+          /** @description Seconds to wait before retrying */
+          'Retry-After'?: number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description error: bad_gateway (from the gateway: the service behind it could not be reached, or failed) */
+      502: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description error: service_unavailable */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description error: gateway_timeout (from the gateway: the service behind it sent no answer within UPSTREAM_TIMEOUT_MS) */
+      504: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+    };
+  };
+  testWebhook: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description Id of the webhook endpoint */
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      202: {
+        headers: {
+          /** @description Requests per window of the limit that applies (the rate, without the burst) */
+          'X-RateLimit-Limit'?: number;
+          /** @description What is left of the rate in the current window (0 while on the burst) */
+          'X-RateLimit-Remaining'?: number;
+          /** @description Unix time, in seconds, at which the current window ends */
+          'X-RateLimit-Reset'?: number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['WebhookTest'];
+        };
+      };
+      /** @description error: missing_token, invalid_token, token_expired, token_revoked, api_key_disabled, unauthorized, invalid_api_key, api_key_revoked, key_expired */
+      401: {
+        headers: {
+          /** @description The challenge (RFC 9110 §11.6.1): the scheme of the credential the route takes (Bearer per RFC 6750; ApiKey for the X-API-Key header; Signature for signed reports), realm "gatehouse", and `error` when a credential was presented and refused. Here: `Bearer realm="gatehouse"`; `Bearer realm="gatehouse", error="invalid_token"`; `ApiKey realm="gatehouse", header="X-API-Key", error="invalid_key"` */
+          'WWW-Authenticate': string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description error: forbidden, ip_not_allowed */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description error: not_found, api_key_not_found */
       404: {
         headers: {
           [name: string]: unknown;

@@ -1,4 +1,5 @@
 import { Module, type DynamicModule } from '@nestjs/common';
+import { WebhookOutbox } from '@gatehouse/webhooks';
 import { ApiKeysService, API_KEYS_OPTIONS, type ApiKeysOptions } from './api-keys.service';
 import { AuditService } from './audit.service';
 import { LeakedKeyReportGuard } from './leaked-key-report.guard';
@@ -21,6 +22,7 @@ export class ApiKeysModule {
         LeakedKeyReportGuard,
         LeakedKeysService,
         MeService,
+        WebhookOutbox,
       ],
       exports: [
         ApiKeysService,

@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import type { EntityManager, Repository, SelectQueryBuilder } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import { CLOCK, decodeCursor, toPage, type Clock, type Page } from '@gatehouse/contracts';
 import { AuditEventEntity } from '@gatehouse/persistence';
+import { webhookEventOf, WebhookOutbox } from '@gatehouse/webhooks';
 import type { Actor } from './actor';
 import { AUDIT_EXPORT_MAX, type ListAuditEventsDto } from './dto/list-audit-events.dto';
 
@@ -65,8 +66,10 @@ export class AuditService {
   constructor(
     @InjectRepository(AuditEventEntity) private readonly events: Repository<AuditEventEntity>,
     @Inject(CLOCK) private readonly clock: Clock,
+    @Optional() private readonly webhooks?: WebhookOutbox,
   ) {}
 
+  /** Key events also go to the webhook outbox, in the same transaction: both commit or neither does. */
   async record(
     manager: EntityManager,
     actor: Actor,
@@ -89,6 +92,13 @@ export class AuditService {
     });
     // jsonb columns typed as records do not fit TypeORM's deep-partial type; the entity is complete.
     await manager.insert(AuditEventEntity, event as QueryDeepPartialEntity<AuditEventEntity>);
+    const webhookEvent = webhookEventOf(action);
+    if (webhookEvent && target.type === 'api_key' && this.webhooks) {
+      await this.webhooks.emitKeyEvent(manager, actor.organizationId, webhookEvent, target.id, {
+        actor: actor.subject,
+        details: details ?? null,
+      });
+    }
   }
 
   async list(organizationId: string, query: ListAuditEventsDto): Promise<Page<AuditEventView>> {

@@ -12,6 +12,7 @@ import { AddKeyRateLimits1764028800000 } from './migrations/1764028800000-AddKey
 import { AddKeyProtections1764115200000 } from './migrations/1764115200000-AddKeyProtections';
 import { AddScans1764201600000 } from './migrations/1764201600000-AddScans';
 import { AddKeyDescriptionMetadata1764288000000 } from './migrations/1764288000000-AddKeyDescriptionMetadata';
+import { AddWebhooks1764374400000 } from './migrations/1764374400000-AddWebhooks';
 
 /** The entities of the shared slices; feature libraries register their own with TypeOrmModule.forFeature. */
 export const ENTITIES = [OrganizationEntity, ApiKeyEntity, ApiKeyUsageEntity, AuditEventEntity];
@@ -24,6 +25,7 @@ export const MIGRATIONS = [
   AddKeyProtections1764115200000,
   AddScans1764201600000,
   AddKeyDescriptionMetadata1764288000000,
+  AddWebhooks1764374400000,
 ];
 
 /** Where TypeORM records the migrations applied (read by the schema check at start). */

@@ -6,7 +6,14 @@ import { createDatabaseIfMissing, revertLastMigration, runMigrations } from './d
 const INITIAL_TABLES = ['api_keys', 'findings', 'organizations'];
 const KEY_TABLES = ['api_key_usage', 'api_keys', 'audit_events', 'findings', 'organizations'];
 const SCAN_TABLES = ['finding_history', 'idempotency_records', 'scan_payloads', 'scan_streams', 'scans'];
-const TABLES = [...KEY_TABLES, ...SCAN_TABLES].sort();
+const WEBHOOK_TABLES = [
+  'webhook_deliveries',
+  'webhook_delivery_attempts',
+  'webhook_endpoints',
+  'webhook_events',
+  'webhook_expiry_notices',
+];
+const TABLES = [...KEY_TABLES, ...SCAN_TABLES, ...WEBHOOK_TABLES].sort();
 const MIGRATION_NAMES = [
   'CreateInitialSchema1763856000000',
   'AddKeyLifecycle1763942400000',
@@ -14,6 +21,7 @@ const MIGRATION_NAMES = [
   'AddKeyProtections1764115200000',
   'AddScans1764201600000',
   'AddKeyDescriptionMetadata1764288000000',
+  'AddWebhooks1764374400000',
 ];
 const RATE_LIMIT_COLUMNS = ['rate_limit_burst', 'rate_limit_per_minute'];
 const PROTECTION_COLUMNS = ['allowed_ips', 'disabled_at'];
@@ -396,7 +404,17 @@ describe('migrations (PostgreSQL)', () => {
     ).rejects.toThrow(/too long/);
   });
 
-  it('reverts the key description and metadata first, dropping both columns, their constraint and indexes', async () => {
+  it('reverts the webhooks first: drops their tables, keeping every key', async () => {
+    await revertLastMigration({ url: database.url });
+
+    expect(await tables()).toEqual([...KEY_TABLES, ...SCAN_TABLES].sort());
+    const recorded = await client.query<{ name: string }>(
+      `SELECT name FROM gatehouse_migrations ORDER BY id`,
+    );
+    expect(recorded.rows.map((row) => row.name)).toEqual(MIGRATION_NAMES.slice(0, 6));
+  });
+
+  it('reverts the key description and metadata next, dropping both columns, their constraint and indexes', async () => {
     const before = await client.query(`SELECT count(*)::int AS n FROM api_keys`);
 
     await revertLastMigration({ url: database.url });
@@ -489,7 +507,8 @@ describe('migrations (PostgreSQL)', () => {
     );
     expect(identities.rowCount).toBe(2);
 
-    // The key description migration came back up with the scans: both go again.
+    // The scans, key description and webhooks migrations came back up: all three go again.
+    await revertLastMigration({ url: database.url });
     await revertLastMigration({ url: database.url });
     await revertLastMigration({ url: database.url });
     expect(await tables()).toEqual(KEY_TABLES);
