@@ -30,7 +30,7 @@ async function expectDashboardServed(gateway: string): Promise<void> {
   }
   expect(BUILT_INDEX).not.toMatch(/<script(?![^>]*\bsrc=)[^>]*>/);
 
-  const clientRoute = await fetch(`${gateway}/keys`);
+  const clientRoute = await fetch(`${gateway}/keys`, { headers: { accept: 'text/html' } });
   expect(clientRoute.status).toBe(200);
   expect(await clientRoute.text()).toBe(BUILT_INDEX);
 

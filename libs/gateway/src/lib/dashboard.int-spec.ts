@@ -108,9 +108,21 @@ describe('the dashboard on the gateway (real HTTP)', () => {
   });
 
   it("answers the dashboard's own routes with index.html, so a reload of /keys works", async () => {
-    const response = await fetch(`${gateway.url}/keys/some-id?tab=usage`);
+    const response = await fetch(`${gateway.url}/keys/some-id?tab=usage`, {
+      headers: { accept: 'text/html,application/xhtml+xml,*/*;q=0.8' },
+    });
     expect(response.status).toBe(200);
     expect(await response.text()).toBe(INDEX);
+  });
+
+  it('answers an unknown path with the JSON 404 to anything but a browser navigating, and never /API or /METRICS', async () => {
+    const client = await fetch(`${gateway.url}/no/such/thing`, { headers: { accept: '*/*' } });
+    expect(client.status).toBe(404);
+    expect(await client.json()).toMatchObject({ error: 'not_found' });
+    for (const path of ['/METRICS', '/Api/v1/nothing', '/HEALTH/live']) {
+      const response = await fetch(`${gateway.url}${path}`, { headers: { accept: 'text/html' } });
+      expect({ path, status: response.status }).toEqual({ path, status: 404 });
+    }
   });
 
   it('serves the hashed assets for good, and a missing one is a 404 rather than the page', async () => {

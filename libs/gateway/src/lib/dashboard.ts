@@ -19,8 +19,19 @@ export interface DashboardOptions {
   oidc?: DashboardOidcSettings;
 }
 
-/** Paths of the JSON API and the probes: never answered with the dashboard's page, so a wrong URL stays a 404. */
-const NOT_DASHBOARD = /^\/(api|health|metrics)(\/|$)/;
+/**
+ * Paths of the JSON API and the probes, however cased: never answered with the dashboard's page, so a wrong URL
+ * there stays a 404.
+ */
+const NOT_DASHBOARD = /^\/(api|health|metrics)(\/|$)/i;
+
+/**
+ * A browser navigating (a reload of /keys, the sign-in callback) asks for HTML; API clients, scanners and probes do
+ * not, and keep getting the JSON 404 for a path nothing serves, instead of a 200 page.
+ */
+function isNavigation(accept: string | undefined): boolean {
+  return accept !== undefined && /\btext\/html\b/i.test(accept);
+}
 /** Vite's output: file names carry a content hash, so a browser may keep them for good. */
 const IMMUTABLE_ASSET = /^assets\//;
 export const DASHBOARD_CONFIG_PATH = '/dashboard/config.json';
@@ -57,8 +68,8 @@ function filesUnder(dir: string): Set<string> {
 
 /**
  * Serves the built dashboard at `/`: its files as they were at start (a fixed set, so no request can name
- * anything else), `index.html` for every other GET that is not an API path and names no file (the dashboard's own
- * routes, such as /keys or /callback), and its run-time settings at {@link DASHBOARD_CONFIG_PATH}. Without
+ * anything else), `index.html` at `/` and for every other navigation (a GET asking for HTML) that is not an API path and
+ * names no file (the dashboard's own routes, such as /keys or /callback), and its run-time settings at {@link DASHBOARD_CONFIG_PATH}. Without
  * `index.html` in `dir` nothing is registered and `/` stays a 404. Returns whether it is served.
  */
 export async function registerDashboard(
@@ -97,8 +108,9 @@ export async function registerDashboard(
     if (NOT_DASHBOARD.test(path)) return reply.callNotFound();
     const file = path.slice(1);
     if (files.has(file)) return send(reply, file);
+    if (path === '/') return send(reply, 'index.html');
     // A missing asset (an old hash, a typo) is a 404, not a page that would fail to parse as a script.
-    if (/\.[A-Za-z0-9]+$/.test(file)) return reply.callNotFound();
+    if (/\.[A-Za-z0-9]+$/.test(file) || !isNavigation(request.headers.accept)) return reply.callNotFound();
     return send(reply, 'index.html');
   });
   return true;
