@@ -245,22 +245,27 @@ describe('scans: SARIF uploads, tracking, idempotency and recovery, end to end',
         },
       });
       let answered = false;
+      // The refusal comes from the declared length: the headers go first, and the body only if no answer came
+      // within a second. Writing it at once raced the server's close (EPIPE before the 413 was read, seen in CI).
+      const writeBody = setTimeout(() => outgoing.end(body), 1000);
       outgoing.on('response', (response) => {
         answered = true;
+        clearTimeout(writeBody);
         let text = '';
         response.setEncoding('utf8');
         response.on('data', (chunk: string) => (text += chunk));
-        response.on('end', () =>
+        response.on('end', () => {
+          outgoing.destroy();
           resolve({
             status: response.statusCode ?? 0,
             headers: new Headers(response.headers as Record<string, string>),
             body: JSON.parse(text) as unknown,
-          }),
-        );
+          });
+        });
       });
       // A write cut short by the server's close is expected here; only a request never answered fails.
       outgoing.on('error', (error) => setTimeout(() => answered || reject(error), 1000));
-      outgoing.end(body);
+      outgoing.flushHeaders();
     });
 
   const get = <T>(path: string, query: Record<string, string> = {}, as = token, baseUrl = gw) => {
