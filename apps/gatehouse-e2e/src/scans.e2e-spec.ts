@@ -230,8 +230,8 @@ describe('scans: SARIF uploads, tracking, idempotency and recovery, end to end',
 
   /**
    * An upload the server refuses from its declared length alone: it answers 413 and closes the connection before
-   * the body is sent, so writing the rest may fail (EPIPE, a reset) while the answer is already there. fetch then
-   * throws; a client that reads the answer regardless, as curl does, gets the 413.
+   * the body is sent, so a client writing the body at once may fail (EPIPE, a reset) before reading the answer, and
+   * fetch then throws. Like curl with `Expect: 100-continue`, this one sends the headers and waits for the answer.
    */
   const uploadRefusedEarly = (body: Buffer, baseUrl = gw): Promise<JsonResponse<unknown>> =>
     new Promise((resolve, reject) => {
@@ -245,8 +245,7 @@ describe('scans: SARIF uploads, tracking, idempotency and recovery, end to end',
         },
       });
       let answered = false;
-      // The refusal comes from the declared length: the headers go first, and the body only if no answer came
-      // within a second. Writing it at once raced the server's close (EPIPE before the 413 was read, seen in CI).
+      // The body only if no answer came within a second (a server that reads it first).
       const writeBody = setTimeout(() => outgoing.end(body), 1000);
       outgoing.on('response', (response) => {
         answered = true;
