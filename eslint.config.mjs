@@ -75,7 +75,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['**/*.spec.ts', '**/*.int-spec.ts', '**/*.e2e-spec.ts'],
+    files: ['**/*.spec.ts', '**/*.int-spec.ts', '**/*.e2e-spec.ts', '**/*.browser-spec.ts'],
     rules: {
       // Jest's matchers are typed `any`, and test fakes are deliberately partial.
       '@typescript-eslint/no-unsafe-assignment': 'off',

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// `npm test`: the dashboard's unit tests (Vitest: Vite and JSX), then the three Jest tiers in one Jest run (unit,
-// integration, e2e), then one plain summary line. Arguments go to Jest, except --help, which prints this script's
+// `npm test`: the dashboard's unit tests (Vitest: Vite and JSX), then the four Jest tiers in one Jest run (unit,
+// integration, e2e, browser), then one plain summary line. Arguments go to Jest, except --help, which prints this script's
 // own usage.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
@@ -10,13 +10,15 @@ import { fileURLToPath } from 'node:url';
 const USAGE = `Usage: npm test [-- <jest arguments>]      (builds the apps first)
        node tools/scripts/test.mjs [<jest arguments>]
 
-Runs the dashboard's Vitest tests, then the three test tiers of jest.config.js in one Jest run, in TZ=UTC, then
+Runs the dashboard's Vitest tests, then the four test tiers of jest.config.js in one Jest run, in TZ=UTC, then
 prints one plain summary line ("N passed, N failed") over both:
   dashboard     apps/dashboard/src/**/*.test.ts(x), Vitest in jsdom (counted with unit: --selectProjects unit
                 runs it too; --selectProjects dashboard runs only it)
   unit          *.spec.ts beside the code, no I/O
   integration   *.int-spec.ts, against PostgreSQL and Redis (TEST_POSTGRES_URL, TEST_REDIS_URL)
   e2e           apps/*-e2e/**/*.e2e-spec.ts, the built apps over HTTP
+  browser       apps/dashboard-e2e/src/**/*.browser-spec.ts, the built dashboard and apps in Chromium
+                (CHROMIUM_PATH, default /usr/bin/chromium; screenshots in tmp/screenshots/)
 
 Every argument is passed to Jest as it is (except the tier name dashboard); --selectProjects, path patterns and -t
 also decide whether and which dashboard tests run. For example:
@@ -33,6 +35,9 @@ if (process.argv.includes('--help') || process.argv.includes('-h')) {
   process.stdout.write(USAGE);
   process.exit(0);
 }
+
+/** A path pattern into the dashboard's own folder (not apps/dashboard-e2e, which is Jest's browser tier). */
+const DASHBOARD_PATH = /apps\/dashboard(\/|$)/;
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '../..');
 const results = join(root, 'tmp/jest-results.json');
@@ -126,14 +131,14 @@ function planTiers(argv) {
   if (jestTiers.length > 0) jestArgs.push('--selectProjects', ...jestTiers);
   const dashboardSelected =
     selected.length === 0 || selected.includes('dashboard') || selected.includes('unit');
-  const dashboardPath = patterns.length === 0 || patterns.some((pattern) => /apps\/dashboard/.test(pattern));
+  const dashboardPath = patterns.length === 0 || patterns.some((pattern) => DASHBOARD_PATH.test(pattern));
   return {
     dashboard: dashboardSelected && dashboardPath,
     vitestArgs,
     // Jest fails a run that matches no file: skip it when every pattern points into the dashboard.
     jest:
       (selected.length === 0 || jestTiers.length > 0) &&
-      (patterns.length === 0 || !patterns.every((pattern) => /apps\/dashboard/.test(pattern))),
+      (patterns.length === 0 || !patterns.every((pattern) => DASHBOARD_PATH.test(pattern))),
     jestArgs,
   };
 }
