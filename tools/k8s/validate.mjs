@@ -77,7 +77,7 @@ const NOT_WIRED = {
     RATE_LIMIT_STORE:
       'replicas share their counters in Redis (the default); memory is for the standalone suite',
     DASHBOARD_DIR:
-      'the gateway image holds no dashboard build yet: its default (the build beside the bundle) finds none, so / stays a 404',
+      'the default finds the dashboard build the gateway image carries beside its bundle (/dashboard); nothing to set',
   },
   'auth-service': {
     ...DATA_SERVICE_NOT_WIRED,

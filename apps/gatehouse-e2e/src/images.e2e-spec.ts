@@ -24,7 +24,8 @@ import {
  * dist/, its `npm ci --omit=dev` on the manifest the build wrote) into a directory of its own, which is then made
  * read-only (in the image /app is root's and the process runs as `node`), and its command started there with the image's environment
  * (NODE_ENV=production) against the real PostgreSQL and Redis. A package the bundle needs but the manifest lacks
- * fails here at start. Sizes are printed for README's table.
+ * fails here at start; the gateway's image must serve the dashboard's build at /. Sizes are printed for README's
+ * table.
  */
 const IMAGES = {
   'gatehouse-cli': 'tools/gatehouse-cli/Dockerfile',
@@ -210,5 +211,17 @@ describe('images (Dockerfile runtime stages, replayed without Docker)', () => {
       healthcheck('api-gateway', gatewayEnv.PORT),
     ]);
     expect(checks).toEqual([0, 0, 0, 0]);
+
+    // The gateway image carries the dashboard where DASHBOARD_DIR's default finds it, and serves it at /.
+    const page = await fetch(`${gateway.url}/`);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toBe(
+      readFileSync(join(WORKSPACE_ROOT, 'dist/apps/dashboard/index.html'), 'utf8'),
+    );
+    const policy = page.headers.get('content-security-policy') ?? '';
+    expect(policy).toContain("script-src 'self'");
+    expect(policy).toContain("frame-ancestors 'none'");
+    const deepLink = await fetch(`${gateway.url}/keys`, { headers: { accept: 'text/html' } });
+    expect(deepLink.status).toBe(200);
   }, 120_000);
 });

@@ -126,7 +126,8 @@ export async function replayRuntimeStage(stage: RuntimeStage, root: string): Pro
       const words = args.split(/\s+/);
       const fromBuild = words[0] === '--from=build';
       const paths = fromBuild ? words.slice(1) : words;
-      const destination = join(workdir, paths[paths.length - 1]);
+      const target = paths[paths.length - 1];
+      const destination = posix.isAbsolute(target) ? join(root, target) : join(workdir, target);
       for (const path of paths.slice(0, -1)) {
         const source = sourceOf(path, fromBuild);
         if (statSync(source).isDirectory()) cpSync(source, destination, { recursive: true });
