@@ -676,12 +676,22 @@ describe('the gatehouse CLI against the running suite', () => {
         'read:findings',
         '--permissions',
         'write:findings',
+        '--description',
+        'Rotates in CI',
+        '--metadata',
+        'team=platform',
+        '--metadata',
+        'ticket=OPS-1',
         '--out',
         out,
       ]);
       expect(created.code).toBe(0);
       expect(statSync(out).mode & 0o777).toBe(0o600);
       const key = JSON.parse(readFileSync(out, 'utf8')) as CreatedKey;
+      expect(key).toMatchObject({
+        description: 'Rotates in CI',
+        metadata: { team: 'platform', ticket: 'OPS-1' },
+      });
       secrets.add(key.api_key);
       expect(created.stdout).not.toContain(key.api_key);
       expect(created.stderr).toContain('never shown again');
@@ -715,7 +725,11 @@ describe('the gatehouse CLI against the running suite', () => {
       const updated = json<{ name: string; description: string | null; metadata: Record<string, string> }>(
         await asOwner(['keys', 'update', key.id, '--name', 'Rotated', '--metadata', 'team=qa', '--json']),
       );
-      expect(updated).toMatchObject({ name: 'Rotated', description: null, metadata: { team: 'qa' } });
+      expect(updated).toMatchObject({
+        name: 'Rotated',
+        description: 'Rotates in CI',
+        metadata: { team: 'qa' },
+      });
       const searched = json<{ data: { id: string }[] }>(
         await asOwner(['keys', 'list', '--search', 'ROTATED', '--sort', 'name', '--order', 'asc', '--json']),
       );

@@ -120,6 +120,66 @@ describe('admin-api for dashboards (through the gateway)', () => {
     });
   });
 
+  describe('POST /api/v1/api-keys with description and metadata', () => {
+    const post = (token: string, body: Record<string, unknown>) =>
+      request<KeyView & { api_key: string }>(`${gw}/api/v1/api-keys`, {
+        method: 'POST',
+        headers: bearer(token),
+        body: { name: 'Labelled', permissions: ['read:findings'], ...body },
+      });
+
+    it('stores and returns them, and the creation is audited with them', async () => {
+      const owner = await userToken('alice', 'acme', 'owner');
+      const created = await post(owner, {
+        client_id: 'labelled-at-birth',
+        description: 'Uploads scans from main',
+        metadata: { team: 'platform', ticket: 'OPS-2' },
+      });
+      expect(created.status).toBe(201);
+      expect(created.body).toMatchObject({
+        description: 'Uploads scans from main',
+        metadata: { team: 'platform', ticket: 'OPS-2' },
+      });
+      const read = await request<KeyView>(`${gw}/api/v1/api-keys/${created.body.id}`, {
+        headers: bearer(owner),
+      });
+      expect(read.body).toMatchObject({
+        description: 'Uploads scans from main',
+        metadata: { team: 'platform', ticket: 'OPS-2' },
+      });
+      const trail = await request<{ data: AuditEvent[] }>(
+        `${gw}/api/v1/audit-events?action=api_key.created&target_id=${created.body.id}`,
+        { headers: bearer(owner) },
+      );
+      expect(trail.body.data).toEqual([
+        expect.objectContaining({
+          action: 'api_key.created',
+          details: expect.objectContaining({
+            description: 'Uploads scans from main',
+            metadata: { team: 'platform', ticket: 'OPS-2' },
+          }),
+        }),
+      ]);
+    });
+
+    it('refuses what PATCH refuses with 400, creating nothing', async () => {
+      const owner = await userToken('alice', 'acme', 'owner');
+      for (const [index, labels] of [
+        { metadata: { nested: { a: 'b' } } },
+        { metadata: null },
+        { metadata: { 'has space': 'v' } },
+        { description: 'd'.repeat(501) },
+      ].entries()) {
+        const clientId = `refused-labels-${index}`;
+        expectError(await post(owner, { client_id: clientId, ...labels }), 400, 'validation_failed');
+        const listed = await request<{ data: KeyView[] }>(`${gw}/api/v1/api-keys?q=${clientId}`, {
+          headers: bearer(owner),
+        });
+        expect(listed.body.data).toEqual([]);
+      }
+    });
+  });
+
   describe('PATCH /api/v1/api-keys/{id}', () => {
     it('renames and describes a key, and the audit trail records what changed', async () => {
       const owner = await userToken('alice', 'acme', 'owner');

@@ -4,6 +4,7 @@ export * from './lib/api-key.view';
 export * from './lib/api-keys.module';
 export * from './lib/api-keys.service';
 export * from './lib/audit.service';
+export * from './lib/dto/api-key-labels';
 export * from './lib/dto/create-api-key.dto';
 export * from './lib/dto/list-api-keys.dto';
 export * from './lib/dto/list-audit-events.dto';

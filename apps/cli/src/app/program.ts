@@ -268,11 +268,14 @@ export function buildProgram(runtime: Runtime, outcome: Outcome): Command {
       new Option('--environment <environment>', 'gth_live_ or gth_test_ secret').choices(['live', 'test']),
     )
     .option('--allowed-ip <cidr>', 'an address or CIDR it may be used from (repeat the flag)', repeated)
+    .option('--description <text>', 'free text (at most 500 characters)')
+    .option('--metadata <name=value>', 'a label (repeat the flag; at most 20)', repeated)
     .option('--out <file>', 'write the key with its secret there (owner-only, never over an existing file)')
     .addHelpText(
       'after',
       '\nExample:\n  gatehouse keys create --name "CI (main)" --key-client-id ci-main \\\n' +
-        '    --permissions write:findings,read:findings --expires-in-days 90 --out ci-main.json',
+        '    --permissions write:findings,read:findings --expires-in-days 90 --metadata team=platform \\\n' +
+        '    --out ci-main.json',
     )
     .action(withApi((api, options: Parameters<typeof createKey>[2]) => createKey(api, runtime, options)));
 

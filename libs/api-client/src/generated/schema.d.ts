@@ -1159,6 +1159,21 @@ export interface components {
        *     ]
        */
       allowed_ips?: string[];
+      /**
+       * @description Free text for people; null or an empty string is none. Default: none
+       * @example Deploys the main branch to production
+       */
+      description?: string | null;
+      /**
+       * @description Labels as in PATCH. Flat: at most 20 entries, each key 1–40 characters of letters, digits, ".", "-" and "_" (starting with a letter or digit), each value a string of at most 200 characters. Default: {}
+       * @example {
+       *       "team": "platform",
+       *       "ticket": "OPS-1234"
+       *     }
+       */
+      metadata?: {
+        [key: string]: string;
+      };
     };
     /** @description A rotation in progress: the previous secret still works */
     ApiKeyRotation: {

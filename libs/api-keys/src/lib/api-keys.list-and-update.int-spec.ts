@@ -289,6 +289,41 @@ describe('ApiKeysService list sorting, search and update; MeService (PostgreSQL)
       ]);
     });
 
+    it('stores the description and metadata given at creation, shows them, and audits them', async () => {
+      const created = await service.create(actor(organizationId), {
+        name: 'Labelled',
+        client_id: `client-${randomBytes(4).toString('hex')}`,
+        permissions: ['write:findings'],
+        description: 'Deploys main',
+        metadata: { team: 'platform', ticket: 'OPS-1234' },
+      });
+      expect(created).toMatchObject({
+        description: 'Deploys main',
+        metadata: { team: 'platform', ticket: 'OPS-1234' },
+      });
+      const { api_key: _secret, ...shown } = created;
+      expect(await service.get(organizationId, created.id)).toEqual(shown);
+      const [audit] = await dataSource.query<{ details: Record<string, unknown> }[]>(
+        `SELECT details FROM audit_events WHERE target_id = $1 AND action = 'api_key.created'`,
+        [created.id],
+      );
+      expect(audit.details).toMatchObject({
+        description: 'Deploys main',
+        metadata: { team: 'platform', ticket: 'OPS-1234' },
+      });
+
+      // As PATCH does: an empty description is none; left out, none and {}.
+      const blank = await createKey(organizationId);
+      expect(blank).toMatchObject({ description: null, metadata: {} });
+      const empty = await service.create(actor(organizationId), {
+        name: 'Empty',
+        client_id: `client-${randomBytes(4).toString('hex')}`,
+        permissions: ['write:findings'],
+        description: '',
+      });
+      expect(empty).toMatchObject({ description: null, metadata: {} });
+    });
+
     it('clears the description with null or "" and the metadata with {}', async () => {
       const key = await createKey(organizationId);
       await service.update(actor(organizationId), key.id, { description: 'x', metadata: { a: 'b' } });

@@ -663,8 +663,9 @@ export class ApiKeysService {
       rateLimitBurst: null,
       disabledAt: null,
       allowedIps,
-      description: null,
-      metadata: {},
+      // As PATCH stores them: an empty description is none.
+      description: dto.description || null,
+      metadata: { ...(dto.metadata ?? {}) },
     });
     try {
       await manager.insert(ApiKeyEntity, entity);
@@ -689,6 +690,8 @@ export class ApiKeysService {
         environment: entity.environment,
         expires_at: entity.expiresAt?.toISOString() ?? null,
         allowed_ips: entity.allowedIps,
+        description: entity.description,
+        metadata: entity.metadata,
       },
     );
     return { ...toApiKeyView(entity, now, plan), api_key: generated.secret };

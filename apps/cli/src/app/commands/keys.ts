@@ -251,7 +251,21 @@ export interface CreateOptions {
   expiresInDays?: number;
   environment?: CreateBody['environment'];
   allowedIp?: string[];
+  description?: string;
+  /** `name=value` pairs, as for `keys update`. */
+  metadata?: string[];
   out?: string;
+}
+
+/** `--metadata name=value` flags as one object; the server checks the limits and answers 400 past them. */
+function metadataOf(pairs: string[]): Record<string, string> {
+  const metadata: Record<string, string> = {};
+  for (const pair of pairs) {
+    const at = pair.indexOf('=');
+    if (at < 1) throw new CliError(`--metadata takes name=value, not "${pair}"`, ExitCode.Usage);
+    metadata[pair.slice(0, at)] = pair.slice(at + 1);
+  }
+  return metadata;
 }
 
 export async function createKey(api: Api, runtime: Runtime, options: CreateOptions): Promise<number> {
@@ -269,6 +283,8 @@ export async function createKey(api: Api, runtime: Runtime, options: CreateOptio
     ...(expiresAt ? { expires_at: expiresAt } : {}),
     ...(options.environment ? { environment: options.environment } : {}),
     ...(options.allowedIp && options.allowedIp.length > 0 ? { allowed_ips: options.allowedIp } : {}),
+    ...(options.description !== undefined ? { description: options.description } : {}),
+    ...(options.metadata ? { metadata: metadataOf(options.metadata) } : {}),
   };
   return withSecretFile(options.out, async (file) => {
     const { data } = await api.request(
@@ -335,15 +351,7 @@ export async function updateKey(
   if (options.name !== undefined) body.name = options.name;
   if (options.description !== undefined) body.description = options.description;
   if (options.clearMetadata) body.metadata = {};
-  if (options.metadata) {
-    const metadata: Record<string, string> = {};
-    for (const pair of options.metadata) {
-      const at = pair.indexOf('=');
-      if (at < 1) throw new CliError(`--metadata takes name=value, not "${pair}"`, ExitCode.Usage);
-      metadata[pair.slice(0, at)] = pair.slice(at + 1);
-    }
-    body.metadata = metadata;
-  }
+  if (options.metadata) body.metadata = metadataOf(options.metadata);
   if (Object.keys(body).length === 0) {
     throw new CliError(
       'nothing to change: give --name, --description, --metadata or --clear-metadata',

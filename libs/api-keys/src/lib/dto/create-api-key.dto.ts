@@ -14,6 +14,13 @@ import {
 import { ALLOWED_IPS_MAX, PERMISSIONS, type Permission } from '@gatehouse/contracts';
 import { API_KEY_ENVIRONMENTS, type ApiKeyEnvironment } from '@gatehouse/crypto';
 import { IsTimestamp } from '@gatehouse/http';
+import {
+  API_KEY_DESCRIPTION_PROPERTY,
+  API_KEY_METADATA_PROPERTY,
+  IsApiKeyDescription,
+  IsApiKeyMetadataObject,
+  type ApiKeyMetadata,
+} from './api-key-labels';
 import { ALLOWED_IP_ENTRY_MAX_LENGTH, ALLOWED_IPS_PROPERTY, IsIpOrCidr } from './set-allowed-ips.dto';
 
 export const API_KEY_NAME_MAX = 100;
@@ -91,4 +98,18 @@ export class CreateApiKeyDto {
   @MaxLength(ALLOWED_IP_ENTRY_MAX_LENGTH, { each: true })
   @IsIpOrCidr({ each: true })
   allowed_ips?: string[];
+
+  @ApiPropertyOptional({
+    ...API_KEY_DESCRIPTION_PROPERTY,
+    description: 'Free text for people; null or an empty string is none. Default: none',
+  })
+  @IsApiKeyDescription()
+  description?: string | null;
+
+  @ApiPropertyOptional({
+    ...API_KEY_METADATA_PROPERTY,
+    description: `Labels as in PATCH. ${API_KEY_METADATA_PROPERTY.description} Default: {}`,
+  })
+  @IsApiKeyMetadataObject()
+  metadata?: ApiKeyMetadata;
 }

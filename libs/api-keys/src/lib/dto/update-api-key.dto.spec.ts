@@ -1,7 +1,8 @@
 import 'reflect-metadata';
 import { GatehouseError } from '@gatehouse/contracts';
 import { createValidationPipe, type FieldProblem } from '@gatehouse/http';
-import { metadataProblem, UpdateApiKeyDto } from './update-api-key.dto';
+import { metadataProblem } from './api-key-labels';
+import { UpdateApiKeyDto } from './update-api-key.dto';
 
 const pipe = createValidationPipe();
 
