@@ -121,6 +121,12 @@ export class AdminApiConfig extends UserTokenVerifierConfig {
   @Max(86_400_000)
   WEBHOOK_EXPIRY_CHECK_INTERVAL_MS: number = 3_600_000;
 
+  /** Days delivered and failed deliveries are kept (pending ones are kept until they end). */
+  @IsInt()
+  @Min(1)
+  @Max(3650)
+  WEBHOOK_DELIVERY_RETENTION_DAYS: number = 30;
+
   get webhooks(): WebhooksOptions {
     return {
       encryptionKey:
@@ -138,6 +144,7 @@ export class AdminApiConfig extends UserTokenVerifierConfig {
         retryBaseMs: this.WEBHOOK_RETRY_BASE_MS,
         maxAttempts: this.WEBHOOK_MAX_ATTEMPTS,
         expiryCheckIntervalMs: this.WEBHOOK_EXPIRY_CHECK_INTERVAL_MS,
+        retentionDays: this.WEBHOOK_DELIVERY_RETENTION_DAYS,
       },
     };
   }

@@ -40,6 +40,7 @@ const OPTIONS: WebhooksOptions = {
     retryBaseMs: 10,
     maxAttempts: 3,
     expiryCheckIntervalMs: 3_600_000,
+    retentionDays: 30,
   },
 };
 

@@ -18,6 +18,11 @@ import { WebhookOutbox, keyData } from './webhook-outbox';
 import { WEBHOOKS_OPTIONS, type WebhooksOptions } from './webhooks.options';
 
 const BATCH_SIZE = 10;
+/** Rows deleted per statement by the retention pass: short transactions, short locks. */
+export const RETENTION_BATCH_SIZE = 1000;
+/** How often the retention pass runs; it deletes what became older than the retention since the last one. */
+const RETENTION_INTERVAL_MS = 3_600_000;
+const DAY_MS = 86_400_000;
 const ERROR_MAX = 500;
 const FOREIGN_KEY_VIOLATION = '23503';
 
@@ -53,6 +58,7 @@ export class WebhookDeliveryWorker implements OnApplicationBootstrap, OnApplicat
   private running: Promise<void> | undefined;
   private stopped = false;
   private lastExpiryCheck = 0;
+  private lastRetentionRun = 0;
   private attemptsCounter: Counter<'outcome'> | undefined;
 
   constructor(
@@ -113,6 +119,10 @@ export class WebhookDeliveryWorker implements OnApplicationBootstrap, OnApplicat
       if (now - this.lastExpiryCheck >= this.options.delivery.expiryCheckIntervalMs) {
         this.lastExpiryCheck = now;
         await this.emitExpiring();
+      }
+      if (now - this.lastRetentionRun >= RETENTION_INTERVAL_MS) {
+        this.lastRetentionRun = now;
+        await this.pruneDeliveries();
       }
       while (!this.stopped) {
         const claimed = await this.claim();
@@ -242,6 +252,57 @@ export class WebhookDeliveryWorker implements OnApplicationBootstrap, OnApplicat
             : (error as Error).message;
       return { statusCode: null, error: message.slice(0, ERROR_MAX), durationMs: elapsed() };
     }
+  }
+
+  /**
+   * Deletes delivered and failed deliveries completed more than `retentionDays` ago (their attempts go with them,
+   * ON DELETE CASCADE), then the events left without any delivery and as old; pending deliveries, and the events
+   * they carry, are never touched. In batches of RETENTION_BATCH_SIZE rows, each its own statement; rows another
+   * replica is deleting at the same moment are skipped (SKIP LOCKED), so replicas never wait on each other.
+   * Returns how many deliveries were deleted.
+   */
+  async pruneDeliveries(): Promise<number> {
+    const cutoff = new Date(this.clock.now().getTime() - this.options.delivery.retentionDays * DAY_MS);
+    let deliveries = 0;
+    for (;;) {
+      const deleted = await this.deleteBatch(
+        `DELETE FROM webhook_deliveries WHERE id IN (
+           SELECT id FROM webhook_deliveries
+            WHERE status IN ('delivered', 'failed') AND completed_at < $1
+            LIMIT $2
+            FOR UPDATE SKIP LOCKED)
+         RETURNING id`,
+        cutoff,
+      );
+      deliveries += deleted;
+      if (deleted < RETENTION_BATCH_SIZE || this.stopped) break;
+    }
+    for (;;) {
+      const deleted = await this.deleteBatch(
+        `DELETE FROM webhook_events WHERE id IN (
+           SELECT e.id FROM webhook_events e
+            WHERE e.created_at < $1
+              AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = e.id)
+            LIMIT $2
+            FOR UPDATE OF e SKIP LOCKED)
+         RETURNING id`,
+        cutoff,
+      );
+      if (deleted < RETENTION_BATCH_SIZE || this.stopped) break;
+    }
+    if (deliveries > 0) {
+      this.logger.log(`deleted ${deliveries} webhook deliveries completed before ${cutoff.toISOString()}`);
+    }
+    return deliveries;
+  }
+
+  /** Runs one batch's DELETE … RETURNING and counts its rows (a SELECT over it: the same answer on every driver). */
+  private async deleteBatch(sql: string, cutoff: Date): Promise<number> {
+    const [row] = await this.dataSource.query<{ count: number }[]>(
+      `WITH deleted AS (${sql}) SELECT count(*)::int AS count FROM deleted`,
+      [cutoff, RETENTION_BATCH_SIZE],
+    );
+    return row.count;
   }
 
   /**

@@ -10,6 +10,8 @@ export interface WebhookDeliveryOptions {
   maxAttempts: number;
   /** How often keys about to expire are looked for (`api_key.expiring`). */
   expiryCheckIntervalMs: number;
+  /** Delivered and failed deliveries (with their attempts) older than this are deleted; pending ones never. */
+  retentionDays: number;
 }
 
 export interface WebhooksOptions {
