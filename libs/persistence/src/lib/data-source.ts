@@ -13,6 +13,7 @@ import { AddKeyProtections1764115200000 } from './migrations/1764115200000-AddKe
 import { AddScans1764201600000 } from './migrations/1764201600000-AddScans';
 import { AddKeyDescriptionMetadata1764288000000 } from './migrations/1764288000000-AddKeyDescriptionMetadata';
 import { AddWebhooks1764374400000 } from './migrations/1764374400000-AddWebhooks';
+import { AddWebhookRetentionIndexes1764460800000 } from './migrations/1764460800000-AddWebhookRetentionIndexes';
 
 /** The entities of the shared slices; feature libraries register their own with TypeOrmModule.forFeature. */
 export const ENTITIES = [OrganizationEntity, ApiKeyEntity, ApiKeyUsageEntity, AuditEventEntity];
@@ -26,6 +27,7 @@ export const MIGRATIONS = [
   AddScans1764201600000,
   AddKeyDescriptionMetadata1764288000000,
   AddWebhooks1764374400000,
+  AddWebhookRetentionIndexes1764460800000,
 ];
 
 /** Where TypeORM records the migrations applied (read by the schema check at start). */

@@ -22,6 +22,7 @@ const MIGRATION_NAMES = [
   'AddScans1764201600000',
   'AddKeyDescriptionMetadata1764288000000',
   'AddWebhooks1764374400000',
+  'AddWebhookRetentionIndexes1764460800000',
 ];
 const RATE_LIMIT_COLUMNS = ['rate_limit_burst', 'rate_limit_per_minute'];
 const PROTECTION_COLUMNS = ['allowed_ips', 'disabled_at'];
@@ -404,7 +405,28 @@ describe('migrations (PostgreSQL)', () => {
     ).rejects.toThrow(/too long/);
   });
 
-  it('reverts the webhooks first: drops their tables, keeping every key', async () => {
+  it('reverts the webhook retention indexes first, keeping the webhook tables', async () => {
+    const indexes = () =>
+      client.query<{ indexname: string }>(
+        `SELECT indexname FROM pg_indexes
+          WHERE indexname IN ('webhook_deliveries_completed_idx', 'webhook_events_created_idx') ORDER BY 1`,
+      );
+    expect((await indexes()).rows.map((row) => row.indexname)).toEqual([
+      'webhook_deliveries_completed_idx',
+      'webhook_events_created_idx',
+    ]);
+
+    await revertLastMigration({ url: database.url });
+
+    expect((await indexes()).rows).toEqual([]);
+    expect(await tables()).toEqual(TABLES);
+    const recorded = await client.query<{ name: string }>(
+      `SELECT name FROM gatehouse_migrations ORDER BY id`,
+    );
+    expect(recorded.rows.map((row) => row.name)).toEqual(MIGRATION_NAMES.slice(0, 7));
+  });
+
+  it('reverts the webhooks next: drops their tables, keeping every key', async () => {
     await revertLastMigration({ url: database.url });
 
     expect(await tables()).toEqual([...KEY_TABLES, ...SCAN_TABLES].sort());
@@ -507,7 +529,8 @@ describe('migrations (PostgreSQL)', () => {
     );
     expect(identities.rowCount).toBe(2);
 
-    // The scans, key description and webhooks migrations came back up: all three go again.
+    // The scans, key description, webhooks and webhook retention migrations came back up: all four go again.
+    await revertLastMigration({ url: database.url });
     await revertLastMigration({ url: database.url });
     await revertLastMigration({ url: database.url });
     await revertLastMigration({ url: database.url });
