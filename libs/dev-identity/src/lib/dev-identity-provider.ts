@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import Provider, { errors, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import { refuseInProduction } from './dev-identity.errors';
+import { DevIdentityStorage } from './dev-identity-adapter';
 import { generateDevIdentityKeys, type DevIdentityKeys } from './dev-identity-keys';
 import type { DevUserStore } from './dev-user-store';
 import { renderLoginPage, renderMessagePage } from './login-page';
@@ -32,6 +33,8 @@ export interface DevIdentityOptions {
   users: DevUserStore;
   /** Persist them (loadOrCreateDevIdentityKeys) for tokens and sessions to outlive a restart; fresh ones otherwise. */
   keys?: DevIdentityKeys;
+  /** A JSON file for its sessions, grants and refresh tokens (owner-only); memory unless given. */
+  storagePath?: string;
   log?: DevIdentityLog;
   /** NODE_ENV is read from here (process.env unless given). */
   env?: NodeJS.ProcessEnv;
@@ -97,6 +100,7 @@ export async function startDevIdentityProvider(options: DevIdentityOptions): Pro
   const origins = options.dashboardOrigins.map((origin) => new URL(origin).origin);
 
   const configuration: Configuration = {
+    adapter: new DevIdentityStorage(options.storagePath).adapter(),
     clients: [
       {
         client_id: DEV_IDENTITY_CLIENT_ID,
