@@ -33,8 +33,8 @@ export interface HostedDevIdentity {
   env: Record<string, string>;
 }
 
-/** The audience of its access tokens, as admin-api checks it (OIDC_AUDIENCE). */
-const AUDIENCE = 'gatehouse-api';
+/** The audience of its access tokens, as admin-api checks it (OIDC_AUDIENCE): oidc-provider wants an absolute URI. */
+const AUDIENCE = 'urn:gatehouse:api';
 
 /**
  * Starts the provider on its (held, now released) port, for the dashboard reached at the gateway's port by

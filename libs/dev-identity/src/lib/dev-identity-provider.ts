@@ -28,7 +28,7 @@ export interface DevIdentityOptions {
   issuer?: string;
   /** Where the dashboard is reached, e.g. `http://127.0.0.1:8080`: its `/callback` and `/` are allowed. */
   dashboardOrigins: string[];
-  /** `aud` of access tokens: admin-api's OIDC_AUDIENCE. */
+  /** `aud` of access tokens: admin-api's OIDC_AUDIENCE, an absolute URI (`urn:…` will do). */
   audience: string;
   users: DevUserStore;
   /** Persist them (loadOrCreateDevIdentityKeys) for tokens and sessions to outlive a restart; fresh ones otherwise. */
