@@ -5,7 +5,7 @@ import { refuseInProduction } from './dev-identity.errors';
 import { DevIdentityStorage } from './dev-identity-adapter';
 import { generateDevIdentityKeys, type DevIdentityKeys } from './dev-identity-keys';
 import type { DevUserStore } from './dev-user-store';
-import { renderLoginPage, renderMessagePage } from './login-page';
+import { renderLoginPage, renderLogoutPage, renderMessagePage } from './login-page';
 
 /** The dashboard's client at the provider: public, PKCE, code flow. */
 export const DEV_IDENTITY_CLIENT_ID = 'gatehouse-dashboard';
@@ -136,7 +136,14 @@ export async function startDevIdentityProvider(options: DevIdentityOptions): Pro
     },
     features: {
       devInteractions: { enabled: false },
-      rpInitiatedLogout: { enabled: true },
+      rpInitiatedLogout: {
+        enabled: true,
+        // Its own page, with the banner; oidc-provider's default fetches a web font from Google.
+        logoutSource: (ctx, form) => {
+          ctx.type = 'html';
+          ctx.body = renderLogoutPage(form);
+        },
+      },
       resourceIndicators: {
         enabled: true,
         defaultResource: () => audience,

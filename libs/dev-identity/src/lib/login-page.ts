@@ -55,3 +55,19 @@ export function renderMessagePage(title: string, message: string): string {
 </html>
 `;
 }
+
+/** The sign-out question; `form` is oidc-provider's own (hidden fields, id `op.logoutForm`). */
+export function renderLogoutPage(form: string): string {
+  return `<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><title>Sign out — Gatehouse (development)</title></head>
+<body>
+<p role="alert"><strong>${escapeHtml(DEV_IDENTITY_BANNER)}</strong></p>
+<h1>Sign out of the development identity provider?</h1>
+${form}
+<p><button type="submit" form="op.logoutForm" value="yes" name="logout">Sign out</button>
+<button type="submit" form="op.logoutForm">Stay signed in</button></p>
+</body>
+</html>
+`;
+}
