@@ -10,9 +10,11 @@ module.exports = {
   transform: {
     '^.+\\.(ts|js|mjs)$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.spec.json', diagnostics: false }],
   },
-  // jose and content-disposition (under @fastify/static) ship ESM only; everything else in node_modules is
+  // jose, content-disposition (under @fastify/static) and oidc-provider ship ESM only; everything else in node_modules is
   // CommonJS already. The pattern looks at the innermost node_modules only, so a nested copy is transformed too.
-  transformIgnorePatterns: ['/node_modules/(?!(?:jose|content-disposition)/)(?!.*/node_modules/)'],
+  transformIgnorePatterns: [
+    '/node_modules/(?!(?:jose|content-disposition|oidc-provider)/)(?!.*/node_modules/)',
+  ],
   moduleFileExtensions: ['ts', 'js', 'mjs', 'json'],
   moduleNameMapper: pathsToModuleNameMapper(compilerOptions.paths, '<rootDir>/'),
   clearMocks: true,

@@ -84,6 +84,7 @@ async function fetchDocument() {
       AUTH_SERVICE_MANAGEMENT_PORT: '0',
       FINDINGS_SERVICE_MANAGEMENT_PORT: '0',
       ADMIN_API_MANAGEMENT_PORT: '0',
+      DEV_IDENTITY_PORT: '0',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -34,6 +34,8 @@ Variables (all optional):
   LOG_FORMAT                   pretty (readable lines) or json; default pretty when the output is a terminal
                                and NODE_ENV is not production, json otherwise
   GATEHOUSE_DATA_DIR           standalone mode's data directory
+  DEV_IDENTITY_PORT            standalone mode's development identity provider (the dashboard's sign-in),
+                               default 8090; DEV_IDENTITY=off, or OIDC_ISSUER set, turns it off
   DATABASE_URL, REDIS_URL      servers mode
   every other variable of docs/CONFIGURATION.md reaches the apps as usual.
 

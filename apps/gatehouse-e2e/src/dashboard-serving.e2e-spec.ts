@@ -10,7 +10,10 @@ import { createDataDir, startStandalone, type StandaloneSuite } from './support/
 const BUILT_INDEX = readFileSync(join(__dirname, '../../../dist/apps/dashboard/index.html'), 'utf8');
 const API_POLICY = "default-src 'none';frame-ancestors 'none'";
 
-async function expectDashboardServed(gateway: string): Promise<void> {
+type SignInConfig = { issuer: string | null; client_id: string | null; scope: string | null };
+const NO_SIGN_IN: SignInConfig = { issuer: null, client_id: null, scope: null };
+
+async function expectDashboardServed(gateway: string, signIn: SignInConfig = NO_SIGN_IN): Promise<void> {
   const page = await fetch(`${gateway}/`);
   expect(page.status).toBe(200);
   expect(await page.text()).toBe(BUILT_INDEX);
@@ -35,7 +38,8 @@ async function expectDashboardServed(gateway: string): Promise<void> {
   expect(await clientRoute.text()).toBe(BUILT_INDEX);
 
   const config = await fetch(`${gateway}/dashboard/config.json`);
-  expect(await config.json()).toEqual({ issuer: null, client_id: null, scope: null });
+  expect(await config.json()).toEqual(signIn);
+  if (signIn.issuer) expect(policy).toContain(`connect-src 'self' ${new URL(signIn.issuer).origin}`);
 
   const api = await fetch(`${gateway}/api/v1/api-keys`);
   expect(api.status).toBe(401);
@@ -80,8 +84,17 @@ describe('the dashboard served by the gateway', () => {
       dataDir.remove();
     });
 
-    it('serves the same build at / on the one gateway port', async () => {
-      await expectDashboardServed(suite.gateway);
+    it('serves the same build at / on the one gateway port, signing in with its development identity provider', async () => {
+      const ready = suite
+        .output()
+        .split('\n')
+        .find((line) => line.includes('"standalone suite ready"'));
+      const { dev_identity } = JSON.parse(ready ?? '{}') as { dev_identity: { issuer: string } };
+      await expectDashboardServed(suite.gateway, {
+        issuer: dev_identity.issuer,
+        client_id: 'gatehouse-dashboard',
+        scope: 'openid profile email',
+      });
     });
   });
 });

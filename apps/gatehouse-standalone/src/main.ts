@@ -9,6 +9,11 @@ import { isStandaloneEnvironment, loadConfig } from '@gatehouse/config';
 import { generateDevelopmentKeyPem } from '@gatehouse/crypto';
 import { embeddedLayout, openEmbeddedDatabase, resolveDataDir, runMigrations } from '@gatehouse/persistence';
 import { startControlChannel } from './app/control-channel';
+import {
+  hostDevIdentity,
+  refuseDevIdentityInProduction,
+  type HostedDevIdentity,
+} from './app/dev-identity-host';
 import { hostLog, hostLogIsPretty, useHostLogFormat } from './app/host-logger';
 import { StandaloneConfig } from './app/standalone.config';
 import { holdPort, readyBanner, runningSuite, StartupRefusal, type HeldPort } from './app/startup';
@@ -134,6 +139,7 @@ async function main(lifecycle: SuiteLifecycle): Promise<void> {
   }
   const config = loadConfig(StandaloneConfig);
   useHostLogFormat(config.LOG_FORMAT);
+  refuseDevIdentityInProduction(config);
   const missing = APPS.filter((app) => !existsSync(bundleOf(app)));
   if (missing.length > 0) throw new StartupRefusal(`not built: ${missing.join(', ')} (run npm run build)`);
   const dataDir = resolveDataDir(WORKSPACE_ROOT);
@@ -169,6 +175,9 @@ async function main(lifecycle: SuiteLifecycle): Promise<void> {
       MANAGEMENT_PORT_VARIABLES[app],
     );
   }
+  const heldDevIdentity = config.devIdentityOn
+    ? await holdPort(config.HOST, config.DEV_IDENTITY_PORT, 'DEV_IDENTITY_PORT')
+    : undefined;
   // One process, four servers: each app gets its own port variables instead.
   delete process.env['PORT'];
   delete process.env['MANAGEMENT_PORT'];
@@ -202,6 +211,24 @@ async function main(lifecycle: SuiteLifecycle): Promise<void> {
   useKeptSigningKey(database.dataDir);
   useGatewaySecret();
 
+  // Before the apps load: admin-api and findings-service read OIDC_* and the gateway DASHBOARD_OIDC_* at start.
+  let devIdentity: HostedDevIdentity | undefined;
+  if (heldDevIdentity) {
+    await heldDevIdentity.release();
+    const hosted = await hostDevIdentity({
+      dataDir: database.dataDir,
+      listenHost: config.HOST,
+      reachableHost: host,
+      port: heldDevIdentity.port,
+      gatewayPort: ports['api-gateway'],
+    });
+    devIdentity = hosted;
+    lifecycle.onStop('the development identity provider', () => hosted.provider.close());
+    Object.assign(process.env, hosted.env);
+  } else if (config.OIDC_ISSUER === undefined) {
+    hostLog('info', 'DEV_IDENTITY=off and OIDC_ISSUER unset: the dashboard has no sign-in');
+  }
+
   // The apps find each other here whatever these variables said, and each is told which drivers to use: the
   // database opened above, the in-process bus, and the gateway's limiter in memory (one gateway serves everything).
   Object.assign(process.env, {
@@ -232,8 +259,16 @@ async function main(lifecycle: SuiteLifecycle): Promise<void> {
     data_dir: database.dataDir,
     control_socket: database.layout.controlSocket,
     pid: process.pid,
+    ...(devIdentity && {
+      dev_identity: { issuer: devIdentity.provider.issuer, client_id: devIdentity.provider.clientId },
+    }),
   };
-  const control = await startControlChannel(database, config, () => status);
+  const control = await startControlChannel(
+    database,
+    config,
+    () => status,
+    devIdentity && { users: devIdentity.users, dashboardUrl: `${status.gateway}/` },
+  );
   lifecycle.onStop('the control channel', () => control.close());
   const startupMs = Math.round(process.uptime() * 1000);
   if (hostLogIsPretty()) {
@@ -244,6 +279,7 @@ async function main(lifecycle: SuiteLifecycle): Promise<void> {
         dataDir: database.dataDir,
         defaultDataDir: resolveDataDir(WORKSPACE_ROOT, {}),
         startupMs,
+        ...(devIdentity && { devIdentity: devIdentity.provider.issuer }),
       }),
     );
   } else {

@@ -12,3 +12,4 @@ export * from './lib/redis-topologies';
 export * from './lib/free-port';
 export * from './lib/otlp-receiver';
 export * from './lib/webhook-receiver';
+export * from './lib/browser-sign-in';

@@ -101,6 +101,21 @@ async function standalone(commandLine: DatabaseCommand): Promise<void> {
       printBootstrapResult(result, out);
       return;
     }
+    case 'dev-users': {
+      const { org, role, username } = commandLine;
+      const user = await requestSuite<Record<string, unknown>>(
+        layout.controlSocket,
+        'POST',
+        SUITE_ROUTES.devUsers,
+        {
+          org,
+          role,
+          ...(username !== undefined && { username }),
+        },
+      );
+      process.stdout.write(`${JSON.stringify(user, null, 2)}\n`);
+      return;
+    }
     case 'migrate': {
       let applied: string[];
       try {
@@ -159,6 +174,11 @@ async function main(argv: string[]): Promise<void> {
     case 'bootstrap':
       await bootstrap(config, commandLine);
       return;
+    case 'dev-users':
+      // Servers mode trusts the organization's own identity provider: there is no development one to add users to.
+      throw new Error(
+        'dev-users works in standalone mode only (DATABASE_URL and REDIS_URL unset), on the suite started by npm start',
+      );
   }
 }
 

@@ -49,6 +49,7 @@ export function standaloneEnv(dataDir: string, env: Record<string, string> = {})
     AUTH_SERVICE_MANAGEMENT_PORT: '0',
     FINDINGS_SERVICE_MANAGEMENT_PORT: '0',
     ADMIN_API_MANAGEMENT_PORT: '0',
+    DEV_IDENTITY_PORT: '0',
     ...env,
   };
 }

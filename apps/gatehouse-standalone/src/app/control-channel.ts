@@ -3,7 +3,15 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { NestFactory } from '@nestjs/core';
 import { ApiKeysService } from '@gatehouse/api-keys';
 import { isGatehouseError } from '@gatehouse/contracts';
-import { PLANS, runMigrations, type EmbeddedDatabase, type Plan } from '@gatehouse/persistence';
+import { DevUserRejectedError, type DevUserStore } from '@gatehouse/dev-identity';
+import {
+  OrganizationEntity,
+  PLANS,
+  runMigrations,
+  type EmbeddedDatabase,
+  type Plan,
+} from '@gatehouse/persistence';
+import { DataSource } from 'typeorm';
 import { ControlModule } from './control.module';
 import { hostLog, HostLogger } from './host-logger';
 import type { StandaloneConfig } from './standalone.config';
@@ -12,13 +20,18 @@ import type { StandaloneConfig } from './standalone.config';
  * Requests of the control channel, HTTP over the Unix socket `<data dir>/control.sock` (mode 0600: only the
  * user running the suite). `gatehouse-cli` speaks it when DATABASE_URL and REDIS_URL are unset: PGlite has one
  * owner process, so the CLI asks the suite instead of opening the database files a second time.
- * - `POST /v1/bootstrap` `{"org": "acme", "plan": "enterprise"}` → 201 and the bootstrap result;
+ * - `POST /v1/bootstrap` `{"org": "acme", "plan": "enterprise"}` → 201 and the bootstrap result; with the
+ *   development identity provider on, the organization's owner there too (made the first time only: its password
+ *   is in `dashboard` then, as the key is shown once);
+ * - `POST /v1/dev-users` `{"org": "acme", "role": "viewer", "username"?: "…"}` → 201 `{username, password, …}`, a
+ *   user of the development identity provider (409 when it is off);
  * - `POST /v1/migrate` → 200 `{"applied": [names]}` (pending migrations are applied at start already);
  * - `GET /v1/status` → 200 with the URLs and the data directory.
  * Errors are `{"error": code, "message": text}` with the status the API would use.
  */
 export const CONTROL_ROUTES = {
   bootstrap: '/v1/bootstrap',
+  devUsers: '/v1/dev-users',
   migrate: '/v1/migrate',
   status: '/v1/status',
 } as const;
@@ -28,6 +41,13 @@ const ORG_NAME = /^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$/;
 const MAX_BODY_BYTES = 4096;
 /** Longest Unix socket path Linux accepts (sun_path is 108 bytes with its terminator). */
 const SOCKET_PATH_MAX_BYTES = 107;
+
+/** The development identity provider's users, when the suite runs it. */
+export interface ControlDevIdentity {
+  users: DevUserStore;
+  /** Where a user signs in: the dashboard, at the gateway. */
+  dashboardUrl: string;
+}
 
 export interface ControlChannel {
   path: string;
@@ -73,6 +93,7 @@ export async function startControlChannel(
   database: EmbeddedDatabase,
   config: StandaloneConfig,
   status: () => Record<string, unknown>,
+  devIdentity?: ControlDevIdentity,
 ): Promise<ControlChannel> {
   const path = database.layout.controlSocket;
   if (Buffer.byteLength(path) > SOCKET_PATH_MAX_BYTES) {
@@ -86,6 +107,17 @@ export async function startControlChannel(
     abortOnError: false,
   });
   const apiKeys = context.get(ApiKeysService);
+  const organizations = context.get(DataSource).getRepository(OrganizationEntity);
+
+  /** The organization's owner at the development identity provider: made once, its password shown that once. */
+  const dashboardOwner = async (org: string) => {
+    if (!devIdentity) return {};
+    const username = `owner@${org}`;
+    const shown = { url: devIdentity.dashboardUrl, username };
+    if (await devIdentity.users.findByUsername(username)) return { dashboard: shown };
+    const { password } = await devIdentity.users.create({ org, role: 'owner', username });
+    return { dashboard: { ...shown, password } };
+  };
 
   const run = async (request: IncomingMessage): Promise<[number, unknown]> => {
     const route = `${request.method} ${request.url}`;
@@ -108,7 +140,49 @@ export async function startControlChannel(
           created: result.organization.created,
           api_key_id: result.api_key_id,
         });
-        return [201, result];
+        return [201, { ...result, ...(await dashboardOwner(result.organization.name)) }];
+      }
+      case `POST ${CONTROL_ROUTES.devUsers}`: {
+        if (!devIdentity) {
+          return [
+            409,
+            {
+              error: 'conflict',
+              message:
+                'the development identity provider is off in this suite (OIDC_ISSUER is set, or DEV_IDENTITY=off)',
+            },
+          ];
+        }
+        const { org, role, username } = await readJson(request);
+        if (typeof org !== 'string' || typeof role !== 'string')
+          throw new BadRequest('org and role are required');
+        if (username !== undefined && typeof username !== 'string')
+          throw new BadRequest('username must be text');
+        if (!ORG_NAME.test(org) || !(await organizations.existsBy({ name: org }))) {
+          return [
+            404,
+            {
+              error: 'not_found',
+              message: `no organization ${org}: bootstrap it first (npm run bootstrap -- --org ${org})`,
+            },
+          ];
+        }
+        try {
+          const user = await devIdentity.users.create({
+            org,
+            role,
+            ...(username !== undefined && { username }),
+          });
+          hostLog('info', 'added a development user', {
+            username: user.username,
+            organization: org,
+            role: user.role,
+          });
+          return [201, user];
+        } catch (error) {
+          if (error instanceof DevUserRejectedError) throw new BadRequest(error.message);
+          throw error;
+        }
       }
       case `POST ${CONTROL_ROUTES.migrate}`: {
         const applied = await runMigrations({ embedded: database, applicationName: 'gatehouse-standalone' });

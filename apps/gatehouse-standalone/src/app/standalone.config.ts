@@ -1,5 +1,5 @@
 import { Type } from 'class-transformer';
-import { IsInt, IsOptional, IsString, Max, Min } from 'class-validator';
+import { IsIn, IsInt, IsOptional, IsString, Max, Min } from 'class-validator';
 import { DataServiceConfig } from '@gatehouse/config';
 
 /**
@@ -61,10 +61,33 @@ export class StandaloneConfig extends DataServiceConfig {
   @Max(65535)
   ADMIN_API_MANAGEMENT_PORT: number = 9003;
 
+  /**
+   * The development identity provider (libs/dev-identity), for the dashboard's sign-in: on unless `off`, and only
+   * while OIDC_ISSUER is unset (a configured identity provider replaces it). Never with NODE_ENV=production.
+   */
+  @IsIn(['on', 'off'], { message: 'DEV_IDENTITY must be on or off' })
+  DEV_IDENTITY: 'on' | 'off' = 'on';
+
+  /** Read here only to know whether a real identity provider is configured (the apps read it themselves). */
+  @IsOptional()
+  @IsString()
+  OIDC_ISSUER: string | undefined = undefined;
+
+  /** Its port, on HOST like the apps' ports. */
+  @IsInt()
+  @Min(0)
+  @Max(65535)
+  DEV_IDENTITY_PORT: number = 8090;
+
   /** The data directory (PostgreSQL files, control socket); `.data/` at the repository root when unset. */
   @IsOptional()
   @IsString()
   GATEHOUSE_DATA_DIR: string | undefined = undefined;
+
+  /** Whether this suite runs the development identity provider. */
+  get devIdentityOn(): boolean {
+    return this.DEV_IDENTITY === 'on' && this.OIDC_ISSUER === undefined;
+  }
 
   get gatewayPort(): number {
     return this.API_GATEWAY_PORT ?? this.PORT;

@@ -27,6 +27,22 @@ describe('the ready banner', () => {
     );
     expect(banner('/tmp/gh-1')).toContain('GATEHOUSE_DATA_DIR=/tmp/gh-1 npm run bootstrap');
   });
+
+  it('names the development identity provider when it runs, as not for production', () => {
+    const text = readyBanner({
+      gateway: 'http://127.0.0.1:8080',
+      metrics: 'http://127.0.0.1:9080/metrics',
+      dataDir: '/repo/.data',
+      defaultDataDir: '/repo/.data',
+      startupMs: 4_240,
+      devIdentity: 'http://127.0.0.1:8090',
+    });
+    expect(text).toMatch(
+      /sign-in +http:\/\/127\.0\.0\.1:8090 +\(development identity provider — not for production\)\n/,
+    );
+    expect(text).toContain('owner key and dashboard sign-in');
+    expect(banner('/repo/.data')).not.toContain('sign-in');
+  });
 });
 
 describe('shellQuote', () => {

@@ -92,6 +92,8 @@ export interface ReadyBannerInput {
   /** Where `npm run bootstrap` looks for the suite unless GATEHOUSE_DATA_DIR says otherwise. */
   defaultDataDir: string;
   startupMs: number;
+  /** The development identity provider's issuer, when it runs. */
+  devIdentity?: string;
 }
 
 /** Single-quoted for a POSIX shell, unless it needs no quoting. */
@@ -117,8 +119,13 @@ export function readyBanner(input: ReadyBannerInput): string {
     `    JWKS            ${gateway}/api/v1/auth/jwks`,
     `    metrics         ${input.metrics}  (the gateway's; each service has its own management port)`,
     `    data            ${dataDir}  (embedded PostgreSQL; delete the directory to start over)`,
+    ...(input.devIdentity
+      ? [`    sign-in         ${input.devIdentity}  (development identity provider — not for production)`]
+      : []),
     '',
-    "  Next, in a second terminal: the first organization's owner key, into owner.json (owner-only)",
+    input.devIdentity
+      ? "  Next, in a second terminal: the first organization's owner key and dashboard sign-in, into owner.json"
+      : "  Next, in a second terminal: the first organization's owner key, into owner.json (owner-only)",
     `    ${bootstrap}`,
     '',
     '  Ctrl-C stops the suite; the data stays.',

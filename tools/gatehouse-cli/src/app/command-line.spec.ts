@@ -81,4 +81,27 @@ describe('gatehouse-cli command line', () => {
     expect(error.message).toContain(message);
     expect(error.usage).toBe(usage);
   });
+
+  it('parses dev-users add, and refuses an unknown role or a missing option with the usage', () => {
+    expect(parseCommandLine(['dev-users', 'add', '--org', 'acme', '--role', 'viewer'])).toEqual({
+      command: 'dev-users',
+      org: 'acme',
+      role: 'viewer',
+    });
+    expect(
+      parseCommandLine(['dev-users', 'add', '--org', 'acme', '--role', 'admin', '--username', 'ada@acme']),
+    ).toEqual({ command: 'dev-users', org: 'acme', role: 'admin', username: 'ada@acme' });
+    expect(parseCommandLine(['help', 'dev-users'])).toEqual({
+      command: 'help',
+      text: COMMAND_USAGE['dev-users'],
+    });
+    const usage = COMMAND_USAGE['dev-users'];
+    expect(usageError(['dev-users', 'add', '--org', 'acme', '--role', 'root'])).toMatchObject({
+      message: '--role must be one of owner, admin, member, viewer',
+      usage,
+    });
+    expect(usageError(['dev-users', 'add', '--role', 'viewer']).message).toBe('--org is required');
+    expect(usageError(['dev-users', 'remove']).message).toBe('unknown action "remove"');
+    expect(usageError(['dev-users']).message).toBe('dev-users needs an action: add');
+  });
 });

@@ -1,5 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { ORGANIZATION_NAME } from '@gatehouse/contracts';
+import { ORGANIZATION_NAME, ROLES, type Role } from '@gatehouse/contracts';
 import { PLANS, type Plan } from '@gatehouse/persistence';
 
 /** Exit status of a usage error, as for most command-line tools (and Node's own). */
@@ -60,6 +60,21 @@ ${ENVIRONMENT}
 
 ${EXIT_STATUS}
 `,
+  'dev-users': `Usage: gatehouse-cli dev-users add --org <name> --role <role> [--username <name>]
+       (from the repository: npm run dev-users -- add --org <name> --role <role> [--username <name>])
+
+Standalone mode only, with the suite running (npm start) and its development identity provider on: adds a user
+who signs in to the dashboard as <role> of organization <name>, and prints its username and random password once,
+as one JSON object on stdout.
+
+Options:
+  --org <name>       an organization made by bootstrap
+  --role <role>      ${ROLES.join(' | ')}
+  --username <name>  default <role>@<org>
+  -h, --help         this text
+
+${EXIT_STATUS}
+`,
 } as const;
 
 export const USAGE = `Usage: gatehouse-cli <command> [options]
@@ -72,6 +87,8 @@ Commands:
   revert                  undo the last migration
   bootstrap --org <name> [--plan <plan>] [--out <file>]
                           create an organization and print its owner key once, or write it to <file>
+  dev-users add --org <name> --role <role> [--username <name>]
+                          standalone: a user of the development identity provider, its password printed once
   help [command]          this text, or one command's
 
 Options:
@@ -88,7 +105,8 @@ export type CommandLine =
   | { command: 'help'; text: string }
   | { command: 'migrate' }
   | { command: 'revert' }
-  | { command: 'bootstrap'; org: string; plan: Plan; out?: string };
+  | { command: 'bootstrap'; org: string; plan: Plan; out?: string }
+  | { command: 'dev-users'; org: string; role: Role; username?: string };
 
 const isCommand = (name: string): name is Command => Object.hasOwn(COMMAND_USAGE, name);
 
@@ -134,6 +152,7 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
     const values = parseOptions([...rest], help, usage);
     return values.help ? { command: 'help', text: usage } : { command: first };
   }
+  if (first === 'dev-users') return parseDevUsers(rest, usage);
   const values = parseOptions(
     [...rest],
     { ...help, org: { type: 'string' }, plan: { type: 'string' }, out: { type: 'string' } },
@@ -151,4 +170,30 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
   if (!PLANS.includes(plan as Plan)) throw new UsageError(`--plan must be one of ${PLANS.join(', ')}`, usage);
   if (out === '') throw new UsageError('--out needs a file name', usage);
   return { command: 'bootstrap', org, plan: plan as Plan, ...(out !== undefined && { out }) };
+}
+
+function parseDevUsers(rest: readonly string[], usage: string): CommandLine {
+  const [action, ...options] = rest;
+  if (action === '--help' || action === '-h') return { command: 'help', text: usage };
+  if (action !== 'add')
+    throw new UsageError(action ? `unknown action "${action}"` : 'dev-users needs an action: add', usage);
+  const values = parseOptions(
+    [...options],
+    {
+      help: { type: 'boolean', short: 'h' },
+      org: { type: 'string' },
+      role: { type: 'string' },
+      username: { type: 'string' },
+    },
+    usage,
+  );
+  if (values.help) return { command: 'help', text: usage };
+  const { org, role, username } = values as { org?: string; role?: string; username?: string };
+  if (org === undefined) throw new UsageError('--org is required', usage);
+  if (!ORGANIZATION_NAME.test(org)) throw new UsageError(`--org "${org}" is not an organization name`, usage);
+  if (role === undefined) throw new UsageError('--role is required', usage);
+  if (!(ROLES as readonly string[]).includes(role)) {
+    throw new UsageError(`--role must be one of ${ROLES.join(', ')}`, usage);
+  }
+  return { command: 'dev-users', org, role: role as Role, ...(username !== undefined && { username }) };
 }

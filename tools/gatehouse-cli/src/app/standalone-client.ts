@@ -3,6 +3,7 @@ import { request } from 'node:http';
 /** The standalone suite's control channel (see apps/gatehouse-standalone/src/app/control-channel.ts). */
 export const SUITE_ROUTES = {
   bootstrap: '/v1/bootstrap',
+  devUsers: '/v1/dev-users',
   migrate: '/v1/migrate',
   status: '/v1/status',
 } as const;
