@@ -20,7 +20,7 @@ export function ConfirmDialog({
     <Modal title={question} onClose={onCancel}>
       <p>{explanation}</p>
       <div className="actions">
-        <button type="button" onClick={onCancel} autoFocus>
+        <button type="button" onClick={onCancel} data-autofocus>
           Cancel
         </button>
         <button type="button" className="danger" disabled={busy} onClick={onConfirm}>
