@@ -116,6 +116,9 @@ export function ApiKeysPage({
           </select>
         </div>
       </form>
+      <button type="button" onClick={pages.reload}>
+        Refresh
+      </button>
       {pages.loaded.kind === 'loading' && <p role="status">Loading API keys…</p>}
       {pages.loaded.kind === 'failed' && <ErrorNotice error={pages.loaded.error} />}
       {pages.loaded.kind === 'loaded' && <ApiKeysTable keys={pages.loaded.value.data} />}

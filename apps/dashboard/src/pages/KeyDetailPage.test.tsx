@@ -227,3 +227,37 @@ describe('KeyDetailPage', () => {
     expect(await screen.findByText('1000/min, burst 100 (plan)')).toBeDefined();
   });
 });
+
+describe('refreshing a key', () => {
+  it('shows the last use and the usage log as they are now', async () => {
+    let used = false;
+    detail(
+      {
+        'GET /api/v1/api-keys/k-1': () =>
+          json(used ? { ...key, last_used_at: '2026-12-04T12:30:00Z', last_used_ip: '198.51.100.4' } : key),
+        'GET /api/v1/api-keys/k-1/usage': () =>
+          json({
+            data: used
+              ? [
+                  {
+                    occurred_at: '2026-12-04T12:30:00Z',
+                    outcome: 'success',
+                    ip: '198.51.100.4',
+                    user_agent: null,
+                    request_id: 'r-2',
+                  },
+                ]
+              : [],
+            next_cursor: null,
+          }),
+      },
+      user('viewer'),
+    );
+    expect(await screen.findByText('No authentication with this key yet.')).toBeDefined();
+    used = true;
+    fireEvent.click(screen.getByRole('button', { name: 'Refresh' }));
+    expect(await screen.findByText('4 Dec 2026, 12:30 UTC from 198.51.100.4')).toBeDefined();
+    const usage = await screen.findByRole('table', { name: 'Authentication attempts, newest first' });
+    expect(within(usage).getByText('r-2')).toBeDefined();
+  });
+});

@@ -66,6 +66,7 @@ function KeyDetail({
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
   const [done, setDone] = useState('');
+  const [usageVersion, setUsageVersion] = useState(0);
   const noWrite = whyNoWrite(me, key);
   const final = key.state === 'revoked';
 
@@ -133,6 +134,16 @@ function KeyDetail({
         )}
       </dl>
 
+      <button
+        type="button"
+        onClick={() => {
+          // auth-service records use in batches: last used and the usage log catch up a few seconds later.
+          act(() => api.getApiKey(key.id), replace, 'Key refreshed.');
+          setUsageVersion((value) => value + 1);
+        }}
+      >
+        Refresh
+      </button>
       <p role="status">{done}</p>
       {error !== null && <ErrorNotice error={error} />}
 
@@ -194,7 +205,8 @@ function KeyDetail({
       )}
 
       {noWrite === null && !final && <RateLimitForm api={api} apiKey={key} replace={replace} />}
-      <UsageLog api={api} keyId={key.id} />
+      {/* A new React key on refresh: the log starts again from its newest page. */}
+      <UsageLog key={usageVersion} api={api} keyId={key.id} />
 
       {dialog === 'rotate' && (
         <Modal title={`Rotate key ${key.name}?`} onClose={() => setDialog(null)}>
@@ -362,9 +374,6 @@ function UsageLog({ api, keyId }: { api: ApiClient; keyId: string }) {
   return (
     <section aria-labelledby="usage-heading">
       <h2 id="usage-heading">Usage log</h2>
-      <button type="button" onClick={pages.reload}>
-        Refresh usage
-      </button>
       {pages.loaded.kind === 'loading' && <p role="status">Loading usage…</p>}
       {pages.loaded.kind === 'failed' && <ErrorNotice error={pages.loaded.error} />}
       {pages.loaded.kind === 'loaded' &&
