@@ -78,4 +78,13 @@ describe('AuditPage', () => {
     expect(alert.textContent).toContain('More than 50000 events: narrow since/until');
     expect(alert.textContent).toContain('req-9');
   });
+
+  it("shows one key's events when opened from the key's page", async () => {
+    const fake = fakeApi({ 'GET /api/v1/audit-events': () => json({ data: [event], next_cursor: null }) });
+    renderAt('/audit?target_id=k-1', '/audit', <AuditPage api={fake.api} />);
+    await screen.findByRole('table', { name: 'Audit events, newest first' });
+    const [[path]] = fake.calls('GET', '/api/v1/audit-events');
+    expect(new URL(path, 'http://dashboard.test').searchParams.get('target_id')).toBe('k-1');
+    expect(screen.getByLabelText<HTMLInputElement>('Target id').value).toBe('k-1');
+  });
 });

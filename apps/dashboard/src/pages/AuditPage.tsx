@@ -1,4 +1,5 @@
 import { useCallback, useId, useState } from 'react';
+import { useSearchParams } from 'react-router';
 import type { ApiClient } from '../api/api-client';
 import type { AuditQuery } from '../api/types';
 import { auditNdjsonToCsv, download } from '../audit-export';
@@ -38,15 +39,18 @@ export function AuditPage({ api }: { api: ApiClient }) {
     until: useId(),
     format: useId(),
   };
+  // A key's page links here with ?target_id=<key id>: its events only.
+  const [params] = useSearchParams();
+  const initialTarget = params.get('target_id') ?? '';
   const [form, setForm] = useState({
     action: '',
     actorType: '',
     actor: '',
-    target: '',
+    target: initialTarget,
     since: '',
     until: '',
   });
-  const [query, setQuery] = useState<AuditQuery>({});
+  const [query, setQuery] = useState<AuditQuery>(initialTarget ? { target_id: initialTarget } : {});
   const [format, setFormat] = useState<Format>('csv');
   const [exporting, setExporting] = useState(false);
   const [exportResult, setExportResult] = useState<{ error: unknown } | { done: string } | null>(null);

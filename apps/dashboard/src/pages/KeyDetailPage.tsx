@@ -1,5 +1,5 @@
 import { useCallback, useId, useState } from 'react';
-import { useNavigate, useParams } from 'react-router';
+import { Link, useNavigate, useParams } from 'react-router';
 import type { ApiClient } from '../api/api-client';
 import type { ApiKey, CreatedApiKey, Me } from '../api/types';
 import { ConfirmDialog } from '../components/ConfirmDialog';
@@ -134,6 +134,9 @@ function KeyDetail({
         )}
       </dl>
 
+      <p>
+        <Link to={`/audit?target_id=${encodeURIComponent(key.id)}`}>Audit events of this key</Link>
+      </p>
       <button
         type="button"
         onClick={() => {
