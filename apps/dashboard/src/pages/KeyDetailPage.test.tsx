@@ -175,6 +175,8 @@ describe('KeyDetailPage', () => {
     const [[, init]] = fake.calls('POST', '/api/v1/api-keys/k-1/rotate');
     expect(JSON.parse(init.body as string)).toEqual({ grace_period_seconds: 3600 });
     fireEvent.click(within(secret).getByRole('button', { name: 'Done' }));
+    expect(document.body.textContent).not.toContain('gth_live_NEWSECRET');
+    expect(screen.queryByDisplayValue('gth_live_NEWSECRET')).toBeNull();
 
     expect(screen.getByRole('timer').textContent).toBe('1h 0m 0s');
     clock += 61_000;

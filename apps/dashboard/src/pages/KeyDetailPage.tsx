@@ -239,7 +239,9 @@ function KeyDetail({
                   () => api.rotateApiKey(key.id, grace),
                   (rotated) => {
                     setSecret(rotated);
-                    replace(rotated);
+                    // The page keeps the key without its secret: that lives only as long as its dialog.
+                    const { api_key: _secret, ...rest } = rotated;
+                    replace(rest);
                   },
                   `Key ${key.name} rotated.`,
                 )
