@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { App } from './App';
 import type { AuthClient } from './auth/session';
 import type { Place } from './auth/useSession';
+import { user } from './test-support';
 
 type Listener = (...args: never[]) => void;
 
@@ -55,8 +56,12 @@ function place(path: string) {
 }
 
 function stubApi() {
-  const fetchMock = vi.fn((_path: string, _init: RequestInit) =>
-    Promise.resolve(new Response(JSON.stringify({ data: [], next_cursor: null }), { status: 200 })),
+  const fetchMock = vi.fn((path: string, _init: RequestInit) =>
+    Promise.resolve(
+      new Response(JSON.stringify(path === '/api/v1/me' ? user('owner') : { data: [], next_cursor: null }), {
+        status: 200,
+      }),
+    ),
   );
   vi.stubGlobal('fetch', fetchMock);
   return fetchMock;
@@ -84,7 +89,7 @@ describe('App sign-in', () => {
     expect(await screen.findByText('Signed in as Ada Lovelace')).toBeDefined();
     expect(mock.signinRedirectCallback).toHaveBeenCalledTimes(1);
     expect(at.replace).toHaveBeenCalledWith('/');
-    await screen.findByText('This organization has no API keys yet.');
+    await screen.findByText('No API keys match.');
     const [, init] = fetchMock.mock.calls[0];
     expect((init.headers as Record<string, string>)['authorization']).toBe('Bearer user-token');
   });

@@ -1,8 +1,9 @@
 import { useCallback, useMemo, useState } from 'react';
+import { BrowserRouter } from 'react-router';
 import { ApiClient } from './api/api-client';
 import type { AuthClient } from './auth/session';
 import { signOut, useSession, type Place } from './auth/useSession';
-import { ApiKeysPage } from './pages/ApiKeysPage';
+import { Dashboard } from './Dashboard';
 
 function Header({ children }: { children?: React.ReactNode }) {
   return (
@@ -109,7 +110,9 @@ export function App({ auth, place }: { auth: AuthClient; place: Place }) {
                 <p>{actionError}</p>
               </div>
             )}
-            <ApiKeysPage api={api} />
+            <BrowserRouter>
+              <Dashboard api={api} />
+            </BrowserRouter>
           </main>
         </>
       );

@@ -1,4 +1,4 @@
-import type { ApiKey } from './api/types';
+import type { ApiKey, ApiKeyRateLimit } from './api/types';
 
 const DATE_TIME = new Intl.DateTimeFormat('en-GB', {
   dateStyle: 'medium',
@@ -17,4 +17,17 @@ export function formatTime(iso: string | null, empty: string): string {
 export function stateLabel(key: Pick<ApiKey, 'status' | 'expiry_status'>): string {
   const word = key.status.charAt(0).toUpperCase() + key.status.slice(1);
   return key.status === 'active' && key.expiry_status === 'expiring_soon' ? `${word}, expiring soon` : word;
+}
+
+/** The expiry column: when, and whether it has passed or is near. */
+export function expiryLabel(key: Pick<ApiKey, 'expires_at' | 'expiry_status'>): string {
+  const when = formatTime(key.expires_at, 'Never');
+  if (key.expiry_status === 'expired') return `Expired ${when}`;
+  if (key.expiry_status === 'expiring_soon') return `${when} (soon)`;
+  return when;
+}
+
+export function rateLimitLabel(limit: ApiKeyRateLimit): string {
+  const source = limit.source === 'override' ? 'override' : 'plan';
+  return `${limit.requests_per_minute}/min, burst ${limit.burst} (${source})`;
 }

@@ -1,0 +1,54 @@
+import { useEffect, useId, useRef, useState } from 'react';
+
+/**
+ * A native modal <dialog>: the browser traps focus in it, makes the page behind it inert and closes it on Escape.
+ * Mounted only while open; when it goes, focus returns to the control that opened it. Focus starts on the element
+ * marked data-autofocus, if any (React's autoFocus would run before the dialog is shown, when nothing in it can
+ * take focus).
+ */
+export function Modal({
+  title,
+  onClose,
+  children,
+}: {
+  title: string;
+  onClose: () => void;
+  children: React.ReactNode;
+}) {
+  const ref = useRef<HTMLDialogElement>(null);
+  const titleId = useId();
+  // Read while rendering, before anything in the dialog can have taken focus.
+  const [opener] = useState(() =>
+    document.activeElement instanceof HTMLElement ? document.activeElement : null,
+  );
+  const onCloseRef = useRef(onClose);
+  useEffect(() => {
+    onCloseRef.current = onClose;
+  }, [onClose]);
+
+  useEffect(() => {
+    const dialog = ref.current;
+    if (!dialog) return;
+    // A dialog that replaces another (the secret after the form) was opened from inside the one now gone: focus
+    // goes back to where that one returned it.
+    const active = document.activeElement instanceof HTMLElement ? document.activeElement : null;
+    const returnTo = opener?.isConnected ? opener : active;
+    const closed = () => onCloseRef.current();
+    dialog.addEventListener('close', closed);
+    dialog.showModal();
+    dialog.querySelector<HTMLElement>('[data-autofocus]')?.focus();
+    return () => {
+      // Removed first: closing because the parent unmounted us is not the user closing the dialog.
+      dialog.removeEventListener('close', closed);
+      if (dialog.open) dialog.close();
+      if (returnTo?.isConnected) returnTo.focus();
+    };
+  }, [opener]);
+
+  return (
+    <dialog ref={ref} aria-labelledby={titleId} className="modal">
+      <h2 id={titleId}>{title}</h2>
+      {children}
+    </dialog>
+  );
+}

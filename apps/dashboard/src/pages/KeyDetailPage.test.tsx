@@ -1,0 +1,265 @@
+import { act, cleanup, fireEvent, screen, within } from '@testing-library/react';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { Me } from '../api/types';
+import { apiKey, fakeApi, json, renderAt, user } from '../test-support';
+import { KeyDetailPage } from './KeyDetailPage';
+
+afterEach(() => {
+  cleanup();
+  vi.useRealTimers();
+});
+
+const key = apiKey({ id: 'k-1', name: 'ci-main', permissions: ['read:findings'] });
+
+function detail(routes: Parameters<typeof fakeApi>[0], me: Me = user('owner'), now = () => new Date()) {
+  const fake = fakeApi({
+    'GET /api/v1/api-keys/k-1/usage': () => json({ data: [], next_cursor: null }),
+    ...routes,
+  });
+  renderAt('/keys/k-1', '/keys/:id', <KeyDetailPage api={fake.api} me={me} now={now} />);
+  return fake;
+}
+
+const WRITE_ACTIONS = [
+  'Rotate',
+  'Disable',
+  'Enable',
+  'Revoke',
+  'Delete',
+  'Finish rotation',
+  'Set rate limit',
+];
+
+describe('KeyDetailPage', () => {
+  it('shows a viewer the key and its usage log, and no write action', async () => {
+    detail(
+      {
+        'GET /api/v1/api-keys/k-1': () =>
+          json(
+            apiKey({
+              ...key,
+              rotation: {
+                previous_preview: 'gth_live_…old1',
+                previous_retires_at: '2030-01-01T00:00:00Z',
+                rotated_at: '2026-12-01T00:00:00Z',
+              },
+            }),
+          ),
+        'GET /api/v1/api-keys/k-1/usage': () =>
+          json({
+            data: [
+              {
+                occurred_at: '2026-12-04T09:00:00Z',
+                outcome: 'success',
+                ip: '203.0.113.7',
+                user_agent: 'curl/8',
+                request_id: 'r-1',
+              },
+            ],
+            next_cursor: null,
+          }),
+      },
+      user('viewer'),
+    );
+    expect(await screen.findByRole('heading', { level: 1, name: 'ci-main' })).toBeDefined();
+    const usage = await screen.findByRole('table', { name: 'Authentication attempts, newest first' });
+    expect(within(usage).getByText('203.0.113.7')).toBeDefined();
+    for (const name of WRITE_ACTIONS) expect(screen.queryByRole('button', { name })).toBeNull();
+    expect(screen.getByText('Your role (viewer) may read keys but not change them.')).toBeDefined();
+  });
+
+  it('offers no write action on a key stronger than the caller', async () => {
+    const me = {
+      ...user('owner'),
+      kind: 'api_key' as const,
+      role: undefined,
+      permissions: ['read:keys', 'write:keys'] as Me['permissions'],
+    };
+    detail({ 'GET /api/v1/api-keys/k-1': () => json(key) }, me);
+    await screen.findByRole('heading', { level: 1, name: 'ci-main' });
+    for (const name of WRITE_ACTIONS) expect(screen.queryByRole('button', { name })).toBeNull();
+    expect(
+      screen.getByText('This key holds read:findings, which you do not: you may not change it.'),
+    ).toBeDefined();
+  });
+
+  it('asks before revoking, naming the key; Cancel changes nothing and gives focus back to Revoke', async () => {
+    const fake = detail({
+      'GET /api/v1/api-keys/k-1': () => json(key),
+      'POST /api/v1/api-keys/k-1/revoke': () => json({ ...key, state: 'revoked', status: 'revoked' }),
+    });
+    const revoke = await screen.findByRole('button', { name: 'Revoke' });
+    revoke.focus();
+    fireEvent.click(revoke);
+    const dialog = screen.getByRole('dialog', { name: 'Revoke key ci-main?' });
+    fireEvent.click(within(dialog).getByRole('button', { name: 'Cancel' }));
+    expect(screen.queryByRole('dialog')).toBeNull();
+    expect(document.activeElement).toBe(revoke);
+    expect(fake.calls('POST', '/api/v1/api-keys/k-1/revoke')).toHaveLength(0);
+
+    fireEvent.click(revoke);
+    fireEvent.click(within(screen.getByRole('dialog')).getByRole('button', { name: 'Revoke key' }));
+    expect(await screen.findByText('Key ci-main revoked.')).toBeDefined();
+    expect(fake.calls('POST', '/api/v1/api-keys/k-1/revoke')).toHaveLength(1);
+    expect(screen.getByText('Revoked')).toBeDefined();
+    expect(screen.queryByRole('button', { name: 'Revoke' })).toBeNull();
+  });
+
+  it('closes a confirmation on Escape (the dialog closing) without acting', async () => {
+    const fake = detail({ 'GET /api/v1/api-keys/k-1': () => json(key) });
+    fireEvent.click(await screen.findByRole('button', { name: 'Delete' }));
+    const dialog = screen.getByRole<HTMLDialogElement>('dialog', { name: 'Delete key ci-main?' });
+    act(() => dialog.close());
+    expect(screen.queryByRole('dialog')).toBeNull();
+    expect(fake.calls('DELETE', '/api/v1/api-keys/k-1')).toHaveLength(0);
+  });
+
+  it('deletes after confirmation and goes back to the list', async () => {
+    const fake = detail({
+      'GET /api/v1/api-keys/k-1': () => json(key),
+      'DELETE /api/v1/api-keys/k-1': () => json(null, 204),
+    });
+    fireEvent.click(await screen.findByRole('button', { name: 'Delete' }));
+    fireEvent.click(
+      within(screen.getByRole('dialog', { name: 'Delete key ci-main?' })).getByRole('button', {
+        name: 'Delete key',
+      }),
+    );
+    expect(await screen.findByText('Elsewhere')).toBeDefined();
+    expect(fake.calls('DELETE', '/api/v1/api-keys/k-1')).toHaveLength(1);
+  });
+
+  it('disables and enables with what the API answers', async () => {
+    detail({
+      'GET /api/v1/api-keys/k-1': () => json(key),
+      'POST /api/v1/api-keys/k-1/disable': () =>
+        json({ ...key, enabled: false, state: 'disabled', status: 'disabled' }),
+      'POST /api/v1/api-keys/k-1/enable': () => json(key),
+    });
+    fireEvent.click(await screen.findByRole('button', { name: 'Disable' }));
+    fireEvent.click(await screen.findByRole('button', { name: 'Enable' }));
+    expect(await screen.findByRole('button', { name: 'Disable' })).toBeDefined();
+    expect(screen.getByText('Key ci-main enabled.')).toBeDefined();
+  });
+
+  it('rotates: shows the new secret once, then counts down the grace period until Finish rotation', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    let clock = new Date('2026-12-04T12:00:00Z').getTime();
+    const rotated = {
+      ...key,
+      state: 'rotating',
+      status: 'rotating',
+      key_version: 2,
+      rotation: {
+        previous_preview: 'gth_live_…abcd',
+        previous_retires_at: '2026-12-04T13:00:00Z',
+        rotated_at: '2026-12-04T12:00:00Z',
+      },
+    };
+    const fake = detail(
+      {
+        'GET /api/v1/api-keys/k-1': () => json(key),
+        'POST /api/v1/api-keys/k-1/rotate': () => json({ ...rotated, api_key: 'gth_live_NEWSECRET' }),
+        'POST /api/v1/api-keys/k-1/rotate/finish': () => json({ ...key, key_version: 2 }),
+      },
+      user('admin'),
+      () => new Date(clock),
+    );
+    fireEvent.click(await screen.findByRole('button', { name: 'Rotate' }));
+    const dialog = screen.getByRole('dialog', { name: 'Rotate key ci-main?' });
+    fireEvent.change(within(dialog).getByLabelText('Grace period'), { target: { value: '3600' } });
+    fireEvent.click(within(dialog).getByRole('button', { name: 'Rotate key' }));
+
+    const secret = await screen.findByRole('dialog', { name: 'Key ci-main rotated' });
+    expect(within(secret).getByLabelText<HTMLInputElement>('New secret').value).toBe('gth_live_NEWSECRET');
+    const [[, init]] = fake.calls('POST', '/api/v1/api-keys/k-1/rotate');
+    expect(JSON.parse(init.body as string)).toEqual({ grace_period_seconds: 3600 });
+    fireEvent.click(within(secret).getByRole('button', { name: 'Done' }));
+    expect(document.body.textContent).not.toContain('gth_live_NEWSECRET');
+    expect(screen.queryByDisplayValue('gth_live_NEWSECRET')).toBeNull();
+
+    expect(screen.getByRole('timer').textContent).toBe('1h 0m 0s');
+    clock += 61_000;
+    act(() => {
+      vi.advanceTimersByTime(1000);
+    });
+    expect(screen.getByRole('timer').textContent).toBe('58m 59s');
+
+    fireEvent.click(screen.getByRole('button', { name: 'Finish rotation' }));
+    const confirm = screen.getByRole('dialog', { name: 'Finish the rotation of key ci-main?' });
+    fireEvent.click(within(confirm).getByRole('button', { name: 'Retire the previous secret' }));
+    expect(await screen.findByText('Rotation finished.')).toBeDefined();
+    expect(screen.queryByRole('timer')).toBeNull();
+  });
+
+  it("shows a refused action's message and request id, and explains a 403", async () => {
+    detail({
+      'GET /api/v1/api-keys/k-1': () => json(key),
+      'POST /api/v1/api-keys/k-1/disable': () =>
+        json(
+          {
+            error: 'forbidden',
+            message: 'The key holds write:findings, which the caller lacks',
+            request_id: 'req-403',
+          },
+          403,
+        ),
+    });
+    fireEvent.click(await screen.findByRole('button', { name: 'Disable' }));
+    const alert = await screen.findByRole('alert');
+    expect(alert.textContent).toContain('The key holds write:findings, which the caller lacks');
+    expect(alert.textContent).toContain('does not allow this');
+    expect(alert.textContent).toContain('req-403');
+  });
+
+  it('sets a rate-limit override and goes back to the plan limit', async () => {
+    const fake = detail({
+      'GET /api/v1/api-keys/k-1': () => json(key),
+      'PUT /api/v1/api-keys/k-1/rate-limit': () =>
+        json({ ...key, rate_limit: { requests_per_minute: 120, burst: 20, source: 'override' } }),
+      'DELETE /api/v1/api-keys/k-1/rate-limit': () => json(key),
+    });
+    fireEvent.change(await screen.findByLabelText('Requests per minute'), { target: { value: '120' } });
+    fireEvent.change(screen.getByLabelText('Burst'), { target: { value: '20' } });
+    fireEvent.click(screen.getByRole('button', { name: 'Set rate limit' }));
+    expect(await screen.findByText('120/min, burst 20 (override)')).toBeDefined();
+    const [[, init]] = fake.calls('PUT', '/api/v1/api-keys/k-1/rate-limit');
+    expect(JSON.parse(init.body as string)).toEqual({ requests_per_minute: 120, burst: 20 });
+    fireEvent.click(screen.getByRole('button', { name: 'Use the plan limit' }));
+    expect(await screen.findByText('1000/min, burst 100 (plan)')).toBeDefined();
+  });
+});
+
+describe('refreshing a key', () => {
+  it('shows the last use and the usage log as they are now', async () => {
+    let used = false;
+    detail(
+      {
+        'GET /api/v1/api-keys/k-1': () =>
+          json(used ? { ...key, last_used_at: '2026-12-04T12:30:00Z', last_used_ip: '198.51.100.4' } : key),
+        'GET /api/v1/api-keys/k-1/usage': () =>
+          json({
+            data: used
+              ? [
+                  {
+                    occurred_at: '2026-12-04T12:30:00Z',
+                    outcome: 'success',
+                    ip: '198.51.100.4',
+                    user_agent: null,
+                    request_id: 'r-2',
+                  },
+                ]
+              : [],
+            next_cursor: null,
+          }),
+      },
+      user('viewer'),
+    );
+    expect(await screen.findByText('No authentication with this key yet.')).toBeDefined();
+    used = true;
+    fireEvent.click(screen.getByRole('button', { name: 'Refresh' }));
+    expect(await screen.findByText('4 Dec 2026, 12:30 UTC from 198.51.100.4')).toBeDefined();
+    const usage = await screen.findByRole('table', { name: 'Authentication attempts, newest first' });
+    expect(within(usage).getByText('r-2')).toBeDefined();
+  });
+});
