@@ -14,7 +14,9 @@ import { WebhooksPage } from './pages/WebhooksPage';
 function NotAllowed({ what, permission }: { what: string; permission: string }) {
   return (
     <section aria-labelledby="not-allowed-heading">
-      <h1 id="not-allowed-heading">{what}</h1>
+      <h1 id="not-allowed-heading" tabIndex={-1}>
+        {what}
+      </h1>
       <p>
         Your role does not include <code>{permission}</code>, which this page needs. Ask an owner or admin of
         the organization.
@@ -76,7 +78,9 @@ function Pages({ api, me, now }: { api: ApiClient; me: Me; now?: () => Date }) {
           path="*"
           element={
             <section aria-labelledby="not-found-heading">
-              <h1 id="not-found-heading">Page not found</h1>
+              <h1 id="not-found-heading" tabIndex={-1}>
+                Page not found
+              </h1>
               <p>
                 <NavLink to="/keys">Go to the API keys</NavLink>
               </p>

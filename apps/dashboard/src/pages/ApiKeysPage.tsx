@@ -40,7 +40,9 @@ export function ApiKeysPage({
 
   return (
     <section aria-labelledby="api-keys-heading">
-      <h1 id="api-keys-heading">API keys</h1>
+      <h1 id="api-keys-heading" tabIndex={-1}>
+        API keys
+      </h1>
       <p role="status">{notice}</p>
       {noWrite === null ? (
         <button type="button" onClick={() => setCreating(true)}>

@@ -95,7 +95,9 @@ export function AuditPage({ api }: { api: ApiClient }) {
 
   return (
     <section aria-labelledby="audit-heading">
-      <h1 id="audit-heading">Audit log</h1>
+      <h1 id="audit-heading" tabIndex={-1}>
+        Audit log
+      </h1>
       <form className="filters" onSubmit={apply} aria-label="Filter audit events">
         <div className="field">
           <label htmlFor={ids.action}>Action</label>

@@ -9,7 +9,9 @@ import { useLoad, usePages } from '../hooks/useLoad';
 export function FindingsPage({ api }: { api: ApiClient }) {
   return (
     <section aria-labelledby="findings-heading">
-      <h1 id="findings-heading">Findings</h1>
+      <h1 id="findings-heading" tabIndex={-1}>
+        Findings
+      </h1>
       <FindingsSummary api={api} />
       <FindingsList api={api} />
     </section>

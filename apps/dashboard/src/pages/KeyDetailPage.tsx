@@ -37,7 +37,9 @@ export function KeyDetailPage({
   if (loaded.kind === 'failed') {
     return (
       <section aria-labelledby="key-heading">
-        <h1 id="key-heading">API key</h1>
+        <h1 id="key-heading" tabIndex={-1}>
+          API key
+        </h1>
         <ErrorNotice error={loaded.error} />
       </section>
     );
@@ -91,7 +93,9 @@ function KeyDetail({
 
   return (
     <section aria-labelledby="key-heading">
-      <h1 id="key-heading">{key.name}</h1>
+      <h1 id="key-heading" tabIndex={-1}>
+        {key.name}
+      </h1>
       <dl className="facts">
         <dt>Client ID</dt>
         <dd>

@@ -45,7 +45,9 @@ export function WebhooksPage({ api, me }: { api: ApiClient; me: Me }) {
 
   return (
     <section aria-labelledby="webhooks-heading">
-      <h1 id="webhooks-heading">Webhooks</h1>
+      <h1 id="webhooks-heading" tabIndex={-1}>
+        Webhooks
+      </h1>
       <p>Gatehouse POSTs signed key events to these endpoints (docs/WEBHOOKS.md).</p>
       {noWrite === null ? (
         <button type="button" onClick={() => setAdding(true)}>
