@@ -122,6 +122,12 @@ describe('standalone mode: the development identity provider', () => {
     const badRole = await runCli(['dev-users', 'add', '--org', 'acme', '--role', 'root'], env);
     expect(badRole.code).toBe(2);
     expect(badRole.stderr).toContain('--role must be one of owner, admin, member, viewer');
+    const taken = await runCli(
+      ['dev-users', 'add', '--org', 'acme', '--role', 'admin', '--username', 'owner@acme'],
+      env,
+    );
+    expect(taken.code).toBe(1);
+    expect(taken.stderr).toContain('user owner@acme exists already');
   });
 
   it('refuses to start with NODE_ENV=production, naming the reason', async () => {
