@@ -84,7 +84,8 @@ async function fetchDocument() {
       AUTH_SERVICE_MANAGEMENT_PORT: '0',
       FINDINGS_SERVICE_MANAGEMENT_PORT: '0',
       ADMIN_API_MANAGEMENT_PORT: '0',
-      DEV_IDENTITY_PORT: '0',
+      // The development identity provider changes nothing in the API documents: off, so no port is taken for it.
+      DEV_IDENTITY: 'off',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

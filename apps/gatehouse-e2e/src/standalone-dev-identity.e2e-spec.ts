@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
-import { request, runCli, signInLikeABrowser, WORKSPACE_ROOT } from '@gatehouse/testing';
+import { freePort, request, runCli, signInLikeABrowser, WORKSPACE_ROOT } from '@gatehouse/testing';
 import {
   createDataDir,
   standaloneEnv,
@@ -25,6 +25,8 @@ describe('standalone mode: the development identity provider', () => {
   let suite: StandaloneSuite;
   let issuer: string;
   let dashboard: Dashboard;
+  // Fixed for the test, as 8090 is for a person: the issuer is its URL, and a restart must keep it.
+  let identityPort: string;
 
   const signIn = (username: string, password: string) =>
     signInLikeABrowser({
@@ -37,7 +39,8 @@ describe('standalone mode: the development identity provider', () => {
   const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
   beforeAll(async () => {
-    suite = await startStandalone(dataDir.path);
+    identityPort = String(await freePort());
+    suite = await startStandalone(dataDir.path, { DEV_IDENTITY_PORT: identityPort });
     const ready = suite
       .output()
       .split('\n')
@@ -122,6 +125,37 @@ describe('standalone mode: the development identity provider', () => {
     const badRole = await runCli(['dev-users', 'add', '--org', 'acme', '--role', 'root'], env);
     expect(badRole.code).toBe(2);
     expect(badRole.stderr).toContain('--role must be one of owner, admin, member, viewer');
+    const taken = await runCli(
+      ['dev-users', 'add', '--org', 'acme', '--role', 'admin', '--username', 'owner@acme'],
+      env,
+    );
+    expect(taken.code).toBe(1);
+    expect(taken.stderr).toContain('user owner@acme exists already');
+  });
+
+  it('keeps its users, keys and sessions across a restart: the token still works, the refresh token renews', async () => {
+    const before = await signIn(dashboard.username, dashboard.password ?? '');
+    if (!before.signedIn || !before.refreshToken) throw new Error('not signed in with a refresh token');
+    await suite.stop();
+    suite = await startStandalone(dataDir.path, { DEV_IDENTITY_PORT: identityPort });
+
+    const me = await request(`${suite.gateway}/api/v1/me`, { headers: bearer(before.accessToken) });
+    expect(me.status).toBe(200);
+    expect(me.body).toMatchObject({ role: 'owner', organization: { name: 'acme' } });
+    const renewed = await fetch(`${issuer}/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({
+        grant_type: 'refresh_token',
+        refresh_token: before.refreshToken,
+        client_id: 'gatehouse-dashboard',
+      }).toString(),
+    });
+    expect(renewed.status).toBe(200);
+    const tokens = (await renewed.json()) as { access_token: string };
+    const again = await request(`${suite.gateway}/api/v1/me`, { headers: bearer(tokens.access_token) });
+    expect(again.body).toMatchObject({ role: 'owner', organization: { name: 'acme' } });
+    expect((await signIn(dashboard.username, dashboard.password ?? '')).signedIn).toBe(true);
   });
 
   it('refuses to start with NODE_ENV=production, naming the reason', async () => {

@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { NestFactory } from '@nestjs/core';
 import { ApiKeysService } from '@gatehouse/api-keys';
 import { isGatehouseError } from '@gatehouse/contracts';
-import { DevUserRejectedError, type DevUserStore } from '@gatehouse/dev-identity';
+import { DevUserExistsError, DevUserRejectedError, type DevUserStore } from '@gatehouse/dev-identity';
 import {
   OrganizationEntity,
   PLANS,
@@ -180,6 +180,8 @@ export async function startControlChannel(
           });
           return [201, user];
         } catch (error) {
+          if (error instanceof DevUserExistsError)
+            return [409, { error: 'conflict', message: error.message }];
           if (error instanceof DevUserRejectedError) throw new BadRequest(error.message);
           throw error;
         }

@@ -17,6 +17,14 @@ export class DevUserRejectedError extends Error {
   }
 }
 
+/** The username asked for is taken. */
+export class DevUserExistsError extends DevUserRejectedError {
+  constructor(username: string) {
+    super(`user ${username} exists already`);
+    this.name = 'DevUserExistsError';
+  }
+}
+
 /** Throws unless this is a development or test environment. */
 export function refuseInProduction(env: NodeJS.ProcessEnv = process.env): void {
   if (env['NODE_ENV'] === 'production') throw new DevIdentityInProductionError();

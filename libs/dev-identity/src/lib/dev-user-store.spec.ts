@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DevUserRejectedError } from './dev-identity.errors';
+import { DevUserExistsError } from './dev-identity.errors';
 import { FileDevUserStore, hashPassword, MemoryDevUserStore, verifyPassword } from './dev-user-store';
 
 describe('development users', () => {
@@ -45,7 +45,7 @@ describe('development users', () => {
   it('refuses a username that exists', async () => {
     const users = new MemoryDevUserStore();
     await users.create({ org: 'acme', role: 'owner' });
-    await expect(users.create({ org: 'acme', role: 'owner' })).rejects.toThrow(DevUserRejectedError);
+    await expect(users.create({ org: 'acme', role: 'owner' })).rejects.toThrow(DevUserExistsError);
   });
 
   it('keeps users in an owner-only file, hashes only, read back by the next process', async () => {

@@ -2,7 +2,7 @@ import { randomBytes, randomUUID, scrypt, timingSafeEqual, type ScryptOptions } 
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { ORGANIZATION_NAME, ROLES, type Role } from '@gatehouse/contracts';
-import { DevUserRejectedError } from './dev-identity.errors';
+import { DevUserExistsError, DevUserRejectedError } from './dev-identity.errors';
 
 /** A development user as the provider knows it: the password only as a scrypt hash. */
 export interface DevUser {
@@ -107,7 +107,7 @@ function checkNewUser(
       'username must be 1–100 lowercase letters, digits, ".", "_", "@" or "-", starting with a letter or digit',
     );
   }
-  if (taken(username)) throw new DevUserRejectedError(`user ${username} exists already`);
+  if (taken(username)) throw new DevUserExistsError(username);
   return {
     id: randomUUID(),
     username,
