@@ -29,10 +29,12 @@ export function Modal({
   useEffect(() => {
     const dialog = ref.current;
     if (!dialog) return;
-    // A dialog that replaces another (the secret after the form) was opened from inside the one now gone: focus
-    // goes back to where that one returned it.
+    // A dialog that replaces another (the secret after the form) was opened from inside the one now gone, or from
+    // nowhere once its disabled submit button lost focus: focus goes back to where that one returned it.
     const active = document.activeElement instanceof HTMLElement ? document.activeElement : null;
-    const returnTo = opener?.isConnected ? opener : active;
+    const fromPage =
+      opener !== null && opener !== document.body && opener.isConnected && !opener.closest('dialog');
+    const returnTo = fromPage ? opener : active;
     const closed = () => onCloseRef.current();
     dialog.addEventListener('close', closed);
     dialog.showModal();
