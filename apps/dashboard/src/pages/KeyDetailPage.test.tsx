@@ -178,6 +178,7 @@ describe('KeyDetailPage', () => {
     expect(document.body.textContent).not.toContain('gth_live_NEWSECRET');
     expect(screen.queryByDisplayValue('gth_live_NEWSECRET')).toBeNull();
 
+    expect(document.activeElement).toBe(screen.getByRole('button', { name: 'Finish rotation' }));
     expect(screen.getByRole('timer').textContent).toBe('1h 0m 0s');
     clock += 61_000;
     act(() => {
