@@ -43,7 +43,10 @@ export function Modal({
       // Removed first: closing because the parent unmounted us is not the user closing the dialog.
       dialog.removeEventListener('close', closed);
       if (dialog.open) dialog.close();
-      if (returnTo?.isConnected) returnTo.focus();
+      // The opener may be gone with what the dialog did (a revoked key has no Revoke button): the page's heading
+      // then takes focus, where a screen reader finds the status of what happened.
+      if (returnTo?.isConnected && returnTo !== document.body) returnTo.focus();
+      else document.querySelector<HTMLElement>('h1[tabindex="-1"]')?.focus();
     };
   }, [opener]);
 

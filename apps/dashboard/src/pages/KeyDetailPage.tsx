@@ -100,7 +100,9 @@ function KeyDetail({
 
   return (
     <section aria-labelledby="key-heading">
-      <h1 id="key-heading">{key.name}</h1>
+      <h1 id="key-heading" tabIndex={-1}>
+        {key.name}
+      </h1>
       <dl className="facts">
         <dt>Client ID</dt>
         <dd>
