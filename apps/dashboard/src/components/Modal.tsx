@@ -2,20 +2,10 @@ import { useEffect, useId, useRef, useState } from 'react';
 
 /**
  * A native modal <dialog>: the browser traps focus in it, makes the page behind it inert and closes it on Escape.
- * Mounted only while open; when it goes, focus returns to the control that opened it, or to the page's heading
- * when that control is gone. Focus starts on the element
+ * Mounted only while open; when it goes, focus returns to the control that opened it. Focus starts on the element
  * marked data-autofocus, if any (React's autoFocus would run before the dialog is shown, when nothing in it can
  * take focus).
  */
-/**
- * What has focus, if anything does: the body means nothing (a button that disabled itself while its request ran
- * has dropped focus there), and "returning" focus to it would leave a keyboard user at the top of the document.
- */
-function focusedControl(): HTMLElement | null {
-  const active = document.activeElement;
-  return active instanceof HTMLElement && active !== document.body ? active : null;
-}
-
 export function Modal({
   title,
   onClose,
@@ -28,7 +18,9 @@ export function Modal({
   const ref = useRef<HTMLDialogElement>(null);
   const titleId = useId();
   // Read while rendering, before anything in the dialog can have taken focus.
-  const [opener] = useState(focusedControl);
+  const [opener] = useState(() =>
+    document.activeElement instanceof HTMLElement ? document.activeElement : null,
+  );
   const onCloseRef = useRef(onClose);
   useEffect(() => {
     onCloseRef.current = onClose;
@@ -37,9 +29,12 @@ export function Modal({
   useEffect(() => {
     const dialog = ref.current;
     if (!dialog) return;
-    // A dialog that replaces another (the secret after the form) was opened from inside the one now gone: focus
-    // goes back to where that one returned it.
-    const returnTo = opener?.isConnected ? opener : focusedControl();
+    // A dialog that replaces another (the secret after the form) was opened from inside the one now gone, or from
+    // nowhere once its disabled submit button lost focus: focus goes back to where that one returned it.
+    const active = document.activeElement instanceof HTMLElement ? document.activeElement : null;
+    const fromPage =
+      opener !== null && opener !== document.body && opener.isConnected && !opener.closest('dialog');
+    const returnTo = fromPage ? opener : active;
     const closed = () => onCloseRef.current();
     dialog.addEventListener('close', closed);
     dialog.showModal();
@@ -48,9 +43,9 @@ export function Modal({
       // Removed first: closing because the parent unmounted us is not the user closing the dialog.
       dialog.removeEventListener('close', closed);
       if (dialog.open) dialog.close();
-      // The opener can be gone by now (Rotate is not offered while a rotation runs): the page's heading takes focus
-      // then, so a keyboard or screen reader user is not dropped at the top of the document.
-      if (returnTo?.isConnected) returnTo.focus();
+      // The opener may be gone with what the dialog did (a revoked key has no Revoke button): the page's heading
+      // then takes focus, where a screen reader finds the status of what happened.
+      if (returnTo?.isConnected && returnTo !== document.body) returnTo.focus();
       else document.querySelector<HTMLElement>('h1[tabindex="-1"]')?.focus();
     };
   }, [opener]);

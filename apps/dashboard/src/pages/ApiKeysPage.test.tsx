@@ -1,4 +1,5 @@
-import { cleanup, fireEvent, screen, within } from '@testing-library/react';
+import { cleanup, fireEvent, render, screen, within } from '@testing-library/react';
+import { MemoryRouter } from 'react-router';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { CreateApiKeyBody } from '../api/types';
 import { apiKey, fakeApi, json, renderAt, user } from '../test-support';
@@ -100,6 +101,19 @@ describe('ApiKeysPage', () => {
     renderAt('/keys', '/keys', <ApiKeysPage api={new ApiClient(() => null, fetchImpl)} me={user('owner')} />);
     const alert = await screen.findByRole('alert');
     expect(alert.textContent).toContain('The gateway could not be reached: Failed to fetch');
+  });
+
+  it('says what was deleted, with focus on the heading, when a key page sends the user back', async () => {
+    const fake = fakeApi({ 'GET /api/v1/api-keys': () => json({ data: [], next_cursor: null }) });
+    render(
+      <MemoryRouter initialEntries={[{ pathname: '/keys', state: { notice: 'Key ci-main deleted.' } }]}>
+        <ApiKeysPage api={fake.api} me={user('owner')} now={now} />
+      </MemoryRouter>,
+    );
+    expect(screen.getByText('Key ci-main deleted.').getAttribute('role')).toBe('status');
+    await vi.waitFor(() =>
+      expect(document.activeElement).toBe(screen.getByRole('heading', { level: 1, name: 'API keys' })),
+    );
   });
 
   it('offers a viewer no way to create a key, and says why', async () => {

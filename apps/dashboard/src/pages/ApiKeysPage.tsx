@@ -1,4 +1,4 @@
-import { useCallback, useId, useState } from 'react';
+import { useCallback, useEffect, useId, useRef, useState } from 'react';
 import { Link, useLocation } from 'react-router';
 import type { ApiClient } from '../api/api-client';
 import type { CreatedApiKey, Environment, KeyListQuery, KeyListStatus, KeySort, Me } from '../api/types';
@@ -31,6 +31,11 @@ export function ApiKeysPage({
   const pages = usePages(load);
   const noWrite = whyNoWrite(me);
   const notice = (useLocation().state as { notice?: string } | null)?.notice ?? '';
+  // Sent here after deleting a key: the focus the deleted key's page had goes to this page's heading.
+  const heading = useRef<HTMLHeadingElement>(null);
+  useEffect(() => {
+    if (notice) heading.current?.focus();
+  }, [notice]);
 
   const set = (change: Partial<KeyListQuery>) => setQuery((value) => ({ ...value, ...change }));
   const applySearch = (event: React.FormEvent) => {
@@ -40,7 +45,7 @@ export function ApiKeysPage({
 
   return (
     <section aria-labelledby="api-keys-heading">
-      <h1 id="api-keys-heading" tabIndex={-1}>
+      <h1 id="api-keys-heading" tabIndex={-1} ref={heading}>
         API keys
       </h1>
       <p role="status">{notice}</p>

@@ -103,6 +103,8 @@ describe('KeyDetailPage', () => {
     expect(fake.calls('POST', '/api/v1/api-keys/k-1/revoke')).toHaveLength(1);
     expect(screen.getByText('Revoked')).toBeDefined();
     expect(screen.queryByRole('button', { name: 'Revoke' })).toBeNull();
+    const heading = screen.getByRole('heading', { level: 1, name: 'ci-main' });
+    await vi.waitFor(() => expect(document.activeElement).toBe(heading));
   });
 
   it('closes a confirmation on Escape (the dialog closing) without acting', async () => {
@@ -178,6 +180,7 @@ describe('KeyDetailPage', () => {
     expect(document.body.textContent).not.toContain('gth_live_NEWSECRET');
     expect(screen.queryByDisplayValue('gth_live_NEWSECRET')).toBeNull();
 
+    expect(document.activeElement).toBe(screen.getByRole('button', { name: 'Finish rotation' }));
     expect(screen.getByRole('timer').textContent).toBe('1h 0m 0s');
     clock += 61_000;
     act(() => {

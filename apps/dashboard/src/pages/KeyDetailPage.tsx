@@ -1,4 +1,4 @@
-import { useCallback, useId, useState } from 'react';
+import { useCallback, useEffect, useId, useRef, useState } from 'react';
 import { Link, useNavigate, useParams } from 'react-router';
 import type { ApiClient } from '../api/api-client';
 import type { ApiKey, CreatedApiKey, Me } from '../api/types';
@@ -69,6 +69,15 @@ function KeyDetail({
   const [error, setError] = useState<unknown>(null);
   const [done, setDone] = useState('');
   const [usageVersion, setUsageVersion] = useState(0);
+  // The Rotate button is gone once the key rotates: focus goes to Finish rotation when the new secret is put away.
+  const finishButton = useRef<HTMLButtonElement>(null);
+  const focusFinishAfterSecret = useRef(false);
+  useEffect(() => {
+    if (secret === null && focusFinishAfterSecret.current) {
+      focusFinishAfterSecret.current = false;
+      finishButton.current?.focus();
+    }
+  }, [secret]);
   const noWrite = whyNoWrite(me, key);
   const final = key.state === 'revoked';
 
@@ -163,7 +172,7 @@ function KeyDetail({
           </p>
           <RotationCountdown retiresAt={key.rotation.previous_retires_at} now={now} />
           {noWrite === null && (
-            <button type="button" onClick={() => setDialog('finish')}>
+            <button type="button" ref={finishButton} onClick={() => setDialog('finish')}>
               Finish rotation
             </button>
           )}
@@ -242,6 +251,7 @@ function KeyDetail({
                 act(
                   () => api.rotateApiKey(key.id, grace),
                   (rotated) => {
+                    focusFinishAfterSecret.current = true;
                     setSecret(rotated);
                     // The page keeps the key without its secret: that lives only as long as its dialog.
                     const { api_key: _secret, ...rest } = rotated;
