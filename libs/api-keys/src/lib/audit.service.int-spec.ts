@@ -246,6 +246,8 @@ describe('AuditService and the audit trail of ApiKeysService (PostgreSQL)', () =
             environment: 'test',
             expires_at: expiresAt,
             allowed_ips: [],
+            description: null,
+            metadata: {},
           },
         },
       ]);
@@ -276,6 +278,8 @@ describe('AuditService and the audit trail of ApiKeysService (PostgreSQL)', () =
             environment: 'live',
             expires_at: null,
             allowed_ips: [],
+            description: null,
+            metadata: {},
           },
         },
         {
