@@ -29,7 +29,7 @@ function fakeAuth(user: User | null, endSession?: string) {
       fire('userUnloaded');
       return Promise.resolve();
     }),
-    settings: { metadata: endSession ? { end_session_endpoint: endSession } : {} },
+    metadataService: { getEndSessionEndpoint: () => Promise.resolve(endSession) },
     events: {
       addUserLoaded: on('userLoaded'),
       removeUserLoaded: off('userLoaded'),

@@ -1,7 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startSuite, type RunningSuite } from '@gatehouse/testing';
-import { createDataDir, startStandalone, type StandaloneSuite } from './support/standalone-suite';
+import {
+  createDataDir,
+  type RunningSuite,
+  type StandaloneSuite,
+  startStandalone,
+  startSuite,
+} from '@gatehouse/testing';
 
 /**
  * The built dashboard (dist/apps/dashboard) as the gateway serves it by default, in both modes: its page and

@@ -2,8 +2,14 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { request, runCli, startService, WORKSPACE_ROOT } from '@gatehouse/testing';
-import { createDataDir, standaloneEnv } from './support/standalone-suite';
+import {
+  createDataDir,
+  request,
+  runCli,
+  standaloneEnv,
+  startService,
+  WORKSPACE_ROOT,
+} from '@gatehouse/testing';
 
 const execute = promisify(execFile);
 

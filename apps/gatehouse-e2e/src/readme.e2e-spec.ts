@@ -3,8 +3,15 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { request, WORKSPACE_ROOT, type BootstrapOutput } from '@gatehouse/testing';
-import { createDataDir, startStandalone, tokenFor, type StandaloneSuite } from './support/standalone-suite';
+import {
+  type BootstrapOutput,
+  createDataDir,
+  request,
+  type StandaloneSuite,
+  startStandalone,
+  tokenFor,
+  WORKSPACE_ROOT,
+} from '@gatehouse/testing';
 
 const run = promisify(execFile);
 

@@ -1,6 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { request } from '@gatehouse/testing';
-import { createDataDir, startStandalone, tokenFor, type StandaloneSuite } from './support/standalone-suite';
+import { createDataDir, request, type StandaloneSuite, startStandalone, tokenFor } from '@gatehouse/testing';
 
 const UPLOADS = 20;
 const FINDINGS_PER_UPLOAD = 100;

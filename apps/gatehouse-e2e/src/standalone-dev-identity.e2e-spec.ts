@@ -1,13 +1,17 @@
 import { spawn } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort, request, runCli, signInLikeABrowser, WORKSPACE_ROOT } from '@gatehouse/testing';
 import {
   createDataDir,
+  freePort,
+  request,
+  runCli,
+  signInLikeABrowser,
   standaloneEnv,
-  startStandalone,
   type StandaloneSuite,
-} from './support/standalone-suite';
+  startStandalone,
+  WORKSPACE_ROOT,
+} from '@gatehouse/testing';
 
 interface Dashboard {
   url: string;

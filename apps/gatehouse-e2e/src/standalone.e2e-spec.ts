@@ -1,7 +1,14 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { request, runCli, type BootstrapOutput } from '@gatehouse/testing';
-import { createDataDir, startStandalone, tokenFor, type StandaloneSuite } from './support/standalone-suite';
+import {
+  type BootstrapOutput,
+  createDataDir,
+  request,
+  runCli,
+  type StandaloneSuite,
+  startStandalone,
+  tokenFor,
+} from '@gatehouse/testing';
 
 /**
  * Standalone mode, the default `npm start`: the whole suite in one process on an embedded PostgreSQL, with no

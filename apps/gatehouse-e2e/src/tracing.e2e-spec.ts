@@ -1,17 +1,18 @@
 import { randomBytes } from 'node:crypto';
 import {
-  createMigratedTestDatabase,
-  request,
-  startOtlpReceiver,
-  startService,
-  startSuite,
-  TEST_REDIS_URL,
   type BootstrapOutput,
+  createDataDir,
+  createMigratedTestDatabase,
   type OtlpReceiver,
   type ReceivedSpan,
+  request,
   type RunningSuite,
+  startOtlpReceiver,
+  startService,
+  startStandalone,
+  startSuite,
+  TEST_REDIS_URL,
 } from '@gatehouse/testing';
-import { createDataDir, startStandalone } from './support/standalone-suite';
 
 const SERVER = 2;
 const CLIENT = 3;

@@ -13,3 +13,4 @@ export * from './lib/free-port';
 export * from './lib/otlp-receiver';
 export * from './lib/webhook-receiver';
 export * from './lib/browser-sign-in';
+export * from './lib/standalone-suite';

@@ -11,7 +11,8 @@ export interface AuthClient {
   signoutRedirect(): Promise<void>;
   removeUser(): Promise<void>;
   events: UserManager['events'];
-  settings: { metadata?: { end_session_endpoint?: string } | undefined };
+  /** The provider's discovery document, fetched once (`settings.metadata` holds only metadata given up front). */
+  metadataService: { getEndSessionEndpoint(): Promise<string | undefined> };
 }
 
 /**

@@ -69,7 +69,7 @@ export function useSession(auth: AuthClient, place: Place): Session {
 
 /** Ends the session at the provider when it has an end-session endpoint; else forgets the tokens here. */
 export async function signOut(auth: AuthClient): Promise<void> {
-  if (auth.settings.metadata?.end_session_endpoint) {
+  if (await auth.metadataService.getEndSessionEndpoint()) {
     await auth.signoutRedirect();
     return;
   }

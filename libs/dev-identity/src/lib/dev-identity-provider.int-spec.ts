@@ -119,6 +119,12 @@ describe('the development identity provider', () => {
     ).rejects.toThrow(/expected a redirect/);
   });
 
+  it("answers a browser's /favicon.ico with 204 No Content, not a 404 that a browser reports as an error", async () => {
+    const response = await fetch(`${provider.issuer}/favicon.ico`);
+    expect(response.status).toBe(204);
+    expect(await response.text()).toBe('');
+  });
+
   it('refuses to start with NODE_ENV=production, naming it', async () => {
     const starting = startDevIdentityProvider({
       port: 0,

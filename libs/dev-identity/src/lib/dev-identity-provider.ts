@@ -235,6 +235,11 @@ export async function startDevIdentityProvider(options: DevIdentityOptions): Pro
 
   server.on('request', (request: IncomingMessage, response: ServerResponse) => {
     const path = (request.url ?? '').split('?')[0] ?? '';
+    // Browsers ask every origin for an icon; a 404 would be a console error on each of the provider's pages.
+    if (path === '/favicon.ico') {
+      response.writeHead(204, { 'cache-control': 'max-age=86400' }).end();
+      return;
+    }
     if (/^\/interaction\/[\w-]+$/.test(path) && (request.method === 'GET' || request.method === 'POST')) {
       interaction(request, response).catch((error: unknown) => {
         // An expired or unknown interaction (its cookie is gone): start over from the dashboard.

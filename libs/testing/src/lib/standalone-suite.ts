@@ -2,7 +2,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { request, runCli, WORKSPACE_ROOT, type BootstrapOutput } from '@gatehouse/testing';
+import { runCli } from './cli';
+import { request } from './http';
+import { WORKSPACE_ROOT } from './service-process';
+import type { BootstrapOutput } from './suite';
 
 /** First start initializes PostgreSQL in the data directory (about 6 s on two cores); later starts take 2–3 s. */
 const READY_TIMEOUT_MS = 45_000;
