@@ -108,22 +108,6 @@ function KeyDetail({
         {key.name}
       </h1>
       <dl className="facts">
-        <dt>Description</dt>
-        <dd>{key.description ?? 'None'}</dd>
-        <dt>Metadata</dt>
-        <dd>
-          {Object.keys(key.metadata).length === 0 ? (
-            'None'
-          ) : (
-            <ul className="metadata" aria-label="Metadata">
-              {metadataRows(key.metadata).map((entry) => (
-                <li key={entry.key}>
-                  <code>{entry.key}</code>: {entry.value}
-                </li>
-              ))}
-            </ul>
-          )}
-        </dd>
         <dt>Client ID</dt>
         <dd>
           <code>{key.client_id}</code>
@@ -157,12 +141,22 @@ function KeyDetail({
             <dd>{key.allowed_ips.join(', ')}</dd>
           </>
         )}
-        {key.description && (
-          <>
-            <dt>Description</dt>
-            <dd>{key.description}</dd>
-          </>
-        )}
+        <dt>Description</dt>
+        <dd>{key.description ?? 'None'}</dd>
+        <dt>Metadata</dt>
+        <dd>
+          {Object.keys(key.metadata).length === 0 ? (
+            'None'
+          ) : (
+            <ul className="metadata" aria-label="Metadata">
+              {metadataRows(key.metadata).map((entry) => (
+                <li key={entry.key}>
+                  <code>{entry.key}</code>: {entry.value}
+                </li>
+              ))}
+            </ul>
+          )}
+        </dd>
       </dl>
 
       <p>
