@@ -32,7 +32,7 @@ export function EditKeyDialog({
   const [description, setDescription] = useState(key.description ?? '');
   const [rows, setRows] = useState<MetadataRow[]>(() => metadataRows(key.metadata));
   const [submitted, setSubmitted] = useState(false);
-  const [unchanged, setUnchanged] = useState(false);
+  const [savedUnchanged, setSavedUnchanged] = useState(false);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
 
@@ -42,6 +42,8 @@ export function EditKeyDialog({
     description: descriptionProblem(description),
     metadata: metadataProblems(rows),
   };
+  const changes = labelChanges(key, form);
+  const nothingChanged = Object.keys(changes).length === 0;
 
   const setRow = (index: number, change: Partial<MetadataRow>) =>
     setRows((current) => current.map((row, at) => (at === index ? { ...row, ...change } : row)));
@@ -49,16 +51,14 @@ export function EditKeyDialog({
   const submit = (event: React.FormEvent) => {
     event.preventDefault();
     setSubmitted(true);
-    setUnchanged(false);
     if (hasLabelProblems(form)) return;
-    const body = labelChanges(key, form);
-    if (Object.keys(body).length === 0) {
-      setUnchanged(true);
+    if (nothingChanged) {
+      setSavedUnchanged(true);
       return;
     }
     setBusy(true);
     setError(null);
-    api.updateApiKey(key.id, body).then(onSaved, (failure: unknown) => {
+    api.updateApiKey(key.id, changes).then(onSaved, (failure: unknown) => {
       setError(failure);
       setBusy(false);
     });
@@ -150,7 +150,7 @@ export function EditKeyDialog({
           </button>
           <p className="problem">{problems.metadata.all}</p>
         </fieldset>
-        {unchanged && <p role="status">Nothing has changed.</p>}
+        <p role="status">{savedUnchanged && nothingChanged && 'Nothing has changed.'}</p>
         {error !== null && <ErrorNotice error={error} />}
         <div className="actions">
           <button type="button" onClick={onClose}>
