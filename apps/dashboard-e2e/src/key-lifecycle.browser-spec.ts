@@ -16,14 +16,16 @@ import {
 
 const AUDIENCE = 'urn:gatehouse:test-dashboard';
 const KEY_NAME = 'ci-main';
+/** The key's name after it is edited. */
+const RENAMED = 'ci-main-release';
 const CLIENT_ID = 'ci-main-runner';
 
 /**
  * The whole page as a person uses it, in Chromium, against the four built apps as separate processes on PostgreSQL
  * and Redis, signed in through the development identity provider (run in this process, users in memory): create a
  * key, copy its secret once, authenticate with it through the gateway, see its last use, rotate and finish, disable
- * and enable, revoke, delete, read and export the audit log, see the findings it uploaded; then a viewer, who is
- * offered no write action. Each page is checked with axe-core and kept as a screenshot under tmp/screenshots/.
+ * and enable, edit its labels, revoke, delete, read and export the audit log, see the findings it uploaded; then a
+ * viewer, who opens a deep link signed out, is back on it after signing in, and is offered no write action. Each page is checked with axe-core and kept as a screenshot under tmp/screenshots/.
  * The steps build on each other, in order.
  */
 describe('the dashboard, a key from creation to deletion, in Chromium', () => {
@@ -38,6 +40,8 @@ describe('the dashboard, a key from creation to deletion, in Chromium', () => {
   let problems: PageProblems;
   let secret: string;
   let rotatedSecret: string;
+  let viewerPage: Page;
+  let viewerProblems: PageProblems;
 
   beforeAll(async () => {
     // The provider allows the dashboard's origin only: the gateway's port is chosen first.
@@ -90,8 +94,9 @@ describe('the dashboard, a key from creation to deletion, in Chromium', () => {
       body: { client_id: CLIENT_ID },
     });
 
-  const signIn = async (target: Page, user: { username: string; password: string }) => {
-    await target.goto(`${gateway}/`);
+  /** Opens `path` signed out and signs in from there. */
+  const signIn = async (target: Page, user: { username: string; password: string }, path = '/') => {
+    await target.goto(`${gateway}${path}`);
     await target.getByRole('button', { name: 'Sign in' }).click();
     await target.waitForURL((url) => url.origin === new URL(provider.issuer).origin);
     await target.getByLabel('Username').fill(user.username);
@@ -230,14 +235,39 @@ describe('the dashboard, a key from creation to deletion, in Chromium', () => {
     expect((await authenticate(rotatedSecret)).status).toBe(200);
   });
 
+  it('edits the name, description and a metadata entry, and the page shows them', async () => {
+    await page.getByRole('button', { name: 'Edit', exact: true }).click();
+    const form = page.getByRole('dialog', { name: `Edit key ${KEY_NAME}` });
+    await form.getByLabel('Name').fill(RENAMED);
+    await form.getByLabel('Description').fill('Deploys main to production');
+    await form.getByRole('button', { name: 'Add entry' }).click();
+    await form.getByLabel('Metadata key 1').fill('team');
+    await form.getByLabel('Metadata value 1').fill('platform');
+    await inspect(page, 'edit-key');
+    await form.getByRole('button', { name: 'Save changes' }).click();
+    await form.waitFor({ state: 'detached' });
+
+    await page
+      .getByRole('status')
+      .filter({ hasText: `Key ${RENAMED} updated.` })
+      .waitFor();
+    await page.getByRole('heading', { level: 1, name: RENAMED }).waitFor();
+    await expect(page.locator('dt:text-is("Description") + dd').textContent()).resolves.toBe(
+      'Deploys main to production',
+    );
+    await expect(page.getByRole('list', { name: 'Metadata' }).textContent()).resolves.toBe('team: platform');
+    // Labels only: the key still authenticates.
+    expect((await authenticate(rotatedSecret)).status).toBe(200);
+  });
+
   it('revokes the key after a confirmation naming it', async () => {
     await page.getByRole('button', { name: 'Revoke', exact: true }).click();
-    const confirm = page.getByRole('dialog', { name: `Revoke key ${KEY_NAME}?` });
+    const confirm = page.getByRole('dialog', { name: `Revoke key ${RENAMED}?` });
     await inspect(page, 'revoke-confirmation');
     await confirm.getByRole('button', { name: 'Revoke key' }).click();
     await page
       .getByRole('status')
-      .filter({ hasText: `Key ${KEY_NAME} revoked.` })
+      .filter({ hasText: `Key ${RENAMED} revoked.` })
       .waitFor();
     await expect(keyState()).resolves.toMatch(/revoked/i);
     expect((await authenticate(rotatedSecret)).status).toBe(401);
@@ -246,13 +276,13 @@ describe('the dashboard, a key from creation to deletion, in Chromium', () => {
   it('deletes the key after a confirmation naming it, and the list no longer has it', async () => {
     await page.getByRole('button', { name: 'Delete', exact: true }).click();
     await page
-      .getByRole('dialog', { name: `Delete key ${KEY_NAME}?` })
+      .getByRole('dialog', { name: `Delete key ${RENAMED}?` })
       .getByRole('button', { name: 'Delete key' })
       .click();
     await page.waitForURL((url) => url.pathname === '/keys');
     const table = page.getByRole('table', { name: 'API keys' });
     await table.waitFor();
-    await expect(table.getByRole('link', { name: KEY_NAME }).count()).resolves.toBe(0);
+    await expect(table.getByRole('link', { name: KEY_NAME }).count()).resolves.toBe(0); // nor RENAMED, which contains it
   });
 
   it('reads the audit log of all of it and exports it as CSV', async () => {
@@ -264,6 +294,7 @@ describe('the dashboard, a key from creation to deletion, in Chromium', () => {
       'api_key.rotated',
       'api_key.disabled',
       'api_key.enabled',
+      'api_key.updated',
       'api_key.revoked',
       'api_key.deleted',
     ]) {
@@ -304,9 +335,18 @@ describe('the dashboard, a key from creation to deletion, in Chromium', () => {
     expect(problems).toEqual({ consoleErrors: [], cspViolations: [], pageErrors: [] });
   });
 
+  it('brings a viewer who opens a deep link signed out back to it after signing in', async () => {
+    ({ page: viewerPage, problems: viewerProblems } = await browser.newPage());
+    viewerPage.setDefaultTimeout(10_000);
+    await signIn(viewerPage, viewer, '/audit?action=api_key.updated');
+    const landed = new URL(viewerPage.url());
+    expect(`${landed.pathname}${landed.search}`).toBe('/audit?action=api_key.updated');
+    const events = viewerPage.getByRole('table', { name: 'Audit events, newest first' });
+    await events.getByRole('cell', { name: 'api_key.updated', exact: true }).waitFor();
+    await expect(events.getByRole('cell', { name: 'api_key.created', exact: true }).count()).resolves.toBe(0);
+  });
+
   it('offers a viewer no write action on the list or on a key', async () => {
-    const { page: viewerPage, problems: viewerProblems } = await browser.newPage();
-    await signIn(viewerPage, viewer);
     await viewerPage.getByRole('link', { name: 'API keys' }).click();
     const table = viewerPage.getByRole('table', { name: 'API keys' });
     await table.waitFor();
@@ -316,7 +356,7 @@ describe('the dashboard, a key from creation to deletion, in Chromium', () => {
     await table.getByRole('row').nth(1).getByRole('link').click();
     await viewerPage.getByRole('heading', { level: 1 }).waitFor();
     await viewerPage.getByText('Last used').waitFor();
-    for (const action of ['Rotate', 'Disable', 'Enable', 'Revoke', 'Delete', 'Set rate limit']) {
+    for (const action of ['Edit', 'Rotate', 'Disable', 'Enable', 'Revoke', 'Delete', 'Set rate limit']) {
       await expect(viewerPage.getByRole('button', { name: action, exact: true }).count()).resolves.toBe(0);
     }
     await inspect(viewerPage, 'key-detail-viewer');

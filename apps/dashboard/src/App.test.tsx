@@ -52,7 +52,7 @@ const ada = {
 
 function place(path: string) {
   const replace = vi.fn((_path: string) => undefined);
-  return { path, replace } satisfies Place;
+  return { path, here: () => path, replace } satisfies Place;
 }
 
 function stubApi() {
@@ -80,6 +80,31 @@ describe('App sign-in', () => {
     expect(mock.signinRedirect).toHaveBeenCalledTimes(1);
   });
 
+  it('keeps the page asked for, path and query, in the sign-in request', async () => {
+    const { auth, mock } = fakeAuth(null);
+    render(<App auth={auth} place={place('/audit?action=api_key.updated')} />);
+    fireEvent.click(await screen.findByRole('button', { name: 'Sign in' }));
+    expect(mock.signinRedirect).toHaveBeenCalledWith({ state: '/audit?action=api_key.updated' });
+  });
+
+  it('goes back to the page asked for after the redirect back', async () => {
+    stubApi();
+    const { auth } = fakeAuth({ ...ada, state: '/audit?action=api_key.updated' } as unknown as User);
+    const at = place('/callback');
+    render(<App auth={auth} place={at} />);
+    await screen.findByText('Signed in as Ada Lovelace');
+    expect(at.replace).toHaveBeenCalledWith('/audit?action=api_key.updated');
+  });
+
+  it('goes to the key list, not elsewhere, when the state names another origin', async () => {
+    stubApi();
+    const { auth } = fakeAuth({ ...ada, state: '//evil.example/keys' } as unknown as User);
+    const at = place('/callback');
+    render(<App auth={auth} place={at} />);
+    await screen.findByText('Signed in as Ada Lovelace');
+    expect(at.replace).toHaveBeenCalledWith('/keys');
+  });
+
   it('finishes the redirect back, clears the code from the URL, and calls the API with the access token', async () => {
     const fetchMock = stubApi();
     const { auth, mock } = fakeAuth(ada);
@@ -88,7 +113,7 @@ describe('App sign-in', () => {
 
     expect(await screen.findByText('Signed in as Ada Lovelace')).toBeDefined();
     expect(mock.signinRedirectCallback).toHaveBeenCalledTimes(1);
-    expect(at.replace).toHaveBeenCalledWith('/');
+    expect(at.replace).toHaveBeenCalledWith('/keys');
     await screen.findByText('No API keys match.');
     const [, init] = fetchMock.mock.calls[0];
     expect((init.headers as Record<string, string>)['authorization']).toBe('Bearer user-token');

@@ -44,7 +44,7 @@ export function App({ auth, place }: { auth: AuthClient; place: Place }) {
     );
   };
   const signInButton = (
-    <button type="button" onClick={() => run(() => auth.signinRedirect())}>
+    <button type="button" onClick={() => run(() => auth.signinRedirect({ state: place.here() }))}>
       Sign in
     </button>
   );

@@ -102,6 +102,17 @@ describe('accessibility (axe-core)', () => {
     expect(await seriousViolations()).toEqual([]);
   });
 
+  it('the edit dialog has none either, with metadata rows and their problems shown', async () => {
+    dashboardAt('/keys/k-1');
+    fireEvent.click(await screen.findByRole('button', { name: 'Edit' }));
+    const dialog = screen.getByRole('dialog', { name: 'Edit key ci-main' });
+    fireEvent.click(within(dialog).getByRole('button', { name: 'Add entry' }));
+    fireEvent.change(within(dialog).getByLabelText('Metadata key 1'), { target: { value: '-bad' } });
+    fireEvent.click(within(dialog).getByRole('button', { name: 'Add entry' }));
+    fireEvent.click(within(dialog).getByRole('button', { name: 'Save changes' }));
+    expect(await seriousViolations()).toEqual([]);
+  });
+
   it('shows navigation by what the role may read', async () => {
     dashboardAt('/keys', 'viewer');
     const nav = await screen.findByRole('navigation', { name: 'Main' });

@@ -12,6 +12,7 @@ const root = createRoot(container);
 
 const place: Place = {
   path: window.location.pathname,
+  here: () => `${window.location.pathname}${window.location.search}`,
   replace: (path) => window.history.replaceState(null, '', path),
 };
 

@@ -14,6 +14,7 @@ import type {
   KeyListQuery,
   Me,
   Page,
+  UpdateApiKeyBody,
   WebhookDelivery,
   WebhookEndpoint,
 } from './types';
@@ -67,6 +68,10 @@ export class ApiClient {
 
   createApiKey(body: CreateApiKeyBody): Promise<CreatedApiKey> {
     return this.json('POST', '/api/v1/api-keys', body);
+  }
+
+  updateApiKey(id: string, body: UpdateApiKeyBody): Promise<ApiKey> {
+    return this.json('PATCH', keyPath(id), body);
   }
 
   rotateApiKey(id: string, gracePeriodSeconds: number): Promise<CreatedApiKey> {

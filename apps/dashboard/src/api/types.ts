@@ -61,6 +61,15 @@ export interface CreateApiKeyBody {
   permissions: Permission[];
   environment: Environment;
   expires_at?: string;
+  description?: string;
+  metadata?: Record<string, string>;
+}
+
+/** PATCH /api/v1/api-keys/{id}: fields left out keep their value; a null description removes it. */
+export interface UpdateApiKeyBody {
+  name?: string;
+  description?: string | null;
+  metadata?: Record<string, string>;
 }
 
 export type KeyListStatus = ApiKeyStatus | 'expiring_soon';

@@ -6,7 +6,8 @@ export const CALLBACK_PATH = '/callback';
 /** The part of oidc-client-ts's UserManager the dashboard uses (tests give a fake). */
 export interface AuthClient {
   getUser(): Promise<User | null>;
-  signinRedirect(): Promise<void>;
+  /** state comes back on the user after the redirect: the dashboard keeps the page asked for in it. */
+  signinRedirect(args?: { state?: unknown }): Promise<void>;
   signinRedirectCallback(): Promise<User>;
   signoutRedirect(): Promise<void>;
   removeUser(): Promise<void>;

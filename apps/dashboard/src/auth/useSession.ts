@@ -1,5 +1,6 @@
 import type { User } from 'oidc-client-ts';
 import { useEffect, useState } from 'react';
+import { safeReturnPath } from './return-path';
 import { CALLBACK_PATH, type AuthClient } from './session';
 
 export type Session =
@@ -11,6 +12,8 @@ export type Session =
 /** Where the browser is: the provider's redirect back, or any page of the dashboard. */
 export interface Place {
   path: string;
+  /** The page shown now, path and query: the sign-in request keeps it, to come back to it. */
+  here(): string;
   /** Replaces the URL without a reload (the code and state must not stay in the address bar or history). */
   replace(path: string): void;
 }
@@ -35,7 +38,8 @@ export function useSession(auth: AuthClient, place: Place): Session {
     const start = async (): Promise<Session> => {
       if (place.path === CALLBACK_PATH) {
         const user = await auth.signinRedirectCallback();
-        place.replace('/');
+        // Back to the page the user asked for before signing in (a reload of a deep link, an expired session).
+        place.replace(safeReturnPath(user.state));
         return { kind: 'signed-in', user };
       }
       const user = await auth.getUser();

@@ -12,6 +12,7 @@ import {
   SUGGESTED_LIFETIME_DAYS,
   suggestedExpiry,
 } from './key-rules';
+import { DESCRIPTION_MAX, descriptionProblem } from './key-labels';
 
 /** The form for a new key. The API checks everything again; this only says early what it would refuse. */
 export function CreateKeyDialog({
@@ -27,10 +28,17 @@ export function CreateKeyDialog({
   onCreated: (key: CreatedApiKey) => void;
   onClose: () => void;
 }) {
-  const ids = { name: useId(), clientId: useId(), environment: useId(), expires: useId() };
+  const ids = {
+    name: useId(),
+    description: useId(),
+    clientId: useId(),
+    environment: useId(),
+    expires: useId(),
+  };
   const grantable = grantablePermissions(me);
   const [suggestion] = useState(() => suggestedExpiry(now()));
   const [name, setName] = useState('');
+  const [description, setDescription] = useState('');
   const [clientId, setClientId] = useState('');
   const [environment, setEnvironment] = useState<Environment>('live');
   const [permissions, setPermissions] = useState<Permission[]>([]);
@@ -41,6 +49,7 @@ export function CreateKeyDialog({
 
   const problems = {
     name: nameProblem(name),
+    description: descriptionProblem(description),
     clientId: clientIdProblem(clientId),
     permissions: permissions.length === 0 ? 'Choose at least one permission.' : null,
     expires: expiryProblem(expires, now()),
@@ -60,6 +69,8 @@ export function CreateKeyDialog({
         environment,
         permissions,
         expires_at: expiryInstant(expires),
+        // Left out when empty: the key then has none.
+        ...(description.trim() === '' ? {} : { description }),
       })
       .then(onCreated, (failure: unknown) => {
         setError(failure);
@@ -88,6 +99,23 @@ export function CreateKeyDialog({
           />
           <p id={`${ids.name}-problem`} className="problem">
             {show('name') && problems.name}
+          </p>
+        </div>
+        <div className="field">
+          <label htmlFor={ids.description}>Description</label>
+          <textarea
+            id={ids.description}
+            value={description}
+            rows={2}
+            aria-invalid={problems.description !== null}
+            aria-describedby={`${ids.description}-hint ${ids.description}-problem`}
+            onChange={(event) => setDescription(event.target.value)}
+          />
+          <p id={`${ids.description}-hint`} className="hint">
+            Optional: what the key is for, at most {DESCRIPTION_MAX} characters.
+          </p>
+          <p id={`${ids.description}-problem`} className="problem">
+            {problems.description}
           </p>
         </div>
         <div className="field">

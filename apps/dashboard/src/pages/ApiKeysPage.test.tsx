@@ -172,6 +172,9 @@ describe('creating a key', () => {
     fireEvent.click(opener);
     const dialog = screen.getByRole('dialog', { name: 'Create an API key' });
     fireEvent.change(within(dialog).getByLabelText('Name'), { target: { value: 'deploy' } });
+    fireEvent.change(within(dialog).getByLabelText('Description'), {
+      target: { value: 'Deploys the test stack' },
+    });
     fireEvent.change(within(dialog).getByLabelText('Client ID'), { target: { value: 'deploy-bot' } });
     fireEvent.change(within(dialog).getByLabelText('Environment'), { target: { value: 'test' } });
     fireEvent.click(within(dialog).getByRole('checkbox', { name: 'write:findings' }));
@@ -186,6 +189,7 @@ describe('creating a key', () => {
       environment: 'test',
       permissions: ['write:findings'],
       expires_at: '2027-01-31T00:00:00.000Z',
+      description: 'Deploys the test stack',
     });
     const field = within(secretDialog).getByLabelText<HTMLInputElement>('Secret');
     expect(field.value).toBe('gth_live_SECRET');

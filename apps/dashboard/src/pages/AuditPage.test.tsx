@@ -87,4 +87,20 @@ describe('AuditPage', () => {
     expect(new URL(path, 'http://dashboard.test').searchParams.get('target_id')).toBe('k-1');
     expect(screen.getByLabelText<HTMLInputElement>('Target id').value).toBe('k-1');
   });
+
+  it('filters by the action a link names, and ignores one the filter does not offer', async () => {
+    const fake = fakeApi({ 'GET /api/v1/audit-events': () => json({ data: [event], next_cursor: null }) });
+    renderAt('/audit?action=api_key.updated', '/audit', <AuditPage api={fake.api} />);
+    await screen.findByRole('table', { name: 'Audit events, newest first' });
+    const [[path]] = fake.calls('GET', '/api/v1/audit-events');
+    expect(new URL(path, 'http://dashboard.test').searchParams.get('action')).toBe('api_key.updated');
+    expect(screen.getByLabelText<HTMLSelectElement>('Action').value).toBe('api_key.updated');
+    cleanup();
+
+    const other = fakeApi({ 'GET /api/v1/audit-events': () => json({ data: [event], next_cursor: null }) });
+    renderAt('/audit?action=not.an.action', '/audit', <AuditPage api={other.api} />);
+    await screen.findByRole('table', { name: 'Audit events, newest first' });
+    const [[otherPath]] = other.calls('GET', '/api/v1/audit-events');
+    expect(new URL(otherPath, 'http://dashboard.test').searchParams.has('action')).toBe(false);
+  });
 });

@@ -39,18 +39,24 @@ export function AuditPage({ api }: { api: ApiClient }) {
     until: useId(),
     format: useId(),
   };
-  // A key's page links here with ?target_id=<key id>: its events only.
+  // A key's page links here with ?target_id=<key id>: its events only. ?action= (one the select offers) filters
+  // too, so a link to one kind of event survives a reload and the sign-in that follows.
   const [params] = useSearchParams();
   const initialTarget = params.get('target_id') ?? '';
+  const linkedAction = params.get('action') ?? '';
+  const initialAction = ACTIONS.includes(linkedAction) ? linkedAction : '';
   const [form, setForm] = useState({
-    action: '',
+    action: initialAction,
     actorType: '',
     actor: '',
     target: initialTarget,
     since: '',
     until: '',
   });
-  const [query, setQuery] = useState<AuditQuery>(initialTarget ? { target_id: initialTarget } : {});
+  const [query, setQuery] = useState<AuditQuery>({
+    ...(initialTarget ? { target_id: initialTarget } : {}),
+    ...(initialAction ? { action: initialAction } : {}),
+  });
   const [format, setFormat] = useState<Format>('csv');
   const [exporting, setExporting] = useState(false);
   const [exportResult, setExportResult] = useState<{ error: unknown } | { done: string } | null>(null);

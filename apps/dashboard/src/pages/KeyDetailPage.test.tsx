@@ -21,6 +21,7 @@ function detail(routes: Parameters<typeof fakeApi>[0], me: Me = user('owner'), n
 }
 
 const WRITE_ACTIONS = [
+  'Edit',
   'Rotate',
   'Disable',
   'Enable',
@@ -230,6 +231,131 @@ describe('KeyDetailPage', () => {
     expect(JSON.parse(init.body as string)).toEqual({ requests_per_minute: 120, burst: 20 });
     fireEvent.click(screen.getByRole('button', { name: 'Use the plan limit' }));
     expect(await screen.findByText('1000/min, burst 100 (plan)')).toBeDefined();
+  });
+});
+
+describe('editing a key', () => {
+  const labelled = apiKey({
+    ...key,
+    description: 'Deploys main',
+    metadata: { team: 'platform', tier: 'gold' },
+  });
+
+  it('shows the description and metadata on the page', async () => {
+    detail({ 'GET /api/v1/api-keys/k-1': () => json(labelled) }, user('viewer'));
+    await screen.findByRole('heading', { level: 1, name: 'ci-main' });
+    expect(screen.getByText('Deploys main')).toBeDefined();
+    const metadata = screen.getByRole('list', { name: 'Metadata' });
+    expect(
+      within(metadata)
+        .getAllByRole('listitem')
+        .map((item) => item.textContent),
+    ).toEqual(['team: platform', 'tier: gold']);
+  });
+
+  it('sends only what changed, then shows the key as the API answers it and gives focus back to Edit', async () => {
+    const saved = apiKey({
+      ...labelled,
+      name: 'ci-release',
+      metadata: { team: 'platform', tier: 'gold', owner: 'ada' },
+    });
+    const fake = detail({
+      'GET /api/v1/api-keys/k-1': () => json(labelled),
+      'PATCH /api/v1/api-keys/k-1': () => json(saved),
+    });
+    const edit = await screen.findByRole('button', { name: 'Edit' });
+    edit.focus();
+    fireEvent.click(edit);
+    const dialog = screen.getByRole('dialog', { name: 'Edit key ci-main' });
+    expect(within(dialog).getByLabelText<HTMLTextAreaElement>('Description').value).toBe('Deploys main');
+    expect(within(dialog).getByLabelText<HTMLInputElement>('Metadata key 2').value).toBe('tier');
+    expect(within(dialog).getByLabelText<HTMLInputElement>('Metadata value 2').value).toBe('gold');
+
+    fireEvent.change(within(dialog).getByLabelText('Name'), { target: { value: 'ci-release' } });
+    fireEvent.click(within(dialog).getByRole('button', { name: 'Add entry' }));
+    fireEvent.change(within(dialog).getByLabelText('Metadata key 3'), { target: { value: 'owner' } });
+    fireEvent.change(within(dialog).getByLabelText('Metadata value 3'), { target: { value: 'ada' } });
+    fireEvent.click(within(dialog).getByRole('button', { name: 'Save changes' }));
+
+    expect(await screen.findByText('Key ci-release updated.')).toBeDefined();
+    const [[, init]] = fake.calls('PATCH', '/api/v1/api-keys/k-1');
+    // The description was left alone, so it is not sent.
+    expect(JSON.parse(init.body as string)).toEqual({
+      name: 'ci-release',
+      metadata: { team: 'platform', tier: 'gold', owner: 'ada' },
+    });
+    expect(screen.queryByRole('dialog')).toBeNull();
+    expect(screen.getByRole('heading', { level: 1, name: 'ci-release' })).toBeDefined();
+    expect(screen.getByText('owner')).toBeDefined();
+    // The dialog gives focus back in its unmount effect, which React may run after the status shows.
+    const editButton = screen.getByRole('button', { name: 'Edit' });
+    await vi.waitFor(() => expect(document.activeElement).toBe(editButton));
+  });
+
+  it('removes an entry and clears the description', async () => {
+    const fake = detail({
+      'GET /api/v1/api-keys/k-1': () => json(labelled),
+      'PATCH /api/v1/api-keys/k-1': () =>
+        json({ ...labelled, description: null, metadata: { tier: 'gold' } }),
+    });
+    fireEvent.click(await screen.findByRole('button', { name: 'Edit' }));
+    const dialog = screen.getByRole('dialog', { name: 'Edit key ci-main' });
+    fireEvent.change(within(dialog).getByLabelText('Description'), { target: { value: '' } });
+    fireEvent.click(within(dialog).getByRole('button', { name: 'Remove entry 1' }));
+    expect(within(dialog).getByLabelText<HTMLInputElement>('Metadata key 1').value).toBe('tier');
+    expect(within(dialog).queryByLabelText('Metadata key 2')).toBeNull();
+    fireEvent.click(within(dialog).getByRole('button', { name: 'Save changes' }));
+    await screen.findByText('Key ci-main updated.');
+    const [[, init]] = fake.calls('PATCH', '/api/v1/api-keys/k-1');
+    expect(JSON.parse(init.body as string)).toEqual({ description: null, metadata: { tier: 'gold' } });
+  });
+
+  it('says inline what the API would refuse, and sends nothing until it is fixed or when nothing changed', async () => {
+    const fake = detail({ 'GET /api/v1/api-keys/k-1': () => json(labelled) });
+    fireEvent.click(await screen.findByRole('button', { name: 'Edit' }));
+    const dialog = screen.getByRole('dialog', { name: 'Edit key ci-main' });
+    fireEvent.click(within(dialog).getByRole('button', { name: 'Save changes' }));
+    expect(within(dialog).getByText('Nothing has changed.')).toBeDefined();
+    fireEvent.change(within(dialog).getByLabelText('Name'), { target: { value: 'ci-release' } });
+    expect(within(dialog).queryByText('Nothing has changed.')).toBeNull();
+
+    fireEvent.change(within(dialog).getByLabelText('Metadata key 2'), { target: { value: 'team' } });
+    expect(within(dialog).getByText('Entry 1 already has this key.')).toBeDefined();
+    expect(within(dialog).getByLabelText('Metadata key 2').getAttribute('aria-invalid')).toBe('true');
+    fireEvent.change(within(dialog).getByLabelText('Description'), { target: { value: 'd'.repeat(501) } });
+    expect(within(dialog).getByText('A description has at most 500 characters.')).toBeDefined();
+    fireEvent.click(within(dialog).getByRole('button', { name: 'Add entry' }));
+    fireEvent.click(within(dialog).getByRole('button', { name: 'Save changes' }));
+    expect(within(dialog).getByText('Enter a key, or remove the entry.')).toBeDefined();
+    expect(fake.calls('PATCH', '/api/v1/api-keys/k-1')).toHaveLength(0);
+  });
+
+  it("keeps the dialog open with the server's message and request id when the API refuses", async () => {
+    detail({
+      'GET /api/v1/api-keys/k-1': () => json(labelled),
+      'PATCH /api/v1/api-keys/k-1': () =>
+        json(
+          { error: 'validation_failed', message: 'metadata.team must be a string', request_id: 'req-400' },
+          400,
+        ),
+    });
+    fireEvent.click(await screen.findByRole('button', { name: 'Edit' }));
+    const dialog = screen.getByRole('dialog', { name: 'Edit key ci-main' });
+    fireEvent.change(within(dialog).getByLabelText('Name'), { target: { value: 'ci-release' } });
+    fireEvent.click(within(dialog).getByRole('button', { name: 'Save changes' }));
+    const alert = await within(dialog).findByRole('alert');
+    expect(alert.textContent).toContain('metadata.team must be a string');
+    expect(alert.textContent).toContain('req-400');
+    expect(within(dialog).getByLabelText<HTMLInputElement>('Name').value).toBe('ci-release');
+  });
+
+  it('offers Edit on a revoked key (the API relabels it), and to no one without write:keys', async () => {
+    detail({ 'GET /api/v1/api-keys/k-1': () => json({ ...labelled, state: 'revoked', status: 'revoked' }) });
+    expect(await screen.findByRole('button', { name: 'Edit' })).toBeDefined();
+    cleanup();
+    detail({ 'GET /api/v1/api-keys/k-1': () => json(labelled) }, user('member'));
+    await screen.findByRole('heading', { level: 1, name: 'ci-main' });
+    expect(screen.queryByRole('button', { name: 'Edit' })).toBeNull();
   });
 });
 

@@ -9,10 +9,12 @@ import { Pager } from '../components/Pager';
 import { SecretDialog } from '../components/SecretDialog';
 import { expiryLabel, formatTime, rateLimitLabel, stateLabel } from '../format';
 import { useLoad, usePages } from '../hooks/useLoad';
+import { EditKeyDialog } from '../keys/EditKeyDialog';
+import { metadataRows } from '../keys/key-labels';
 import { RotationCountdown } from '../keys/RotationCountdown';
 import { whyNoWrite } from '../keys/key-rules';
 
-type Dialog = 'rotate' | 'finish' | 'revoke' | 'delete' | null;
+type Dialog = 'edit' | 'rotate' | 'finish' | 'revoke' | 'delete' | null;
 
 const GRACE_PERIODS = [
   { seconds: 3600, label: '1 hour' },
@@ -139,12 +141,22 @@ function KeyDetail({
             <dd>{key.allowed_ips.join(', ')}</dd>
           </>
         )}
-        {key.description && (
-          <>
-            <dt>Description</dt>
-            <dd>{key.description}</dd>
-          </>
-        )}
+        <dt>Description</dt>
+        <dd>{key.description ?? 'None'}</dd>
+        <dt>Metadata</dt>
+        <dd>
+          {Object.keys(key.metadata).length === 0 ? (
+            'None'
+          ) : (
+            <ul className="metadata" aria-label="Metadata">
+              {metadataRows(key.metadata).map((entry) => (
+                <li key={entry.key}>
+                  <code>{entry.key}</code>: {entry.value}
+                </li>
+              ))}
+            </ul>
+          )}
+        </dd>
       </dl>
 
       <p>
@@ -214,6 +226,10 @@ function KeyDetail({
       )}
       {noWrite === null && (
         <div className="actions">
+          {/* Labels only: the API lets a revoked key be relabelled, so Edit stays as long as Delete does. */}
+          <button type="button" onClick={() => setDialog('edit')}>
+            Edit
+          </button>
           <button type="button" className="danger" onClick={() => setDialog('delete')}>
             Delete
           </button>
@@ -224,6 +240,19 @@ function KeyDetail({
       {/* A new React key on refresh: the log starts again from its newest page. */}
       <UsageLog key={usageVersion} api={api} keyId={key.id} />
 
+      {dialog === 'edit' && (
+        <EditKeyDialog
+          api={api}
+          apiKey={key}
+          onClose={() => setDialog(null)}
+          onSaved={(updated) => {
+            setDialog(null);
+            setError(null);
+            setDone(`Key ${updated.name} updated.`);
+            replace(updated);
+          }}
+        />
+      )}
       {dialog === 'rotate' && (
         <Modal title={`Rotate key ${key.name}?`} onClose={() => setDialog(null)}>
           <p>
