@@ -1,84 +1,35 @@
 import { randomBytes } from 'node:crypto';
-import { Test, type TestingModule } from '@nestjs/testing';
 import fc from 'fast-check';
 import { DataSource } from 'typeorm';
-import {
-  CLOCK,
-  GatehouseError,
-  PERMISSIONS,
-  type ErrorCode,
-  type Permission,
-  type Principal,
-} from '@gatehouse/contracts';
-import { HealthModule } from '@gatehouse/http';
-import { PersistenceModule, runMigrations } from '@gatehouse/persistence';
-import { RevocationModule } from '@gatehouse/revocation';
-import {
-  createTestDatabase,
-  ManualClock,
-  TEST_REDIS_URL,
-  uniqueChannel,
-  type TestDatabase,
-} from '@gatehouse/testing';
+import { PERMISSIONS, type Permission, type Principal } from '@gatehouse/contracts';
+import { ManualClock } from '@gatehouse/testing';
 import type { Actor } from './actor';
 import { API_KEY_SORTS, SORT_ORDERS, type ApiKeySort, type SortOrder } from './api-key-list-cursor';
 import type { ApiKeyView } from './api-key.view';
-import { ApiKeysModule } from './api-keys.module';
+import { expectGatehouseError, startApiKeysTestModule, type ApiKeysTestModule } from './api-keys.int-support';
 import { ApiKeysService } from './api-keys.service';
 import type { ListApiKeysDto } from './dto/list-api-keys.dto';
 import { MeService } from './me.service';
 
 const START = new Date('2030-01-01T12:00:00.000Z');
 
-async function expectError(promise: Promise<unknown>, code: ErrorCode): Promise<GatehouseError> {
-  const error = await promise.then(
-    () => {
-      throw new Error(`expected a ${code} error, but the call succeeded`);
-    },
-    (thrown: unknown) => thrown,
-  );
-  expect(error).toBeInstanceOf(GatehouseError);
-  expect(error).toMatchObject({ code });
-  return error as GatehouseError;
-}
-
 describe('ApiKeysService list sorting, search and update; MeService (PostgreSQL)', () => {
   const clock = new ManualClock(START);
-  let database: TestDatabase;
-  let app: TestingModule;
+  let testModule: ApiKeysTestModule;
   let service: ApiKeysService;
   let me: MeService;
   let dataSource: DataSource;
 
   beforeAll(async () => {
-    database = await createTestDatabase({ migrate: (url) => runMigrations({ url }) });
-    app = await Test.createTestingModule({
-      imports: [
-        HealthModule.forRoot(),
-        PersistenceModule.forRoot({ url: database.url, poolSize: 4 }),
-        RevocationModule.forRoot({
-          transport: 'redis',
-          redis: TEST_REDIS_URL,
-          channel: uniqueChannel(),
-          reconcileIntervalMs: 60_000,
-          clockToleranceSeconds: 5,
-        }),
-        ApiKeysModule.forRoot({ maxLifetimeDays: 90 }),
-      ],
-    })
-      .overrideProvider(CLOCK)
-      .useValue(clock)
-      .compile();
-    app.useLogger(false);
-    await app.init();
+    testModule = await startApiKeysTestModule({ clock });
+    const { app } = testModule;
     service = app.get(ApiKeysService);
     me = app.get(MeService);
     dataSource = app.get(DataSource);
   });
 
   afterAll(async () => {
-    await app?.close();
-    await database?.drop();
+    await testModule?.close();
   });
 
   async function newOrganization(name = `org-${randomBytes(5).toString('hex')}`): Promise<string> {
@@ -219,17 +170,20 @@ describe('ApiKeysService list sorting, search and update; MeService (PostgreSQL)
       const byName = await service.list(organizationId, { limit: 2, sort: 'name', order: 'asc' });
       const byDefault = await service.list(organizationId, { limit: 2 });
       const cursor = byName.next_cursor ?? '';
-      await expectError(
+      await expectGatehouseError(
         service.list(organizationId, { cursor, sort: 'name', order: 'desc' }),
         'validation_failed',
       );
-      await expectError(service.list(organizationId, { cursor, sort: 'last_used_at' }), 'validation_failed');
-      await expectError(service.list(organizationId, { cursor }), 'validation_failed');
-      await expectError(
+      await expectGatehouseError(
+        service.list(organizationId, { cursor, sort: 'last_used_at' }),
+        'validation_failed',
+      );
+      await expectGatehouseError(service.list(organizationId, { cursor }), 'validation_failed');
+      await expectGatehouseError(
         service.list(organizationId, { cursor: byDefault.next_cursor ?? '', sort: 'name', order: 'asc' }),
         'validation_failed',
       );
-      await expectError(
+      await expectGatehouseError(
         service.list(organizationId, { cursor: byDefault.next_cursor ?? '', order: 'asc' }),
         'validation_failed',
       );
@@ -345,29 +299,35 @@ describe('ApiKeysService list sorting, search and update; MeService (PostgreSQL)
 
     it('refuses a body that sets nothing', async () => {
       const key = await createKey(organizationId);
-      await expectError(service.update(actor(organizationId), key.id, {}), 'validation_failed');
-      await expectError(service.update(actor(organizationId), key.id, undefined), 'validation_failed');
+      await expectGatehouseError(service.update(actor(organizationId), key.id, {}), 'validation_failed');
+      await expectGatehouseError(
+        service.update(actor(organizationId), key.id, undefined),
+        'validation_failed',
+      );
     });
 
     it("answers another organization's key, a deleted key and a malformed id with not_found", async () => {
       const otherOrganizationId = await newOrganization();
       const other = await createKey(otherOrganizationId);
-      await expectError(service.update(actor(organizationId), other.id, { name: 'x' }), 'not_found');
+      await expectGatehouseError(service.update(actor(organizationId), other.id, { name: 'x' }), 'not_found');
       expect((await service.get(otherOrganizationId, other.id)).name).toBe('CI key');
       const deleted = await createKey(organizationId);
       await service.delete(actor(organizationId), deleted.id);
-      await expectError(service.update(actor(organizationId), deleted.id, { name: 'x' }), 'not_found');
-      await expectError(service.update(actor(organizationId), 'nope', { name: 'x' }), 'not_found');
+      await expectGatehouseError(
+        service.update(actor(organizationId), deleted.id, { name: 'x' }),
+        'not_found',
+      );
+      await expectGatehouseError(service.update(actor(organizationId), 'nope', { name: 'x' }), 'not_found');
     });
 
     it('refuses a caller lacking a permission of the key, and lets a key relabel itself', async () => {
       const strong = await createKey(organizationId, { permissions: [...PERMISSIONS] });
       const weak = await createKey(organizationId, { permissions: ['read:keys', 'write:keys'] });
-      await expectError(
+      await expectGatehouseError(
         service.update(keyActor(organizationId, weak), strong.id, { name: 'mine' }),
         'forbidden',
       );
-      await expectError(
+      await expectGatehouseError(
         service.update(actor(organizationId, ['read:keys', 'write:keys']), strong.id, { name: 'mine' }),
         'forbidden',
       );

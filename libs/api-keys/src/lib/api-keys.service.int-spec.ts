@@ -1,29 +1,19 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { Test, type TestingModule } from '@nestjs/testing';
 import { DataSource } from 'typeorm';
 import {
-  CLOCK,
   GatehouseError,
   PERMISSIONS,
-  type ErrorCode,
   type Permission,
   type RateLimitChangedEvent,
   type KeyEvent,
 } from '@gatehouse/contracts';
 import { hashApiKey } from '@gatehouse/crypto';
-import { HealthModule } from '@gatehouse/http';
-import { PersistenceModule, runMigrations, type Plan } from '@gatehouse/persistence';
-import { RedisKeyEventBus, RevocationModule, RevocationRegistry } from '@gatehouse/revocation';
-import {
-  createTestDatabase,
-  TEST_REDIS_URL,
-  uniqueChannel,
-  type TestDatabase,
-  ManualClock,
-} from '@gatehouse/testing';
+import { type Plan } from '@gatehouse/persistence';
+import { RedisKeyEventBus, RevocationRegistry } from '@gatehouse/revocation';
+import { TEST_REDIS_URL, uniqueChannel, ManualClock } from '@gatehouse/testing';
 import type { Actor } from './actor';
 import type { ApiKeyView } from './api-key.view';
-import { ApiKeysModule } from './api-keys.module';
+import { expectGatehouseError, startApiKeysTestModule, type ApiKeysTestModule } from './api-keys.int-support';
 import { ApiKeysService } from './api-keys.service';
 import type { CreatedApiKeyView } from './api-key.view';
 import type { CreateApiKeyDto } from './dto/create-api-key.dto';
@@ -66,56 +56,24 @@ async function quietly<T>(run: () => Promise<T>): Promise<T> {
   }
 }
 
-async function expectError(promise: Promise<unknown>, code: ErrorCode): Promise<GatehouseError> {
-  const error = await promise.then(
-    () => {
-      throw new Error(`expected a ${code} error, but the call succeeded`);
-    },
-    (thrown: unknown) => thrown,
-  );
-  expect(error).toBeInstanceOf(GatehouseError);
-  expect(error).toMatchObject({ code });
-  return error as GatehouseError;
-}
-
 describe('ApiKeysService (PostgreSQL, Redis)', () => {
   const clock = new ManualClock(START);
   const channel = uniqueChannel();
-  let database: TestDatabase;
-  let app: TestingModule;
+  let testModule: ApiKeysTestModule;
   let service: ApiKeysService;
   let dataSource: DataSource;
   let registry: RevocationRegistry;
 
   beforeAll(async () => {
-    database = await createTestDatabase({ migrate: (url) => runMigrations({ url }) });
-    app = await Test.createTestingModule({
-      imports: [
-        HealthModule.forRoot(),
-        PersistenceModule.forRoot({ url: database.url, poolSize: 4 }),
-        RevocationModule.forRoot({
-          transport: 'redis',
-          redis: TEST_REDIS_URL,
-          channel,
-          reconcileIntervalMs: 60_000,
-          clockToleranceSeconds: 5,
-        }),
-        ApiKeysModule.forRoot({ maxLifetimeDays: MAX_LIFETIME_DAYS }),
-      ],
-    })
-      .overrideProvider(CLOCK)
-      .useValue(clock)
-      .compile();
-    app.useLogger(false);
-    await app.init();
+    testModule = await startApiKeysTestModule({ clock, channel, maxLifetimeDays: MAX_LIFETIME_DAYS });
+    const { app } = testModule;
     service = app.get(ApiKeysService);
     dataSource = app.get(DataSource);
     registry = app.get(RevocationRegistry);
   });
 
   afterAll(async () => {
-    await app?.close();
-    await database?.drop();
+    await testModule?.close();
   });
 
   beforeEach(() => clock.set(START));
@@ -218,7 +176,7 @@ describe('ApiKeysService (PostgreSQL, Redis)', () => {
     it('refuses a second bootstrap of the same organization and creates no key', async () => {
       const first = await service.bootstrap('globex', 'starter');
 
-      await expectError(service.bootstrap('globex', 'starter'), 'conflict');
+      await expectGatehouseError(service.bootstrap('globex', 'starter'), 'conflict');
 
       const keys = await dataSource.query<{ id: string }[]>(
         `SELECT id FROM api_keys WHERE organization_id = $1`,
@@ -230,7 +188,7 @@ describe('ApiKeysService (PostgreSQL, Redis)', () => {
     it('leaves the plan alone when it refuses', async () => {
       const first = await service.bootstrap('initech', 'starter');
 
-      await expectError(service.bootstrap('initech', 'enterprise'), 'conflict');
+      await expectGatehouseError(service.bootstrap('initech', 'enterprise'), 'conflict');
 
       const [organization] = await dataSource.query<{ plan: string }[]>(
         `SELECT plan FROM organizations WHERE id = $1`,
@@ -248,7 +206,7 @@ describe('ApiKeysService (PostgreSQL, Redis)', () => {
       expect(second.organization).toEqual({ ...first.organization, created: false });
       expect(second.api_key_id).not.toBe(first.api_key_id);
       expect(second.api_key).not.toBe(first.api_key);
-      await quietly(() => expectError(service.bootstrap('umbrella', 'pro'), 'conflict'));
+      await quietly(() => expectGatehouseError(service.bootstrap('umbrella', 'pro'), 'conflict'));
     });
   });
 
@@ -322,7 +280,10 @@ describe('ApiKeysService (PostgreSQL, Redis)', () => {
       await service.create(actor(organizationId), dto({ client_id: 'dup-client' }));
 
       const error = await quietly(() =>
-        expectError(service.create(actor(organizationId), dto({ client_id: 'dup-client' })), 'conflict'),
+        expectGatehouseError(
+          service.create(actor(organizationId), dto({ client_id: 'dup-client' })),
+          'conflict',
+        ),
       );
       expect(error.status).toBe(409);
     });
@@ -340,7 +301,7 @@ describe('ApiKeysService (PostgreSQL, Redis)', () => {
     it('refuses to grant a permission its creator lacks and stores nothing', async () => {
       const limited = actor(organizationId, ['read:keys', 'write:keys', 'read:findings']);
 
-      const error = await expectError(
+      const error = await expectGatehouseError(
         service.create(
           limited,
           dto({ client_id: 'escalation', permissions: ['read:findings', 'write:findings'] }),
@@ -360,14 +321,14 @@ describe('ApiKeysService (PostgreSQL, Redis)', () => {
       expect((await row(created.id))?.expires_at).toEqual(limit);
 
       const beyond = new Date(limit.getTime() + 1);
-      await expectError(
+      await expectGatehouseError(
         service.create(
           actor(organizationId),
           dto({ client_id: 'too-long', expires_at: beyond.toISOString() }),
         ),
         'validation_failed',
       );
-      await expectError(
+      await expectGatehouseError(
         service.create(
           actor(organizationId),
           dto({ client_id: 'in-the-past', expires_at: START.toISOString() }),
@@ -423,11 +384,14 @@ describe('ApiKeysService (PostgreSQL, Redis)', () => {
 
     it('refuses a damaged cursor', async () => {
       const organizationId = await newOrganization();
-      await expectError(service.list(organizationId, { cursor: 'not-a-cursor' }), 'validation_failed');
+      await expectGatehouseError(
+        service.list(organizationId, { cursor: 'not-a-cursor' }),
+        'validation_failed',
+      );
       const forged = Buffer.from(JSON.stringify({ createdAt: 'soon', id: randomUUID() })).toString(
         'base64url',
       );
-      await expectError(service.list(organizationId, { cursor: forged }), 'validation_failed');
+      await expectGatehouseError(service.list(organizationId, { cursor: forged }), 'validation_failed');
     });
 
     it('filters by status and environment', async () => {
@@ -520,9 +484,9 @@ describe('ApiKeysService (PostgreSQL, Redis)', () => {
       const key = await service.create(actor(organizationId), dto());
       const intruder = actor(otherOrganizationId);
 
-      await expectError(service.get(otherOrganizationId, key.id), 'not_found');
-      await expectError(service.revoke(intruder, key.id), 'not_found');
-      await expectError(service.delete(intruder, key.id), 'not_found');
+      await expectGatehouseError(service.get(otherOrganizationId, key.id), 'not_found');
+      await expectGatehouseError(service.revoke(intruder, key.id), 'not_found');
+      await expectGatehouseError(service.delete(intruder, key.id), 'not_found');
 
       expect(await row(key.id)).toMatchObject({
         revoked_at: null,
@@ -534,10 +498,13 @@ describe('ApiKeysService (PostgreSQL, Redis)', () => {
     });
 
     it('answer not_found for an unknown or malformed id', async () => {
-      await expectError(service.get(organizationId, randomUUID()), 'not_found');
-      await expectError(service.get(organizationId, 'not-a-uuid'), 'not_found');
-      await expectError(service.revoke(actor(organizationId), "'; DROP TABLE api_keys; --"), 'not_found');
-      await expectError(service.delete(actor(organizationId), randomUUID()), 'not_found');
+      await expectGatehouseError(service.get(organizationId, randomUUID()), 'not_found');
+      await expectGatehouseError(service.get(organizationId, 'not-a-uuid'), 'not_found');
+      await expectGatehouseError(
+        service.revoke(actor(organizationId), "'; DROP TABLE api_keys; --"),
+        'not_found',
+      );
+      await expectGatehouseError(service.delete(actor(organizationId), randomUUID()), 'not_found');
     });
 
     it('revoke is final, idempotent and keeps the row', async () => {
@@ -602,9 +569,9 @@ describe('ApiKeysService (PostgreSQL, Redis)', () => {
         client_id: 'to-delete',
       });
       expect(registry.isRevoked(key.id)).toBe(true);
-      await expectError(service.get(organizationId, key.id), 'not_found');
-      await expectError(service.revoke(actor(organizationId), key.id), 'not_found');
-      await expectError(service.delete(actor(organizationId), key.id), 'not_found');
+      await expectGatehouseError(service.get(organizationId, key.id), 'not_found');
+      await expectGatehouseError(service.revoke(actor(organizationId), key.id), 'not_found');
+      await expectGatehouseError(service.delete(actor(organizationId), key.id), 'not_found');
       expect((await listAll(organizationId)).map((view) => view.id)).not.toContain(key.id);
       expect((await listAll(organizationId, { status: 'revoked' })).map((view) => view.id)).not.toContain(
         key.id,
@@ -633,7 +600,7 @@ describe('ApiKeysService (PostgreSQL, Redis)', () => {
     it('refuses create on a starter organization with plan_not_allowed naming the plan, storing nothing', async () => {
       const organizationId = await newOrganization('starter', `starter-${randomBytes(3).toString('hex')}`);
 
-      const error = await expectError(
+      const error = await expectGatehouseError(
         service.create(actor(organizationId), dto({ client_id: 'gated' })),
         'plan_not_allowed',
       );
@@ -666,7 +633,7 @@ describe('ApiKeysService (PostgreSQL, Redis)', () => {
       });
 
       const owner = actor(result.organization.id);
-      await expectError(service.create(owner, dto()), 'plan_not_allowed');
+      await expectGatehouseError(service.create(owner, dto()), 'plan_not_allowed');
 
       await dataSource.query(`UPDATE organizations SET plan = 'pro' WHERE id = $1`, [result.organization.id]);
       await expect(service.create(owner, dto())).resolves.toMatchObject({ status: 'active' });
@@ -768,7 +735,7 @@ describe('ApiKeysService (PostgreSQL, Redis)', () => {
       expect(registry.isRevoked(created.id, 2)).toBe(false);
       expect(registry.isRevoked(created.id)).toBe(false);
       // Nothing is left to finish, so another rotation may start right away.
-      await expectError(service.finishRotation(owner, created.id), 'conflict');
+      await expectGatehouseError(service.finishRotation(owner, created.id), 'conflict');
       await expect(service.rotate(owner, created.id, { grace_period_seconds: 0 })).resolves.toMatchObject({
         key_version: 3,
       });
@@ -778,7 +745,7 @@ describe('ApiKeysService (PostgreSQL, Redis)', () => {
       const created = await service.create(owner, dto());
       const first = await service.rotate(owner, created.id, { grace_period_seconds: 3_600 });
 
-      const error = await expectError(
+      const error = await expectGatehouseError(
         service.rotate(owner, created.id, { grace_period_seconds: 60 }),
         'conflict',
       );
@@ -833,7 +800,7 @@ describe('ApiKeysService (PostgreSQL, Redis)', () => {
             retiredAt: finishedAt.toISOString(),
           },
         ]);
-        await expectError(service.finishRotation(owner, created.id), 'conflict');
+        await expectGatehouseError(service.finishRotation(owner, created.id), 'conflict');
       } finally {
         await listener.close();
       }
@@ -841,11 +808,11 @@ describe('ApiKeysService (PostgreSQL, Redis)', () => {
 
     it('answers conflict to finish without a rotation, or after the grace period has ended', async () => {
       const created = await service.create(owner, dto());
-      await expectError(service.finishRotation(owner, created.id), 'conflict');
+      await expectGatehouseError(service.finishRotation(owner, created.id), 'conflict');
 
       await service.rotate(owner, created.id, { grace_period_seconds: 60 });
       clock.advance(60_000);
-      await expectError(service.finishRotation(owner, created.id), 'conflict');
+      await expectGatehouseError(service.finishRotation(owner, created.id), 'conflict');
     });
 
     it('answers conflict to rotating or finishing a revoked key, and leaves it alone', async () => {
@@ -855,8 +822,8 @@ describe('ApiKeysService (PostgreSQL, Redis)', () => {
       await service.revoke(owner, plain.id);
       await service.revoke(owner, rotating.id);
 
-      await expectError(service.rotate(owner, plain.id, {}), 'conflict');
-      await expectError(service.finishRotation(owner, rotating.id), 'conflict');
+      await expectGatehouseError(service.rotate(owner, plain.id, {}), 'conflict');
+      await expectGatehouseError(service.finishRotation(owner, rotating.id), 'conflict');
 
       expect(await row(plain.id)).toMatchObject({ key_version: 1, key_hash: hashApiKey(plain.api_key) });
       expect((await service.get(organizationId, rotating.id)).state).toBe('revoked');
@@ -865,8 +832,8 @@ describe('ApiKeysService (PostgreSQL, Redis)', () => {
     it('answers not_found for a deleted key', async () => {
       const created = await service.create(owner, dto());
       await service.delete(owner, created.id);
-      await expectError(service.rotate(owner, created.id, {}), 'not_found');
-      await expectError(service.finishRotation(owner, created.id), 'not_found');
+      await expectGatehouseError(service.rotate(owner, created.id, {}), 'not_found');
+      await expectGatehouseError(service.finishRotation(owner, created.id), 'not_found');
     });
     // Rotations of one key are judged on its row locked FOR UPDATE: the second sees the first's rotation.
     it('lets only one of several concurrent rotations of a key succeed', async () => {
@@ -976,12 +943,15 @@ describe('ApiKeysService (PostgreSQL, Redis)', () => {
     });
 
     it('refuses a damaged cursor', async () => {
-      await expectError(
+      await expectGatehouseError(
         service.listUsage(organizationId, key.id, { cursor: 'garbage' }),
         'validation_failed',
       );
       const forged = Buffer.from(`${START.toISOString()}|1; DROP TABLE api_key_usage`).toString('base64url');
-      await expectError(service.listUsage(organizationId, key.id, { cursor: forged }), 'validation_failed');
+      await expectGatehouseError(
+        service.listUsage(organizationId, key.id, { cursor: forged }),
+        'validation_failed',
+      );
     });
   });
 
@@ -994,11 +964,11 @@ describe('ApiKeysService (PostgreSQL, Redis)', () => {
       await service.rotate(actor(organizationId), rotating.id, { grace_period_seconds: 3_600 });
       const intruder = actor(otherOrganizationId);
 
-      await expectError(service.rotate(intruder, key.id, {}), 'not_found');
-      await expectError(service.finishRotation(intruder, rotating.id), 'not_found');
-      await expectError(service.listUsage(otherOrganizationId, key.id, {}), 'not_found');
-      await expectError(service.listUsage(organizationId, randomUUID(), {}), 'not_found');
-      await expectError(service.listUsage(organizationId, 'not-a-uuid', {}), 'not_found');
+      await expectGatehouseError(service.rotate(intruder, key.id, {}), 'not_found');
+      await expectGatehouseError(service.finishRotation(intruder, rotating.id), 'not_found');
+      await expectGatehouseError(service.listUsage(otherOrganizationId, key.id, {}), 'not_found');
+      await expectGatehouseError(service.listUsage(organizationId, randomUUID(), {}), 'not_found');
+      await expectGatehouseError(service.listUsage(organizationId, 'not-a-uuid', {}), 'not_found');
 
       expect(await row(key.id)).toMatchObject({ key_version: 1, previous_key_hash: null });
       expect((await service.get(organizationId, rotating.id)).state).toBe('rotating');
@@ -1139,18 +1109,18 @@ describe('ApiKeysService (PostgreSQL, Redis)', () => {
       const intruder = actor(otherOrganizationId);
 
       const received = await broadcastsDuring(async () => {
-        await expectError(
+        await expectGatehouseError(
           service.setRateLimit(intruder, key.id, { requests_per_minute: 1, burst: 0 }),
           'not_found',
         );
-        await expectError(service.clearRateLimit(intruder, key.id), 'not_found');
-        await expectError(
+        await expectGatehouseError(service.clearRateLimit(intruder, key.id), 'not_found');
+        await expectGatehouseError(
           service.setRateLimit(actor(organizationId), deleted.id, { requests_per_minute: 1, burst: 0 }),
           'not_found',
         );
-        await expectError(service.clearRateLimit(actor(organizationId), deleted.id), 'not_found');
-        await expectError(service.clearRateLimit(actor(organizationId), 'not-a-uuid'), 'not_found');
-        await expectError(service.clearRateLimit(actor(organizationId), randomUUID()), 'not_found');
+        await expectGatehouseError(service.clearRateLimit(actor(organizationId), deleted.id), 'not_found');
+        await expectGatehouseError(service.clearRateLimit(actor(organizationId), 'not-a-uuid'), 'not_found');
+        await expectGatehouseError(service.clearRateLimit(actor(organizationId), randomUUID()), 'not_found');
       }, 0);
 
       expect(received).toEqual([]);
@@ -1163,12 +1133,12 @@ describe('ApiKeysService (PostgreSQL, Redis)', () => {
       await service.setRateLimit(actor(organizationId), key.id, { requests_per_minute: 10, burst: 2 });
       await service.revoke(actor(organizationId), key.id);
 
-      const error = await expectError(
+      const error = await expectGatehouseError(
         service.setRateLimit(actor(organizationId), key.id, { requests_per_minute: 1, burst: 0 }),
         'conflict',
       );
       expect(error.status).toBe(409);
-      await expectError(service.clearRateLimit(actor(organizationId), key.id), 'conflict');
+      await expectGatehouseError(service.clearRateLimit(actor(organizationId), key.id), 'conflict');
 
       expect(await row(key.id)).toMatchObject({ rate_limit_per_minute: 10, rate_limit_burst: 2 });
     });
@@ -1375,7 +1345,7 @@ describe('ApiKeysService (PostgreSQL, Redis)', () => {
 
           let outcome: unknown;
           const received = await eventsDuring(async () => {
-            outcome = await expectError(attempt(weak, ownerKeyId), 'forbidden');
+            outcome = await expectGatehouseError(attempt(weak, ownerKeyId), 'forbidden');
           }, 0);
 
           expect((outcome as GatehouseError).message).toBe(
@@ -1395,7 +1365,7 @@ describe('ApiKeysService (PostgreSQL, Redis)', () => {
           actor(organizationId),
           dto({ permissions: ['read:findings', 'write:findings'] }),
         );
-        await expectError(
+        await expectGatehouseError(
           service.rotate(actor(organizationId, ['write:keys', 'write:findings']), target.id, {}),
           'forbidden',
         );
@@ -1415,7 +1385,7 @@ describe('ApiKeysService (PostgreSQL, Redis)', () => {
         ).resolves.toMatchObject({ rate_limit: { requests_per_minute: 30 } });
         await expect(service.disable(itself, self.id)).resolves.toMatchObject({ enabled: false });
         // A disabled key's tokens are refused, here as at the token guard; someone else enables it.
-        await expectError(service.enable(itself, self.id), 'api_key_disabled');
+        await expectGatehouseError(service.enable(itself, self.id), 'api_key_disabled');
         await service.enable(actor(organizationId), self.id);
         await expect(service.rotate(itself, self.id, { grace_period_seconds: 0 })).resolves.toMatchObject({
           key_version: 2,
@@ -1446,7 +1416,10 @@ describe('ApiKeysService (PostgreSQL, Redis)', () => {
 
       it("answers not_found before forbidden for another organization's key", async () => {
         const elsewhere = await newOrganization();
-        await expectError(service.rotate(actor(elsewhere, WRITE_KEYS_ONLY), ownerKeyId, {}), 'not_found');
+        await expectGatehouseError(
+          service.rotate(actor(elsewhere, WRITE_KEYS_ONLY), ownerKeyId, {}),
+          'not_found',
+        );
       });
     });
 
@@ -1528,13 +1501,13 @@ describe('ApiKeysService (PostgreSQL, Redis)', () => {
         const organizationId = await newOrganization();
         const revoked = await service.create(actor(organizationId), dto());
         await service.revoke(actor(organizationId), revoked.id);
-        await expectError(service.disable(actor(organizationId), revoked.id), 'conflict');
-        await expectError(service.enable(actor(organizationId), revoked.id), 'conflict');
+        await expectGatehouseError(service.disable(actor(organizationId), revoked.id), 'conflict');
+        await expectGatehouseError(service.enable(actor(organizationId), revoked.id), 'conflict');
         expect(await row(revoked.id)).toMatchObject({ disabled_at: null });
 
         const deleted = await service.create(actor(organizationId), dto());
         await service.delete(actor(organizationId), deleted.id);
-        await expectError(service.disable(actor(organizationId), deleted.id), 'not_found');
+        await expectGatehouseError(service.disable(actor(organizationId), deleted.id), 'not_found');
       });
 
       it('lists disabled keys under status=disabled only', async () => {
@@ -1590,7 +1563,7 @@ describe('ApiKeysService (PostgreSQL, Redis)', () => {
 
       it('refuses an entry that is not an address or CIDR, creating nothing', async () => {
         const organizationId = await newOrganization();
-        await expectError(
+        await expectGatehouseError(
           service.create(actor(organizationId), dto({ client_id: 'bad-ips', allowed_ips: ['10.0.0.0/33'] })),
           'validation_failed',
         );
@@ -1646,12 +1619,12 @@ describe('ApiKeysService (PostgreSQL, Redis)', () => {
       it('answers conflict for a revoked key and validation_failed for a bad entry, touching nothing', async () => {
         const organizationId = await newOrganization();
         const key = await service.create(actor(organizationId), dto({ allowed_ips: ['10.0.0.0/8'] }));
-        await expectError(
+        await expectGatehouseError(
           service.setAllowedIps(actor(organizationId), key.id, { allowed_ips: ['not-an-ip'] }),
           'validation_failed',
         );
         await service.revoke(actor(organizationId), key.id);
-        await expectError(
+        await expectGatehouseError(
           service.setAllowedIps(actor(organizationId), key.id, { allowed_ips: [] }),
           'conflict',
         );
@@ -1704,7 +1677,7 @@ describe('ApiKeysService (PostgreSQL, Redis)', () => {
           const before = [await row(key.id), await row(other.id)];
           const audited = await auditCount(organizationId);
           for (const target of [key.id, other.id]) {
-            const error = await expectError(mutation(stale, target), 'forbidden');
+            const error = await expectGatehouseError(mutation(stale, target), 'forbidden');
             expect(error.message).toBe(
               'A secret being retired by a rotation cannot create or change keys; use the new secret',
             );
@@ -1716,7 +1689,7 @@ describe('ApiKeysService (PostgreSQL, Redis)', () => {
 
       it('cannot create a key', async () => {
         const audited = await auditCount(organizationId);
-        await expectError(service.create(stale, dto({ client_id: 'from-stale' })), 'forbidden');
+        await expectGatehouseError(service.create(stale, dto({ client_id: 'from-stale' })), 'forbidden');
         expect(await listAll(organizationId)).toHaveLength(2);
         expect(await auditCount(organizationId)).toBe(audited);
       });
@@ -1754,15 +1727,18 @@ describe('ApiKeysService (PostgreSQL, Redis)', () => {
         const outside = keyActor(organizationId, restricted, '203.0.113.9');
         const audited = await auditCount(organizationId);
 
-        await expectError(service.create(outside, dto()), 'ip_not_allowed');
+        await expectGatehouseError(service.create(outside, dto()), 'ip_not_allowed');
         for (const [, mutation] of mutations) {
-          await expectError(mutation(outside, restricted.id), 'ip_not_allowed');
-          await expectError(mutation(outside, other.id), 'ip_not_allowed');
+          await expectGatehouseError(mutation(outside, restricted.id), 'ip_not_allowed');
+          await expectGatehouseError(mutation(outside, other.id), 'ip_not_allowed');
         }
         expect(await row(restricted.id)).toMatchObject({ allowed_ips: ['10.0.0.0/8'], key_version: 1 });
         expect(await auditCount(organizationId)).toBe(audited);
         // Without an address nothing can be inside a list.
-        await expectError(service.create(keyActor(organizationId, restricted), dto()), 'ip_not_allowed');
+        await expectGatehouseError(
+          service.create(keyActor(organizationId, restricted), dto()),
+          'ip_not_allowed',
+        );
 
         const inside = keyActor(organizationId, restricted, '10.1.2.3');
         await expect(service.create(inside, dto())).resolves.toMatchObject({ created_by: inside.subject });
@@ -1774,9 +1750,12 @@ describe('ApiKeysService (PostgreSQL, Redis)', () => {
         const minted = keyActor(organizationId, key, '203.0.113.9');
         await service.setAllowedIps(actor(organizationId), key.id, { allowed_ips: ['10.0.0.0/8'] });
 
-        await expectError(service.setAllowedIps(minted, key.id, { allowed_ips: [] }), 'ip_not_allowed');
-        await expectError(service.create(minted, dto()), 'ip_not_allowed');
-        await expectError(service.rotate(minted, key.id, {}), 'ip_not_allowed');
+        await expectGatehouseError(
+          service.setAllowedIps(minted, key.id, { allowed_ips: [] }),
+          'ip_not_allowed',
+        );
+        await expectGatehouseError(service.create(minted, dto()), 'ip_not_allowed');
+        await expectGatehouseError(service.rotate(minted, key.id, {}), 'ip_not_allowed');
         expect(await row(key.id)).toMatchObject({ allowed_ips: ['10.0.0.0/8'], key_version: 1 });
       });
     });
@@ -1788,8 +1767,11 @@ describe('ApiKeysService (PostgreSQL, Redis)', () => {
       await service.revoke(actor(organizationId), revoked.id);
       await service.disable(actor(organizationId), disabled.id);
 
-      await expectError(service.create(keyActor(organizationId, revoked), dto()), 'token_revoked');
-      await expectError(service.create(keyActor(organizationId, disabled), dto()), 'api_key_disabled');
+      await expectGatehouseError(service.create(keyActor(organizationId, revoked), dto()), 'token_revoked');
+      await expectGatehouseError(
+        service.create(keyActor(organizationId, disabled), dto()),
+        'api_key_disabled',
+      );
     });
   });
 });

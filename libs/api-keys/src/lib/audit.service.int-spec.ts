@@ -1,19 +1,11 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { Test, type TestingModule } from '@nestjs/testing';
 import { DataSource } from 'typeorm';
-import { CLOCK, GatehouseError, PERMISSIONS, type ErrorCode, type Permission } from '@gatehouse/contracts';
-import { HealthModule } from '@gatehouse/http';
-import { PersistenceModule, runMigrations, type AuditActorType, type Plan } from '@gatehouse/persistence';
-import { RevocationModule, RevocationRegistry } from '@gatehouse/revocation';
-import {
-  createTestDatabase,
-  TEST_REDIS_URL,
-  uniqueChannel,
-  type TestDatabase,
-  ManualClock,
-} from '@gatehouse/testing';
+import { PERMISSIONS, type Permission } from '@gatehouse/contracts';
+import { type AuditActorType, type Plan } from '@gatehouse/persistence';
+import { RevocationRegistry } from '@gatehouse/revocation';
+import { ManualClock } from '@gatehouse/testing';
 import type { Actor, UserOrSystemActor } from './actor';
-import { ApiKeysModule } from './api-keys.module';
+import { expectGatehouseError, startApiKeysTestModule, type ApiKeysTestModule } from './api-keys.int-support';
 import { ApiKeysService } from './api-keys.service';
 import { AuditService, type AuditEventView } from './audit.service';
 import type { CreateApiKeyDto } from './dto/create-api-key.dto';
@@ -36,48 +28,17 @@ async function quietly<T>(run: () => Promise<T>): Promise<T> {
   }
 }
 
-async function expectError(promise: Promise<unknown>, code: ErrorCode): Promise<GatehouseError> {
-  const error = await promise.then(
-    () => {
-      throw new Error(`expected a ${code} error, but the call succeeded`);
-    },
-    (thrown: unknown) => thrown,
-  );
-  expect(error).toBeInstanceOf(GatehouseError);
-  expect(error).toMatchObject({ code });
-  return error as GatehouseError;
-}
-
 describe('AuditService and the audit trail of ApiKeysService (PostgreSQL)', () => {
   const clock = new ManualClock(START);
-  let database: TestDatabase;
-  let app: TestingModule;
+  let testModule: ApiKeysTestModule;
   let keys: ApiKeysService;
   let audit: AuditService;
   let dataSource: DataSource;
   let registry: RevocationRegistry;
 
   beforeAll(async () => {
-    database = await createTestDatabase({ migrate: (url) => runMigrations({ url }) });
-    app = await Test.createTestingModule({
-      imports: [
-        HealthModule.forRoot(),
-        PersistenceModule.forRoot({ url: database.url, poolSize: 4 }),
-        RevocationModule.forRoot({
-          transport: 'redis',
-          redis: TEST_REDIS_URL,
-          channel: uniqueChannel(),
-          reconcileIntervalMs: 60_000,
-          clockToleranceSeconds: 5,
-        }),
-        ApiKeysModule.forRoot({ maxLifetimeDays: 90 }),
-      ],
-    })
-      .overrideProvider(CLOCK)
-      .useValue(clock)
-      .compile();
-    app.useLogger(false);
-    await app.init();
+    testModule = await startApiKeysTestModule({ clock });
+    const { app } = testModule;
     keys = app.get(ApiKeysService);
     audit = app.get(AuditService);
     dataSource = app.get(DataSource);
@@ -85,8 +46,7 @@ describe('AuditService and the audit trail of ApiKeysService (PostgreSQL)', () =
   });
 
   afterAll(async () => {
-    await app?.close();
-    await database?.drop();
+    await testModule?.close();
   });
 
   beforeEach(() => clock.set(START));
@@ -317,15 +277,15 @@ describe('AuditService and the audit trail of ApiKeysService (PostgreSQL)', () =
       const before = await allEvents(organizationId);
       expect(before.map((event) => event.action).sort()).toEqual(['api_key.created', 'api_key.revoked']);
 
-      await quietly(() => expectError(keys.create(owner, dto({ client_id: 'taken' })), 'conflict'));
-      await expectError(
+      await quietly(() => expectGatehouseError(keys.create(owner, dto({ client_id: 'taken' })), 'conflict'));
+      await expectGatehouseError(
         keys.create(actor(organizationId, {}, ['read:keys', 'write:keys']), dto()),
         'forbidden',
       );
-      await expectError(keys.create(actor(starter), dto()), 'plan_not_allowed');
-      await expectError(keys.rotate(owner, key.id, {}), 'conflict');
-      await expectError(keys.finishRotation(owner, key.id), 'conflict');
-      await expectError(keys.revoke(actor(other), key.id), 'not_found');
+      await expectGatehouseError(keys.create(actor(starter), dto()), 'plan_not_allowed');
+      await expectGatehouseError(keys.rotate(owner, key.id, {}), 'conflict');
+      await expectGatehouseError(keys.finishRotation(owner, key.id), 'conflict');
+      await expectGatehouseError(keys.revoke(actor(other), key.id), 'not_found');
       await keys.revoke(owner, key.id); // idempotent: nothing changes, nothing is recorded
 
       expect(await allEvents(organizationId)).toEqual(before);
@@ -402,16 +362,16 @@ describe('AuditService and the audit trail of ApiKeysService (PostgreSQL)', () =
       const before = await allEvents(organizationId);
 
       await keys.setRateLimit(owner, key.id, { requests_per_minute: 10, burst: 1 });
-      await expectError(
+      await expectGatehouseError(
         keys.setRateLimit(actor(other), key.id, { requests_per_minute: 5, burst: 0 }),
         'not_found',
       );
-      await expectError(keys.clearRateLimit(actor(other), key.id), 'not_found');
-      await expectError(
+      await expectGatehouseError(keys.clearRateLimit(actor(other), key.id), 'not_found');
+      await expectGatehouseError(
         keys.setRateLimit(owner, revoked.id, { requests_per_minute: 5, burst: 0 }),
         'conflict',
       );
-      await expectError(keys.clearRateLimit(owner, revoked.id), 'conflict');
+      await expectGatehouseError(keys.clearRateLimit(owner, revoked.id), 'conflict');
       // Events of one instant have no order of their own; a later clear is listed first only if it is later.
       clock.advance(SECOND);
       await keys.clearRateLimit(owner, key.id);
@@ -622,11 +582,11 @@ describe('AuditService and the audit trail of ApiKeysService (PostgreSQL)', () =
     });
 
     it('refuses a damaged cursor', async () => {
-      await expectError(audit.list(organizationId, { cursor: 'garbage' }), 'validation_failed');
+      await expectGatehouseError(audit.list(organizationId, { cursor: 'garbage' }), 'validation_failed');
       const forged = Buffer.from(`${at(1)}|not-a-uuid`).toString('base64url');
-      await expectError(audit.list(organizationId, { cursor: forged }), 'validation_failed');
+      await expectGatehouseError(audit.list(organizationId, { cursor: forged }), 'validation_failed');
       const badDate = Buffer.from(`yesterday|${randomUUID()}`).toString('base64url');
-      await expectError(audit.list(organizationId, { cursor: badDate }), 'validation_failed');
+      await expectGatehouseError(audit.list(organizationId, { cursor: badDate }), 'validation_failed');
     });
 
     it("never shows another organization's events through a cursor made from its own", async () => {

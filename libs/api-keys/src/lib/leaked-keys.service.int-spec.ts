@@ -1,21 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { Test, type TestingModule } from '@nestjs/testing';
 import { DataSource } from 'typeorm';
-import { CLOCK, PERMISSIONS, type KeyEvent } from '@gatehouse/contracts';
+import { PERMISSIONS, type KeyEvent } from '@gatehouse/contracts';
 import { generateApiKey } from '@gatehouse/crypto';
-import { HealthModule } from '@gatehouse/http';
-import { PersistenceModule, runMigrations } from '@gatehouse/persistence';
-import { RedisKeyEventBus, RevocationModule, RevocationRegistry } from '@gatehouse/revocation';
-import {
-  createTestDatabase,
-  ManualClock,
-  TEST_REDIS_URL,
-  uniqueChannel,
-  type TestDatabase,
-} from '@gatehouse/testing';
+import { RedisKeyEventBus, RevocationRegistry } from '@gatehouse/revocation';
+import { ManualClock, TEST_REDIS_URL, uniqueChannel } from '@gatehouse/testing';
 import type { Actor } from './actor';
 import type { CreatedApiKeyView } from './api-key.view';
-import { ApiKeysModule } from './api-keys.module';
+import { startApiKeysTestModule, type ApiKeysTestModule } from './api-keys.int-support';
 import { ApiKeysService } from './api-keys.service';
 import type { LeakedKeyReportDto } from './dto/report-leaked-keys.dto';
 import {
@@ -54,34 +45,15 @@ function leak(token: string, overrides: Partial<LeakedKeyReportDto> = {}): Leake
 describe('LeakedKeysService (PostgreSQL, Redis)', () => {
   const clock = new ManualClock(START);
   const channel = uniqueChannel();
-  let database: TestDatabase;
-  let app: TestingModule;
+  let testModule: ApiKeysTestModule;
   let keys: ApiKeysService;
   let service: LeakedKeysService;
   let dataSource: DataSource;
   let registry: RevocationRegistry;
 
   beforeAll(async () => {
-    database = await createTestDatabase({ migrate: (url) => runMigrations({ url }) });
-    app = await Test.createTestingModule({
-      imports: [
-        HealthModule.forRoot(),
-        PersistenceModule.forRoot({ url: database.url, poolSize: 4 }),
-        RevocationModule.forRoot({
-          transport: 'redis',
-          redis: TEST_REDIS_URL,
-          channel,
-          reconcileIntervalMs: 60_000,
-          clockToleranceSeconds: 5,
-        }),
-        ApiKeysModule.forRoot({ maxLifetimeDays: 90 }),
-      ],
-    })
-      .overrideProvider(CLOCK)
-      .useValue(clock)
-      .compile();
-    app.useLogger(false);
-    await app.init();
+    testModule = await startApiKeysTestModule({ clock, channel });
+    const { app } = testModule;
     keys = app.get(ApiKeysService);
     service = app.get(LeakedKeysService);
     dataSource = app.get(DataSource);
@@ -89,8 +61,7 @@ describe('LeakedKeysService (PostgreSQL, Redis)', () => {
   });
 
   afterAll(async () => {
-    await app?.close();
-    await database?.drop();
+    await testModule?.close();
   });
 
   beforeEach(() => clock.set(START));
